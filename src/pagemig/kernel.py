@@ -1,0 +1,522 @@
+"""The model machine: a :class:`Kernel` boots a NUMA topology and owns all of its state.
+
+Everything the model knows hangs off one Kernel object, passed explicitly as ``k`` to the
+functions of :mod:`pagemig.mm`: the page arrays and frame contents, nodes and zones with
+their free pages and counters, per-CPU pagevecs, address spaces, anon_vmas, memory cgroups
+and tasks.  There is no module-level mutable state; a run is deterministic for a seed.
+
+The Python API: whole-call failures raise ``OSError(errno)`` (as :mod:`os` does), per-page
+results come back as data.  The ``sys_*`` methods are the raw system calls: they take user
+pointers and return the kernel's value (negative errno on failure).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pagemig import binfmt, fork
+from pagemig.mm import migrate
+from pagemig.mm.fault import copy_from_user, copy_to_user, do_page_fault
+from pagemig.mm.filemap import SWAPPER_SPACE_ID, AddressSpace, AddressSpaceOperations
+from pagemig.mm.filemap import BackingDevInfo, end_page_writeback, unlock_page
+from pagemig.mm.memcontrol import ROOT_MEM_CGROUP, MemCgroup
+from pagemig.mm.mm_types import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    AnonVma,
+    MmStruct,
+    PageArrays,
+    mapping_id,
+    mapping_is_anon,
+)
+from pagemig.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE
+from pagemig.mm.mmap import do_mmap, do_munmap
+from pagemig.mm.mmzone import NR_VM_ZONE_STAT_ITEMS, PgData, Zone, ZoneIndex, split_zones
+from pagemig.mm.page_alloc import (
+    GFP_KERNEL,
+    alloc_pages_node,
+    setup_free_area,
+    setup_per_zone_pages_min,
+)
+from pagemig.mm.page_flags import F_LOCKED, F_RESERVED, F_SWAPCACHE, decode_page_flags
+from pagemig.mm.physmem import FrameStore
+from pagemig.mm.profiles import get_profile
+from pagemig.mm.shmem import shmem_aops, shmem_file_setup
+from pagemig.mm.swap import PAGEVEC_SIZE
+from pagemig.sched import CAP_FULL_SET, PF_KTHREAD, Task, Wait, run_one_actor
+from pagemig.security import SecurityOps
+
+MiB_PAGES = 256
+RESERVED_LOW_PAGES = 256  # the first MiB: BIOS data, real-mode areas
+KERNEL_START_PFN = 4096  # the kernel image is loaded at 16 MiB
+KERNEL_IMAGE_PAGES = 2048  # 8 MiB of kernel text, data and bss
+MIN_NODE_MB = 32
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The machine to model: nodes with memory, CPUs per node, memoryless nodes."""
+
+    nodes: int = 2
+    mem_per_node_mb: int = 1024
+    cpus_per_node: int = 1
+    memless_nodes: int = 0
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first parameter out of range."""
+        if not 1 <= self.nodes <= 8:
+            raise ValueError("`nodes` must be between 1 and 8")
+        if not MIN_NODE_MB <= self.mem_per_node_mb <= 1 << 20:
+            raise ValueError(f"`mem_per_node_mb` must be between {MIN_NODE_MB} and 1048576")
+        if not 1 <= self.cpus_per_node <= 64:
+            raise ValueError("`cpus_per_node` must be between 1 and 64")
+        if not 0 <= self.memless_nodes <= 8 or self.nodes + self.memless_nodes > 16:
+            raise ValueError("`memless_nodes` must be between 0 and 8 (16 nodes in all)")
+
+
+class Kernel:
+    """A booted model machine running Linux 2.6.27's memory management.
+
+    Parameters
+    ----------
+    topology : Topology
+        nodes, memory per node, CPUs per node and memoryless nodes (default 2 x 1 GiB).
+    profile : str
+        the kernel release whose behaviour to follow ("2.6.27").
+    seed : int
+        seed of the machine's random generator (runs are deterministic for a seed).
+    """
+
+    def __init__(self, topology: Topology | None = None, profile: str = "2.6.27",
+                 seed: int = 0) -> None:
+        self.topology = topology or Topology()
+        self.topology.validate()
+        self.profile = get_profile(profile)
+        self.rng = np.random.default_rng(seed)
+        self.trace_log: list[tuple[str, dict[str, Any]]] | None = None
+        self.trace_sink: Callable[[str, dict[str, Any]], None] | None = None
+        self.copy_enabled = True
+        self.double_unlocks: list[int] = []
+        self._ids: dict[str, int] = {}
+        self._build_nodes()
+        self._build_cpus()
+        self.memcgs = {ROOT_MEM_CGROUP: MemCgroup(ROOT_MEM_CGROUP)}
+        self.address_spaces: dict[int, AddressSpace] = {}
+        self.anon_vmas: dict[int, AnonVma] = {}
+        self.security = SecurityOps()
+        self.tasks: dict[int, Task] = {}
+        self.current: Task | None = None
+        self.shmem_aops = shmem_aops()
+        self.exec_files: dict[str, AddressSpace] = {}
+        self._make_swapper_space()
+        self._reserve_boot_memory()
+        self.vdso_pfn = self._boot_alloc()
+        self._next_pid = 1
+        self._boot_tasks()
+
+    # -- boot --
+
+    def _build_nodes(self) -> None:
+        topo = self.topology
+        self.nodes: list[PgData] = []
+        pfn = 0
+        zones: list[Zone] = []
+        for nid in range(topo.nodes + topo.memless_nodes):
+            nr = topo.mem_per_node_mb * MiB_PAGES if nid < topo.nodes else 0
+            node = PgData(nid, pfn, nr, [])
+            node.zones = split_zones(nid, pfn, nr, len(zones))
+            zones.extend(node.zones)
+            self.nodes.append(node)
+            pfn += nr
+        self.zones = zones
+        self.zone_index = ZoneIndex(zones)
+        self.pages = PageArrays(pfn)
+        self.frames = FrameStore(pfn)
+        self.zone_stat = np.zeros((len(zones), NR_VM_ZONE_STAT_ITEMS), np.int64)
+        self.policy_zone = max(z.zone_type for z in zones)
+
+    def _build_cpus(self) -> None:
+        cpn = self.topology.cpus_per_node
+        self.cpu_node: list[int] = []
+        for node in self.nodes:
+            node.cpus = list(range(len(self.cpu_node), len(self.cpu_node) + cpn))
+            self.cpu_node.extend([node.nid] * cpn)
+        self.nr_cpus = len(self.cpu_node)
+        self.pvecs = np.zeros((self.nr_cpus, 2, PAGEVEC_SIZE), np.int64)
+        self.pvec_len = np.zeros((self.nr_cpus, 2), np.int64)
+
+    def _make_swapper_space(self) -> None:
+        self._ids["address_space"] = SWAPPER_SPACE_ID
+        swap_aops = AddressSpaceOperations("swap_aops", migratepage=migrate.migrate_page)
+        self.swapper_space = AddressSpace(SWAPPER_SPACE_ID, "swapper_space", swap_aops,
+                                          BackingDevInfo("swap", cap_account_dirty=False))
+        self.address_spaces[SWAPPER_SPACE_ID] = self.swapper_space
+
+    def _reserve_boot_memory(self) -> None:
+        # The first MiB and the kernel image are PG_reserved and never free (node 0).
+        end0 = self.nodes[0].end_pfn
+        low = range(0, min(RESERVED_LOW_PAGES, end0))
+        image = range(KERNEL_START_PFN, min(KERNEL_START_PFN + KERNEL_IMAGE_PAGES, end0))
+        reserved = set(low) | set(image)
+        for pfn in reserved:
+            self.pages.flags[pfn] = F_RESERVED
+            self.pages.count[pfn] = 1
+        for zone in self.zones:
+            setup_free_area(self, zone, {p for p in reserved if zone.start_pfn <= p < zone.end_pfn})
+        setup_per_zone_pages_min(self)
+        # empty_zero_page lives in the kernel image's bss.
+        self.zero_page_pfn = KERNEL_START_PFN + KERNEL_IMAGE_PAGES - 1
+
+    def _boot_alloc(self) -> int:
+        pfn = alloc_pages_node(self, 0, GFP_KERNEL)
+        assert pfn is not None
+        return pfn
+
+    def _boot_tasks(self) -> None:
+        mems = frozenset(n.nid for n in self.nodes if n.has_memory)
+        init = self._new_task("init", None, mems)
+        self.current = init
+        init.mm = binfmt.exec_program(self, init, binfmt.INIT_PROGRAM)
+        kthreadd = self._new_task("kthreadd", None, mems)
+        kthreadd.flags |= PF_KTHREAD
+
+    def _new_task(self, comm: str, parent: Task | None, mems: frozenset[int]) -> Task:
+        task = Task(pid=self._next_pid, comm=comm, parent=parent, mm=None, mems_allowed=mems)
+        self._next_pid += 1
+        self.tasks[task.pid] = task
+        if parent is not None:
+            parent.children.append(task)
+        return task
+
+    # -- lookups used throughout mm/ --
+
+    def next_id(self, kind: str) -> int:
+        """A fresh id for an object of ``kind`` (address spaces, anon_vmas, mms)."""
+        self._ids[kind] = self._ids.get(kind, 0) + 1
+        return self._ids[kind]
+
+    def page_zone(self, pfn: int) -> Zone:
+        """Model of page_zone()."""
+        return self.zone_index.zone_of(pfn)
+
+    def pfn_to_nid(self, pfn: int) -> int:
+        """Model of page_to_nid()."""
+        return self.zone_index.zone_of(pfn).nid
+
+    def page_mapping(self, pfn: int) -> AddressSpace | None:
+        """Model of page_mapping(): swapper_space for swap cache, None for anon pages."""
+        if int(self.pages.flags[pfn]) & F_SWAPCACHE:
+            return self.swapper_space
+        mapping = int(self.pages.mapping[pfn])
+        if mapping == 0 or mapping_is_anon(mapping):
+            return None
+        return self.address_spaces[mapping_id(mapping)]
+
+    def page_index(self, pfn: int) -> int:
+        """Model of page_index(): the swap entry for swap-cache pages, else ``index``."""
+        if int(self.pages.flags[pfn]) & F_SWAPCACHE:
+            return int(self.pages.private[pfn])
+        return int(self.pages.index[pfn])
+
+    def PageLocked(self, pfn: int) -> bool:  # noqa: N802 - the kernel's name
+        """Model of PageLocked()."""
+        return bool(int(self.pages.flags[pfn]) & F_LOCKED)
+
+    def current_cpu(self) -> int:
+        """The CPU the current task runs on (smp_processor_id())."""
+        return self.current.cpu if self.current is not None else 0
+
+    def current_mm(self) -> MmStruct | None:
+        """``current->mm``."""
+        return self.current.mm if self.current is not None else None
+
+    def cpu_to_node(self, cpu: int) -> int:
+        """Model of cpu_to_node()."""
+        return self.cpu_node[cpu]
+
+    def node_state_high_memory(self, nid: int) -> bool:
+        """Model of node_state(nid, N_HIGH_MEMORY): the node exists and has memory."""
+        return 0 <= nid < len(self.nodes) and self.nodes[nid].has_memory
+
+    def nodes_with_memory(self) -> list[int]:
+        """The node ids in N_HIGH_MEMORY."""
+        return [n.nid for n in self.nodes if n.has_memory]
+
+    def totalram_pages(self) -> int:
+        """Model of totalram_pages: every frame that is not reserved."""
+        return int(self.pages.nr_pages - np.count_nonzero(self.pages.flags & F_RESERVED))
+
+    def nr_free_pages(self) -> int:
+        """Free pages in all zones."""
+        return sum(z.free_top for z in self.zones)
+
+    def vmalloc_ok(self, size: int) -> bool:
+        """Would vmalloc(size) succeed?  Fails when the page round-up wraps to 0, or needs more
+        pages than the machine has in all, or than are free."""
+        rounded = (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) & ((1 << 64) - 1)
+        if rounded == 0:
+            return False
+        needed = rounded >> PAGE_SHIFT
+        return needed <= self.totalram_pages() and needed <= self.nr_free_pages()
+
+    def find_task_by_vpid(self, pid: int) -> Task | None:
+        """Model of find_task_by_vpid(): a task that still exists (zombies included)."""
+        task = self.tasks.get(pid)
+        return task
+
+    def get_task_mm(self, task: Task) -> MmStruct | None:
+        """Model of get_task_mm(): None for kernel threads and tasks that released their mm."""
+        if task.flags & PF_KTHREAD:
+            return None
+        return task.mm
+
+    def describe_page(self, pfn: int) -> str:
+        """A one-line account of a page's state, for messages and debugging."""
+        p = self.pages
+        return (f"pfn={pfn} nid={self.pfn_to_nid(pfn)} flags={decode_page_flags(int(p.flags[pfn]))}"
+                f" count={int(p.count[pfn])} mapcount={int(p.mapcount[pfn])}"
+                f" mapping={int(p.mapping[pfn])} index={int(p.index[pfn])}"
+                f" lru={int(p.lru[pfn])} memcg={int(p.memcg[pfn])}")
+
+    # -- sleeping and tracing --
+
+    def run(self, gen: Generator[Any, None, Any]) -> Any:
+        """Drive an engine generator to completion with one actor (see pagemig.sched)."""
+        return run_one_actor(gen, self._resolve_wait)
+
+    def _resolve_wait(self, wait: Wait) -> None:
+        # One actor: whoever holds the page lock or started the writeback finishes now.
+        self.trace("sched_wait", what=wait.what, pfn=wait.pfn)
+        if wait.what == "page_locked":
+            unlock_page(self, wait.pfn)
+        elif wait.what == "page_writeback":
+            end_page_writeback(self, wait.pfn)
+        else:
+            raise AssertionError(f"unknown wait {wait}")
+
+    def trace(self, event: str, **fields: Any) -> None:
+        """Record an engine event (a tracepoint) when tracing is on."""
+        if self.trace_log is not None:
+            self.trace_log.append((event, fields))
+        if self.trace_sink is not None:
+            self.trace_sink(event, fields)
+
+    def start_trace(self) -> list[tuple[str, dict[str, Any]]]:
+        """Start recording events; returns the list they are appended to."""
+        self.trace_log = []
+        return self.trace_log
+
+    # -- tasks --
+
+    def init_task(self) -> Task:
+        """Task 1, init."""
+        return self.tasks[1]
+
+    def spawn(self, comm: str = "probe", parent: Task | None = None, cpu: int = 0) -> Task:
+        """Start a new process running the probe-like static program (fork + exec).
+
+        The process gets the layout of the oracle's probe: text and data of a static
+        program on tmpfs, bss, a heap with a touched block, mmaps below mmap_base (a
+        PROT_NONE page and a read-only page first), a stack, and the vdso.
+        """
+        parent = parent or self.init_task()
+        task = self._new_task(comm, parent, parent.mems_allowed)
+        task.cpu = cpu
+        saved = self.current
+        self.current = task
+        try:
+            task.mm = binfmt.exec_program(self, task, binfmt.PROBE_PROGRAM)
+        finally:
+            self.current = saved
+        return task
+
+    def fork(self, parent: Task, comm: str | None = None) -> Task:
+        """Model of do_fork(): a child with a copy of the parent's address space."""
+        return fork.do_fork(self, parent, comm)
+
+    def exit(self, task: Task) -> None:
+        """Model of do_exit(): release the mm; the task stays a zombie until reaped."""
+        fork.do_exit(self, task)
+
+    def reap(self, task: Task) -> None:
+        """Model of release_task(): the pid no longer exists."""
+        fork.release_task(self, task)
+
+    def as_task(self, task: Task) -> _AsTask:
+        """Context manager: run the enclosed calls as ``task`` (``current``)."""
+        return _AsTask(self, task)
+
+    # -- memory calls of a task (the Python API) --
+
+    def mmap(self, task: Task, length: int, prot: int = PROT_READ | PROT_WRITE,
+             flags: int = MAP_PRIVATE | MAP_ANONYMOUS, file: AddressSpace | None = None,
+             addr: int = 0) -> int:
+        """mmap(2) in ``task``: returns the address; OSError on failure."""
+        assert task.mm is not None
+        with self.as_task(task):
+            ret = do_mmap(self, task.mm, addr, length, prot, flags, file)
+        return _check(ret)
+
+    def munmap(self, task: Task, addr: int, length: int) -> None:
+        """munmap(2) in ``task``."""
+        assert task.mm is not None
+        with self.as_task(task):
+            _check(do_munmap(self, task.mm, addr, length))
+
+    def mprotect(self, task: Task, addr: int, length: int, prot: int) -> None:
+        """mprotect(2) in ``task``."""
+        from pagemig.mm.mprotect import sys_mprotect
+
+        assert task.mm is not None
+        with self.as_task(task):
+            _check(sys_mprotect(self, task.mm, addr, length, prot))
+
+    def mlock(self, task: Task, addr: int, length: int, on: bool = True) -> None:
+        """mlock(2) (or munlock(2) with ``on=False``) in ``task``."""
+        from pagemig.mm.mlock import do_mlock
+
+        assert task.mm is not None
+        with self.as_task(task):
+            _check(do_mlock(self, task.mm, addr, length, on))
+
+    def create_file(self, name: str, size_pages: int) -> AddressSpace:
+        """A new tmpfs file of ``size_pages`` pages (open(O_CREAT) + ftruncate())."""
+        return shmem_file_setup(self, name, size_pages)
+
+    def touch(self, task: Task, addr: int, write: bool) -> None:
+        """Access one byte at ``addr`` as ``task`` would: fault the page in if needed.
+
+        Raises OSError(EFAULT) where the task would get SIGSEGV, OSError(ENOMEM) on OOM.
+        """
+        from pagemig.mm.fault import user_page
+
+        assert task.mm is not None
+        with self.as_task(task):
+            pfn = user_page(self, task.mm, addr, write)
+        if pfn < 0:
+            raise OSError(-pfn, os.strerror(-pfn), hex(addr))
+
+    def write_user(self, task: Task, addr: int, data: bytes) -> None:
+        """Store ``data`` at ``addr`` in ``task`` (faulting pages in); OSError(EFAULT)."""
+        with self.as_task(task):
+            _check(copy_to_user(self, addr, data))
+
+    def read_user(self, task: Task, addr: int, size: int) -> bytes:
+        """Read ``size`` bytes at ``addr`` in ``task``; OSError(EFAULT) on a fault."""
+        with self.as_task(task):
+            data = copy_from_user(self, addr, size)
+        if data is None:
+            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT), hex(addr))
+        return data
+
+    def page_at(self, task: Task, addr: int) -> int | None:
+        """The pfn mapped at ``addr`` in ``task``, or None (no fault, no reference)."""
+        from pagemig.mm.memory import follow_page
+
+        assert task.mm is not None
+        vma = task.mm.vma_containing(addr)
+        if vma is None:
+            return None
+        pfn = follow_page(self, vma, addr, 0)
+        return pfn if pfn is not None and pfn >= 0 else None
+
+    def pin(self, task: Task, addr: int, npages: int) -> list[int]:
+        """Take a reference on each page, as vmsplice() into a pipe does (get_user_pages)."""
+        from pagemig.mm.memory import get_user_pages
+
+        assert task.mm is not None
+        with self.as_task(task):
+            ret, pfns = get_user_pages(self, task.mm, addr, npages, False, True)
+        if ret < 0:
+            raise OSError(-ret, os.strerror(-ret))
+        return pfns
+
+    def unpin(self, pfns: list[int]) -> None:
+        """Drop references taken by :meth:`pin`."""
+        from pagemig.mm.swap import put_page
+
+        for pfn in pfns:
+            put_page(self, pfn)
+
+    # -- system calls --
+
+    def sys_move_pages(self, caller: Task, pid: int, nr_pages: int, pages: int, nodes: int,
+                       status: int, flags: int) -> int:
+        """move_pages(2) made by ``caller`` with user pointers; the kernel's return value."""
+        with self.as_task(caller):
+            return int(self.run(migrate.sys_move_pages(self, pid, nr_pages, pages, nodes,
+                                                       status, flags)))
+
+    def move_pages(self, caller: Task, pid: int, addrs: list[int], nodes: list[int] | None,
+                   flags: int = 2) -> tuple[int, list[int]]:
+        """move_pages(2) with its arrays placed in ``caller``'s memory, as a program would.
+
+        Returns (the call's non-negative result, the status array); a negative result
+        raises OSError(errno).  ``nodes`` None is query mode.
+        """
+        n = len(addrs)
+        with UserArrays(self, caller, [8 * n, 4 * n, 4 * n]) as (p_ptr, n_ptr, s_ptr):
+            self.write_user(caller, p_ptr, np.asarray(addrs, "<u8").tobytes())
+            if nodes is not None:
+                self.write_user(caller, n_ptr, np.asarray(nodes, "<i4").tobytes())
+            self.write_user(caller, s_ptr, np.full(n, -99999, "<i4").tobytes())
+            ret = self.sys_move_pages(caller, pid, n, p_ptr, n_ptr if nodes is not None else 0,
+                                      s_ptr, flags)
+            status = np.frombuffer(self.read_user(caller, s_ptr, 4 * n), "<i4").tolist()
+        return _check(ret), [int(s) for s in status]
+
+
+class _AsTask:
+    def __init__(self, k: Kernel, task: Task) -> None:
+        self.k, self.task, self.saved = k, task, None
+
+    def __enter__(self) -> Task:
+        self.saved = self.k.current  # type: ignore[assignment]
+        self.k.current = self.task
+        return self.task
+
+    def __exit__(self, *exc: object) -> None:
+        self.k.current = self.saved
+
+
+class UserArrays:
+    """Argument arrays in a task's memory, each ending at a PROT_NONE guard page.
+
+    The probe's garray_alloc(): an anonymous mapping of the data pages plus one page,
+    whose last page is made PROT_NONE, with the array placed to end exactly at it, so that
+    a kernel reading past the end faults.  Unmapped on exit.
+    """
+
+    def __init__(self, k: Kernel, task: Task, sizes: list[int]) -> None:
+        self.k, self.task, self.sizes = k, task, sizes
+        self.maps: list[tuple[int, int]] = []
+
+    def __enter__(self) -> list[int]:
+        ptrs = []
+        for size in self.sizes:
+            data = max(PAGE_SIZE, (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+            base = self.k.mmap(self.task, data + PAGE_SIZE)
+            self.k.mprotect(self.task, base + data, PAGE_SIZE, PROT_NONE)
+            self.maps.append((base, data + PAGE_SIZE))
+            ptrs.append(base + data - size)
+        return ptrs
+
+    def __exit__(self, *exc: object) -> None:
+        for base, length in self.maps:
+            self.k.munmap(self.task, base, length)
+
+
+def _check(ret: int) -> int:
+    # The Python API's rule: a negative kernel result becomes OSError(errno).
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret))
+    return ret
+
+
+__all__ = ["Kernel", "Topology", "UserArrays"]

@@ -1,0 +1,268 @@
+"""Model of mm/filemap.c and struct address_space (Linux 2.6.27): the page cache.
+
+An address_space keeps its radix tree as a numpy array of pfns indexed by page offset
+(-1 for an empty slot), grown on demand, so that page-cache slots are not Python objects.
+The radix tree's DIRTY and WRITEBACK tags are boolean arrays beside it.
+
+``i_mmap`` (a prio_tree in 2.6.27) is a list of the linear vmas mapping the file; a walk
+for offset ``pgoff`` visits the vmas whose range covers it, in the order they were linked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pagemig.mm.mm_types import file_mapping
+from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.page_flags import F_DIRTY
+from pagemig.mm.swap import get_page, get_page_unless_zero
+
+if TYPE_CHECKING:
+    from pagemig.kernel import Kernel
+    from pagemig.mm.mm_types import VmArea
+
+SWAPPER_SPACE_ID = 1
+
+
+@dataclass(eq=False)
+class AddressSpaceOperations:
+    """Model of struct address_space_operations: the methods migration looks at.
+
+    ``migratepage`` is a generator function ``(k, mapping, new, old)`` returning 0 or a
+    negative errno (None: the mapping has no migration method, so the fallback is used).
+    """
+
+    name: str
+    migratepage: Callable[..., Any] | None = None
+    writepage: Callable[..., Any] | None = None
+    set_page_dirty: Callable[[Kernel, int], int] | None = None
+    releasepage: Callable[..., Any] | None = None
+
+
+@dataclass(eq=False)
+class BackingDevInfo:
+    """Model of struct backing_dev_info: whether dirty pages are accounted."""
+
+    name: str
+    cap_account_dirty: bool = True
+    cap_writeback_dirty: bool = True
+
+
+@dataclass(eq=False)
+class AddressSpace:
+    """Model of struct address_space (with the fields of its host inode the model needs)."""
+
+    id: int
+    name: str
+    a_ops: AddressSpaceOperations
+    bdi: BackingDevInfo
+    size_pages: int = 0
+    page_tree: np.ndarray = field(default_factory=lambda: np.full(0, -1, np.int64))
+    tag_dirty: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    tag_writeback: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    nrpages: int = 0
+    i_mmap: list[VmArea] = field(default_factory=list)
+    i_mmap_nonlinear: list[VmArea] = field(default_factory=list)
+    gfp_zone: int = 3  # gfp_zone(mapping_gfp_mask()): ZONE_MOVABLE for GFP_HIGHUSER_MOVABLE
+    shared_policy: list[tuple[int, int, Any]] = field(default_factory=list)
+    inode_dirty: bool = False
+    is_shmem: bool = False
+
+    @property
+    def handle(self) -> int:
+        """The ``page->mapping`` handle of this address space."""
+        return file_mapping(self.id)
+
+    def ensure_slots(self, index: int) -> None:
+        """Grow the radix arrays so that ``index`` has a slot."""
+        if index < len(self.page_tree):
+            return
+        size = max(index + 1, 2 * len(self.page_tree), 16)
+        grown = np.full(size, -1, np.int64)
+        grown[: len(self.page_tree)] = self.page_tree
+        self.page_tree = grown
+        for name in ("tag_dirty", "tag_writeback"):
+            old = getattr(self, name)
+            new = np.zeros(size, bool)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def slot(self, index: int) -> int:
+        """The pfn in slot ``index`` (radix_tree_lookup()), -1 when empty."""
+        if index < 0 or index >= len(self.page_tree):
+            return -1
+        return int(self.page_tree[index])
+
+    def mapping_cap_account_dirty(self) -> bool:
+        """Model of mapping_cap_account_dirty()."""
+        return self.bdi.cap_account_dirty
+
+
+def vma_prio_tree_foreach(mapping: AddressSpace, pgoff: int) -> list[VmArea]:
+    """The linear vmas of ``mapping`` that cover file offset ``pgoff``."""
+    return [v for v in mapping.i_mmap if v.vm_pgoff <= pgoff < v.vm_pgoff + v.npages]
+
+
+def add_to_page_cache(k: Kernel, pfn: int, mapping: AddressSpace, index: int) -> int:
+    """Model of add_to_page_cache(): insert a new page, taking the cache reference.
+
+    Charges the page to the current task's memory cgroup as CACHE; returns 0 or -ENOMEM.
+    """
+    from pagemig.mm.memcontrol import mem_cgroup_cache_charge
+    from pagemig.mm.page_alloc import GFP_KERNEL
+
+    err = mem_cgroup_cache_charge(k, pfn, k.current_mm(), GFP_KERNEL)
+    if err:
+        return err
+    mapping.ensure_slots(index)
+    assert mapping.slot(index) < 0, "add_to_page_cache: slot busy"
+    get_page(k, pfn)
+    k.pages.mapping[pfn] = mapping.handle
+    k.pages.index[pfn] = index
+    mapping.page_tree[index] = pfn
+    mapping.nrpages += 1
+    k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_PAGES] += 1
+    return 0
+
+
+def find_get_page(k: Kernel, mapping: AddressSpace, index: int) -> int:
+    """Model of find_get_page(): a speculative reference on the cached page, or -1.
+
+    While migration has frozen the page's count at 0 the speculative get fails; the kernel
+    then retries the lookup, and with one actor the freeze cannot be in progress here.
+    """
+    pfn = mapping.slot(index)
+    if pfn < 0:
+        return -1
+    if not get_page_unless_zero(k, pfn):
+        raise AssertionError(f"find_get_page met a frozen page {pfn} with no other actor")
+    return pfn
+
+
+def set_page_dirty(k: Kernel, pfn: int) -> int:
+    """Model of set_page_dirty(): the mapping's method, or just PG_dirty for anon pages."""
+    mapping = k.page_mapping(pfn)
+    if mapping is not None and mapping.a_ops.set_page_dirty is not None:
+        return mapping.a_ops.set_page_dirty(k, pfn)
+    if not int(k.pages.flags[pfn]) & F_DIRTY:
+        k.pages.flags[pfn] |= F_DIRTY
+        return 1
+    return 0
+
+
+def __set_page_dirty_no_writeback(k: Kernel, pfn: int) -> int:
+    """Model of __set_page_dirty_no_writeback(): set PG_dirty, nothing else (tmpfs)."""
+    if not int(k.pages.flags[pfn]) & F_DIRTY:
+        k.pages.flags[pfn] |= F_DIRTY
+        return 1
+    return 0
+
+
+def __set_page_dirty_nobuffers(k: Kernel, pfn: int) -> int:
+    """Model of __set_page_dirty_nobuffers(): PG_dirty, radix DIRTY tag and accounting.
+
+    NR_FILE_DIRTY is counted only for mappings that account dirty pages; the inode is marked
+    dirty only for a file mapping (not the swap cache).
+    """
+    if int(k.pages.flags[pfn]) & F_DIRTY:
+        return 0
+    k.pages.flags[pfn] |= F_DIRTY
+    mapping = k.page_mapping(pfn)
+    if mapping is not None:
+        index = k.page_index(pfn)
+        mapping.ensure_slots(index)
+        mapping.tag_dirty[index] = True
+        if mapping.mapping_cap_account_dirty():
+            k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_DIRTY] += 1
+        if mapping.id != SWAPPER_SPACE_ID:
+            mapping.inode_dirty = True
+    return 1
+
+
+def clear_page_dirty_for_io(k: Kernel, pfn: int) -> int:
+    """Model of clear_page_dirty_for_io(): clean a locked page for I/O; 1 if it was dirty.
+
+    Also clears PG_reclaim.  For mappings that account dirty pages, NR_FILE_DIRTY drops.
+    (No ptes are left to write-protect on the migration paths that call it.)
+    """
+    from pagemig.mm.page_flags import F_RECLAIM
+
+    p = k.pages
+    p.flags[pfn] &= ~F_RECLAIM
+    was_dirty = bool(int(p.flags[pfn]) & F_DIRTY)
+    p.flags[pfn] &= ~F_DIRTY
+    mapping = k.page_mapping(pfn)
+    if was_dirty and mapping is not None and mapping.mapping_cap_account_dirty():
+        k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_DIRTY] -= 1
+    return int(was_dirty)
+
+
+# -- page lock and writeback waits (include/linux/pagemap.h, mm/filemap.c) --
+
+def trylock_page(k: Kernel, pfn: int) -> bool:
+    """Model of trylock_page(): take PG_locked if it is clear."""
+    from pagemig.mm.page_flags import F_LOCKED
+
+    if int(k.pages.flags[pfn]) & F_LOCKED:
+        return False
+    k.pages.flags[pfn] |= F_LOCKED
+    return True
+
+
+def unlock_page(k: Kernel, pfn: int) -> None:
+    """Model of unlock_page(): clear PG_locked and wake waiters.
+
+    Unlocking a page that is not locked is the double unlock of quirk Q6 (writeout()'s I/O
+    error path): it is recorded in ``k.double_unlocks`` rather than crashing.
+    """
+    from pagemig.mm.page_flags import F_LOCKED
+
+    if not int(k.pages.flags[pfn]) & F_LOCKED:
+        k.double_unlocks.append(pfn)
+        return
+    k.pages.flags[pfn] &= ~F_LOCKED
+
+
+def lock_page(k: Kernel, pfn: int):  # type: ignore[no-untyped-def]
+    """Model of lock_page(): sleep until PG_locked can be taken (a generator)."""
+    from pagemig.sched import Wait
+
+    while not trylock_page(k, pfn):
+        yield Wait("page_locked", pfn)
+
+
+def wait_on_page_locked(k: Kernel, pfn: int):  # type: ignore[no-untyped-def]
+    """Model of wait_on_page_locked(): sleep until PG_locked is clear (a generator)."""
+    from pagemig.mm.page_flags import F_LOCKED
+    from pagemig.sched import Wait
+
+    while int(k.pages.flags[pfn]) & F_LOCKED:
+        yield Wait("page_locked", pfn)
+
+
+def wait_on_page_writeback(k: Kernel, pfn: int):  # type: ignore[no-untyped-def]
+    """Model of wait_on_page_writeback(): sleep until PG_writeback is clear (a generator)."""
+    from pagemig.mm.page_flags import F_WRITEBACK
+    from pagemig.sched import Wait
+
+    while int(k.pages.flags[pfn]) & F_WRITEBACK:
+        yield Wait("page_writeback", pfn)
+
+
+def end_page_writeback(k: Kernel, pfn: int) -> None:
+    """Model of end_page_writeback(): clear PG_writeback (and its radix tag), wake waiters."""
+    from pagemig.mm.page_flags import F_WRITEBACK
+
+    if not int(k.pages.flags[pfn]) & F_WRITEBACK:
+        return
+    k.pages.flags[pfn] &= ~F_WRITEBACK
+    k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_WRITEBACK] -= 1
+    mapping = k.page_mapping(pfn)
+    if mapping is not None:
+        index = k.page_index(pfn)
+        if index < len(mapping.tag_writeback):
+            mapping.tag_writeback[index] = False

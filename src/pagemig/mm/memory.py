@@ -1,0 +1,463 @@
+"""Model of mm/memory.c (Linux 2.6.27): page faults, follow_page(), zap and fork copies.
+
+In 2.6.27 a read fault on private anonymous memory allocates a private zeroed page (the
+anonymous ZERO_PAGE mapping was removed in 2.6.24 and returned in 2.6.32).  Shared mappings
+without an anon_vma are not copied at fork: the child faults their pages in later.
+
+Faults are generators, because a fault that meets a migration entry sleeps in
+migration_entry_wait(); ``handle_mm_fault`` drives one to completion with the machine's
+one-actor driver for callers that are not themselves generators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from pagemig.mm.filemap import set_page_dirty
+from pagemig.mm.memcontrol import mem_cgroup_charge, mem_cgroup_uncharge_page
+from pagemig.mm.mempolicy import alloc_page_vma
+from pagemig.mm.mm_types import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    VM_MIXEDMAP,
+    VM_NONLINEAR,
+    VM_PFNMAP,
+    VM_SHARED,
+    VM_WRITE,
+    MmStruct,
+    VmArea,
+    mapping_is_anon,
+)
+from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO
+from pagemig.mm.page_flags import F_DIRTY, F_SWAPCACHE, F_UPTODATE
+from pagemig.mm.rmap import (
+    anon_vma_prepare,
+    page_add_file_rmap,
+    page_add_new_anon_rmap,
+    page_dup_rmap,
+    page_remove_rmap,
+)
+from pagemig.mm.swap import get_page, lru_cache_add_active, mark_page_accessed, put_page
+from pagemig.mm.swapops import (
+    _PAGE_SPECIAL,
+    is_migration_entry,
+    is_swap_pte,
+    is_write_migration_entry,
+    make_migration_entry_read,
+    mk_pte,
+    pte_dirty,
+    pte_file,
+    pte_mkclean,
+    pte_mkdirty,
+    pte_mkold,
+    pte_mkwrite,
+    pte_mkyoung,
+    pte_none,
+    pte_pfn,
+    pte_present,
+    pte_protnone,
+    pte_to_swp_entry,
+    pte_write,
+    pte_wrprotect,
+    swp_entry_to_pte,
+)
+
+if TYPE_CHECKING:
+    from pagemig.kernel import Kernel
+
+VM_FAULT_OOM = 0x0001
+VM_FAULT_SIGBUS = 0x0002
+VM_FAULT_MAJOR = 0x0004
+VM_FAULT_WRITE = 0x0008
+VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS
+
+FOLL_WRITE = 0x01
+FOLL_TOUCH = 0x02
+FOLL_GET = 0x04
+FOLL_ANON = 0x08
+
+FaultGen = Generator[Any, None, int]
+
+
+def vm_get_page_prot(vm_flags: int) -> int:
+    """Model of vm_get_page_prot(): protection_map[] without exec bits.
+
+    Private writable mappings get PAGE_COPY (read-only), so the first write faults and
+    copies (or reuses) the page; shared writable ones get PAGE_SHARED.
+    """
+    from pagemig.mm.mm_types import VM_READ
+    from pagemig.mm.swapops import PAGE_COPY, PAGE_NONE, PAGE_READONLY, PAGE_SHARED
+
+    if not vm_flags & (VM_READ | VM_WRITE | 0x4):
+        return PAGE_NONE
+    if vm_flags & VM_WRITE:
+        return PAGE_SHARED if vm_flags & VM_SHARED else PAGE_COPY
+    return PAGE_READONLY
+
+
+def maybe_mkwrite(pte: int, vma: VmArea) -> int:
+    """Model of maybe_mkwrite(): writable only if the vma allows writes."""
+    return pte_mkwrite(pte) if vma.vm_flags & VM_WRITE else pte
+
+
+def vm_normal_page(k: Kernel, vma: VmArea, addr: int, pte: int) -> int:
+    """Model of vm_normal_page(): the page a present pte maps, or -1 for a special pfn."""
+    if pte & _PAGE_SPECIAL:
+        return -1
+    pfn = pte_pfn(pte)
+    if vma.vm_flags & (VM_PFNMAP | VM_MIXEDMAP) and pfn >= k.pages.nr_pages:
+        return -1
+    if pfn >= k.pages.nr_pages:
+        return -1
+    return pfn
+
+
+def follow_page(k: Kernel, vma: VmArea, address: int, flags: int) -> int | None:
+    """Model of follow_page(): the page mapped at ``address``.
+
+    Returns a pfn, None when no page is mapped (no page table, a none, swap, migration or
+    nonlinear file pte), or -EFAULT (an error pointer) for a special pfn.  FOLL_GET takes a
+    reference.  Without FOLL_ANON (move_pages never passes it) no ZERO_PAGE is returned.
+    """
+    import errno
+
+    mm = vma.vm_mm
+    pte = mm.get_pte(address)
+    if not pte_present(pte):
+        if pte_none(pte) and flags & FOLL_ANON:
+            pfn = k.zero_page_pfn
+            if flags & FOLL_GET:
+                get_page(k, pfn)
+            return pfn
+        return None
+    if flags & FOLL_WRITE and not pte_write(pte):
+        return None
+    pfn = vm_normal_page(k, vma, address, pte)
+    if pfn < 0:
+        return -errno.EFAULT
+    if flags & FOLL_GET:
+        get_page(k, pfn)
+    if flags & FOLL_TOUCH:
+        if flags & FOLL_WRITE and not pte_dirty(pte) and not int(k.pages.flags[pfn]) & F_DIRTY:
+            set_page_dirty(k, pfn)
+        mark_page_accessed(k, pfn)
+    return pfn
+
+
+# -- faults --
+
+def handle_mm_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write: bool) -> int:
+    """Model of handle_mm_fault(), driven to completion by the one-actor driver."""
+    return k.run(handle_mm_fault_gen(k, mm, vma, address, write))
+
+
+def handle_mm_fault_gen(k: Kernel, mm: MmStruct, vma: VmArea, address: int,
+                        write: bool) -> FaultGen:
+    """Model of handle_mm_fault() / handle_pte_fault(): returns VM_FAULT_* bits."""
+    address &= ~(PAGE_SIZE - 1)
+    pte = mm.get_pte(address)
+    if not pte_present(pte):
+        if pte_none(pte):
+            if vma.vm_ops is not None:
+                return do_linear_fault(k, mm, vma, address, pte, write)
+            return do_anonymous_page(k, mm, vma, address, write)
+        if pte_file(pte):
+            raise NotImplementedError("nonlinear file ptes (remap_file_pages) are not modelled")
+        return (yield from do_swap_page(k, mm, vma, address, pte, write))
+    if pte_protnone(pte):
+        return VM_FAULT_SIGBUS  # no access: the arch fault handler refuses before this
+    if write:
+        if not pte_write(pte):
+            return do_wp_page(k, mm, vma, address, pte)
+        pte = pte_mkdirty(pte)
+    mm.set_pte(address, pte_mkyoung(pte))
+    return 0
+
+
+def do_swap_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, pte: int,
+                 write: bool) -> FaultGen:
+    """Model of do_swap_page(): a migration entry makes the fault wait, then retry."""
+    from pagemig.mm.migrate import migration_entry_wait
+
+    entry = pte_to_swp_entry(pte)
+    if is_migration_entry(entry):
+        yield from migration_entry_wait(k, mm, address)
+        return 0
+    raise NotImplementedError("swap-in of a swap entry: the swap cache comes with issue 3")
+
+
+def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write: bool) -> int:
+    """Model of do_anonymous_page(): a new private zeroed page, read or write (2.6.27).
+
+    The pte is writable and dirty only for a write fault; a read fault maps the new page
+    read-only, and the first write then reuses it in do_wp_page().
+    """
+    if anon_vma_prepare(k, vma):
+        return VM_FAULT_OOM
+    pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, vma, address)
+    if pfn is None:
+        return VM_FAULT_OOM
+    if mem_cgroup_charge(k, pfn, mm, GFP_KERNEL):
+        put_page(k, pfn)
+        return VM_FAULT_OOM
+    k.pages.flags[pfn] |= F_UPTODATE
+    entry = mk_pte(pfn, vm_get_page_prot(vma.vm_flags))
+    if write:
+        entry = pte_mkwrite(pte_mkdirty(entry))
+    mm.anon_rss += 1
+    lru_cache_add_active(k, pfn)
+    page_add_new_anon_rmap(k, pfn, vma, address)
+    mm.set_pte(address, entry)
+    k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=pfn, write=int(write))
+    return 0
+
+
+def _vma_fault(k: Kernel, vma: VmArea, address: int) -> int | None:
+    # vma->vm_ops->fault(): shmem_fault() or special_mapping_fault(); a page with a reference.
+    from pagemig.mm.shmem import shmem_getpage
+
+    pgoff = ((address - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
+    assert vma.vm_ops is not None
+    if vma.vm_ops.fault == "special":
+        pages = vma.vm_ops.special_pages
+        if pgoff - vma.vm_pgoff >= len(pages):
+            return None
+        pfn = pages[pgoff - vma.vm_pgoff]
+        get_page(k, pfn)
+        return pfn
+    assert vma.vm_file is not None
+    if pgoff >= vma.vm_file.size_pages:
+        return None  # beyond EOF: SIGBUS
+    pfn = shmem_getpage(k, vma.vm_file, pgoff)
+    if pfn is not None:
+        mark_page_accessed(k, pfn)
+    return pfn
+
+
+def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int,
+                    write: bool) -> int:
+    """Model of __do_fault(): map the object's page, or a private copy for a private write."""
+    page = _vma_fault(k, vma, address)
+    if page is None:
+        return VM_FAULT_SIGBUS if vma.vm_file is None or vma.vm_file.size_pages else VM_FAULT_OOM
+    anon = write and not vma.vm_flags & VM_SHARED
+    if anon:
+        if anon_vma_prepare(k, vma):
+            put_page(k, page)
+            return VM_FAULT_OOM
+        new = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, vma, address)
+        if new is None:
+            put_page(k, page)
+            return VM_FAULT_OOM
+        if mem_cgroup_charge(k, new, mm, GFP_KERNEL):
+            put_page(k, new)
+            put_page(k, page)
+            return VM_FAULT_OOM
+        k.frames.copy(new, page)
+        k.pages.flags[new] |= F_UPTODATE
+        mapped = new
+    else:
+        mapped = page
+    entry = mk_pte(mapped, vm_get_page_prot(vma.vm_flags))
+    if write:
+        entry = maybe_mkwrite(pte_mkdirty(entry), vma)
+    if anon:
+        mm.anon_rss += 1
+        lru_cache_add_active(k, mapped)
+        page_add_new_anon_rmap(k, mapped, vma, address)
+    else:
+        mm.file_rss += 1
+        page_add_file_rmap(k, mapped)
+    mm.set_pte(address, entry)
+    k.trace("mm_fault_file", mm=mm.id, addr=address, pfn=mapped, write=int(write),
+            cow=int(anon))
+    if anon:
+        put_page(k, page)  # the reference the fault handler returned
+    elif write and vma.vm_file is not None:
+        set_page_dirty(k, page)  # the reference becomes the pte's; set_page_dirty_balance()
+    return 0
+
+
+def do_wp_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int) -> int:
+    """Model of do_wp_page(): reuse an exclusive page, or copy it (copy-on-write)."""
+    old = vm_normal_page(k, vma, address, orig_pte)
+    if old < 0:
+        raise NotImplementedError("write fault on a special pfn mapping")
+    flags = int(k.pages.flags[old])
+    anon = mapping_is_anon(int(k.pages.mapping[old]))
+    shared_writable = vma.vm_flags & (VM_WRITE | VM_SHARED) == (VM_WRITE | VM_SHARED)
+    reuse = shared_writable or (anon and int(k.pages.mapcount[old]) == 1
+                                and not flags & F_SWAPCACHE)
+    if reuse:
+        entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)), vma)
+        mm.set_pte(address, entry)
+        if shared_writable and vma.vm_file is not None:
+            set_page_dirty(k, old)
+        return VM_FAULT_WRITE
+    get_page(k, old)
+    if anon_vma_prepare(k, vma):
+        put_page(k, old)
+        return VM_FAULT_OOM
+    new = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, vma, address)
+    if new is None:
+        put_page(k, old)
+        return VM_FAULT_OOM
+    k.frames.copy(new, old)
+    k.pages.flags[new] |= F_UPTODATE
+    if mem_cgroup_charge(k, new, mm, GFP_KERNEL):
+        put_page(k, new)
+        put_page(k, old)
+        return VM_FAULT_OOM
+    if not anon:
+        mm.file_rss -= 1
+        mm.anon_rss += 1
+    entry = maybe_mkwrite(pte_mkdirty(mk_pte(new, vm_get_page_prot(vma.vm_flags))), vma)
+    mm.set_pte(address, entry)
+    lru_cache_add_active(k, new)
+    page_add_new_anon_rmap(k, new, vma, address)
+    page_remove_rmap(k, old, vma)
+    k.trace("mm_fault_cow", mm=mm.id, addr=address, old=old, new=new)
+    put_page(k, old)  # the pte's reference
+    put_page(k, old)  # ours
+    return VM_FAULT_WRITE
+
+
+# -- unmapping --
+
+def zap_pte_range(k: Kernel, vma: VmArea, start: int, end: int) -> None:
+    """Model of zap_pte_range(): drop every pte of [start, end) and its page references."""
+    mm = vma.vm_mm
+    for addr in _populated_addresses(mm, start, end):
+        pte = mm.get_pte(addr)
+        mm.set_pte(addr, 0)
+        if pte_present(pte):
+            pfn = vm_normal_page(k, vma, addr, pte)
+            if pfn < 0:
+                continue
+            if mapping_is_anon(int(k.pages.mapping[pfn])):
+                mm.anon_rss -= 1
+            else:
+                if pte_dirty(pte):
+                    set_page_dirty(k, pfn)
+                mm.file_rss -= 1
+            page_remove_rmap(k, pfn, vma)
+            put_page(k, pfn)
+        elif not pte_file(pte):
+            entry = pte_to_swp_entry(pte)
+            if not is_migration_entry(entry):
+                raise NotImplementedError("freeing a swap entry: the swap cache comes with issue 3")
+
+
+def _populated_addresses(mm: MmStruct, start: int, end: int) -> list[int]:
+    # Addresses in [start, end) with a non-none pte, from the page-table pages that exist.
+    import numpy as np
+
+    out: list[int] = []
+    for key in sorted(mm.pgtables):
+        base = key << 21
+        if base >= end or base + (1 << 21) <= start:
+            continue
+        table = mm.pgtables[key]
+        for i in np.flatnonzero(table):
+            addr = base + (int(i) << PAGE_SHIFT)
+            if start <= addr < end:
+                out.append(addr)
+    return out
+
+
+def free_pgtables(mm: MmStruct, start: int, end: int) -> None:
+    """Free page-table pages left empty in [start, end) (free_pgtables())."""
+    for key in [k for k in mm.pgtables if start >> 21 <= k <= (end - 1) >> 21]:
+        if not mm.pgtables[key].any():
+            del mm.pgtables[key]
+
+
+# -- fork --
+
+def copy_page_range(k: Kernel, dst_mm: MmStruct, src_mm: MmStruct, vma: VmArea,
+                    new_vma: VmArea) -> None:
+    """Model of copy_page_range(): copy ptes, write-protecting COW pages in both mms.
+
+    A vma with no anon_vma that is not VM_PFNMAP/NONLINEAR/INSERTPAGE/HUGETLB is skipped:
+    its pages are faulted in again by the child.  Migration entries are copied, write
+    entries downgraded to read in COW mappings.
+    """
+    from pagemig.mm.mm_types import VM_HUGETLB, VM_INSERTPAGE
+
+    if not vma.vm_flags & (VM_HUGETLB | VM_NONLINEAR | VM_PFNMAP | VM_INSERTPAGE):
+        if vma.anon_vma is None:
+            return
+    cow = vma.vm_flags & (VM_SHARED | 0x20) == 0x20  # is_cow_mapping(): private, may write
+    for addr in _populated_addresses(src_mm, vma.vm_start, vma.vm_end):
+        pte = src_mm.get_pte(addr)
+        if not pte_present(pte):
+            if not pte_file(pte):
+                entry = pte_to_swp_entry(pte)
+                if not is_migration_entry(entry):
+                    raise NotImplementedError("fork of a swap entry: issue 3 (swap cache)")
+                if is_write_migration_entry(entry) and cow:
+                    entry = make_migration_entry_read(entry)
+                    pte = swp_entry_to_pte(entry)
+                    src_mm.set_pte(addr, pte)
+            dst_mm.set_pte(addr, pte)
+            continue
+        if cow and pte_write(pte):
+            pte = pte_wrprotect(pte)
+            src_mm.set_pte(addr, pte)
+        if vma.vm_flags & VM_SHARED:
+            pte = pte_mkclean(pte)
+        pte = pte_mkold(pte)
+        pfn = vm_normal_page(k, vma, addr, pte)
+        if pfn >= 0:
+            get_page(k, pfn)
+            page_dup_rmap(k, pfn)
+            if mapping_is_anon(int(k.pages.mapping[pfn])):
+                dst_mm.anon_rss += 1
+            else:
+                dst_mm.file_rss += 1
+        dst_mm.set_pte(addr, pte)
+
+
+# -- get_user_pages --
+
+def get_user_pages(k: Kernel, mm: MmStruct, start: int, nr_pages: int, write: bool,
+                   want_pages: bool) -> tuple[int, list[int]]:
+    """Model of get_user_pages(): fault in pages; with ``want_pages`` take a reference each.
+
+    Returns (pages done or -errno when none were, the pfns referenced).
+    """
+    import errno
+
+    from pagemig.mm.mm_types import VM_READ
+
+    pfns: list[int] = []
+    done = 0
+    for i in range(nr_pages):
+        addr = start + i * PAGE_SIZE
+        vma = mm.vma_containing(addr)
+        bad = vma is None or not vma.vm_flags & (VM_WRITE if write else VM_READ)
+        if bad:
+            return (done if done else -errno.EFAULT), pfns
+        assert vma is not None
+        foll = FOLL_TOUCH | (FOLL_GET if want_pages else 0) | (FOLL_WRITE if write else 0)
+        while True:
+            pfn = follow_page(k, vma, addr, foll)
+            if pfn is not None:
+                break
+            ret = handle_mm_fault(k, mm, vma, addr, bool(foll & FOLL_WRITE))
+            if ret & VM_FAULT_ERROR:
+                return (done if done else -errno.EFAULT), pfns
+            if ret & VM_FAULT_WRITE and not vma.vm_flags & VM_WRITE:
+                foll &= ~FOLL_WRITE
+        if pfn < 0:
+            return (done if done else pfn), pfns
+        if want_pages:
+            pfns.append(pfn)
+        done += 1
+    return done, pfns
+
+
+def unmap_uncharge(k: Kernel, pfn: int) -> None:
+    """Uncharge a page that lost its last mapping outside rmap (unused helper guard)."""
+    mem_cgroup_uncharge_page(k, pfn)

@@ -1,0 +1,716 @@
+"""Model of mm/migrate.c (Linux 2.6.27): the seed, one function per seed function, in order.
+
+Every function the seed has is here under its kernel name.  Functions that may sleep are
+generators: they yield :class:`pagemig.sched.Wait` at the kernel's sleep points (page lock,
+writeback) and :data:`pagemig.sched.RESCHED` where the kernel may reschedule, and return
+their result; ``k.run()`` drives them with one actor.
+
+Statuses and errors are the kernel's: 0 or a negative errno from each function, a status
+array of node ids or negative errnos from sys_move_pages().
+
+Simplifications (each raises NotImplementedError naming the scope that brings it):
+- buffer heads (buffer_migrate_page() on a page with buffers, try_to_free_buffers()),
+  writeout() and the fallback's release of private data, and the swap cache: issue 3;
+- the PF_SWAPWRITE flag is kept on the task but nothing reads it (no reclaim).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pagemig.cpuset import cpuset_mems_allowed
+from pagemig.mm.filemap import (
+    SWAPPER_SPACE_ID,
+    AddressSpace,
+    __set_page_dirty_nobuffers,
+    clear_page_dirty_for_io,
+    end_page_writeback,
+    lock_page,
+    trylock_page,
+    unlock_page,
+    vma_prio_tree_foreach,
+    wait_on_page_locked,
+    wait_on_page_writeback,
+)
+from pagemig.mm.memcontrol import (
+    mem_cgroup_charge,
+    mem_cgroup_end_migration,
+    mem_cgroup_prepare_migration,
+    mem_cgroup_uncharge_cache_page,
+)
+from pagemig.mm.memory import FOLL_GET, follow_page, vm_get_page_prot
+from pagemig.mm.mempolicy import MAX_NUMNODES, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, vma_migratable
+from pagemig.mm.mm_types import (
+    PageList,
+    VmArea,
+    mapping_id,
+    mapping_is_anon,
+)
+from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.page_alloc import GFP_ATOMIC, GFP_HIGHUSER_MOVABLE, GFP_THISNODE, alloc_pages_node
+from pagemig.mm.page_flags import (
+    F_ACTIVE,
+    F_CHECKED,
+    F_DIRTY,
+    F_ERROR,
+    F_LRU,
+    F_MAPPEDTODISK,
+    F_PRIVATE,
+    F_REFERENCED,
+    F_RESERVED,
+    F_SWAPCACHE,
+    F_UPTODATE,
+    F_WRITEBACK,
+)
+from pagemig.mm.rmap import (
+    page_add_anon_rmap,
+    page_add_file_rmap,
+    page_address_in_vma,
+    try_to_unmap,
+)
+from pagemig.mm.swap import (
+    del_page_from_list_keep_active,
+    get_page,
+    get_page_unless_zero,
+    lru_add_drain_all,
+    lru_cache_add,
+    lru_cache_add_active,
+    put_page,
+)
+from pagemig.mm.swapops import (
+    is_migration_entry,
+    is_swap_pte,
+    is_write_migration_entry,
+    migration_entry_to_pfn,
+    mk_pte,
+    pte_mkold,
+    pte_mkwrite,
+    pte_to_swp_entry,
+)
+from pagemig.sched import CAP_SYS_NICE, PF_SWAPWRITE, RESCHED
+from pagemig.security import security_task_movememory
+
+if TYPE_CHECKING:
+    from pagemig.kernel import Kernel
+    from pagemig.mm.mm_types import MmStruct
+
+Gen = Generator[Any, None, int]
+# get_new_page(k, page, private) -> (new pfn or None, index of the status slot or None)
+NewPageFn = Callable[["Kernel", int, Any], tuple[int | None, int | None]]
+
+ISSUE3 = "comes with issue 3 (buffers, writeback, swap cache, memcg limits)"
+
+
+def isolate_lru_page(k: Kernel, page: int, pagelist: PageList) -> int:
+    """Model of isolate_lru_page(): take a page off its LRU list onto ``pagelist``.
+
+    Returns 0 (the page gained a reference and is on ``pagelist``, PG_lru clear, PG_active
+    kept) or -EBUSY (not on an LRU list: in a pagevec, already isolated, being freed).
+    """
+    ret = -errno.EBUSY
+    if int(k.pages.flags[page]) & F_LRU:
+        # Under zone->lru_lock: re-check PG_lru and take the isolation reference.
+        if int(k.pages.flags[page]) & F_LRU and get_page_unless_zero(k, page):
+            ret = 0
+            k.pages.flags[page] &= ~F_LRU
+            del_page_from_list_keep_active(k, page)
+            pagelist.list_add_tail(page)
+    k.trace("mm_migrate_isolate", pfn=page, ret=ret)
+    return ret
+
+
+def migrate_prep(k: Kernel) -> int:
+    """Model of migrate_prep(): drain every CPU's pagevecs so recent pages can be isolated."""
+    lru_add_drain_all(k)
+    return 0
+
+
+def move_to_lru(k: Kernel, page: int) -> None:
+    """Model of move_to_lru(): back to the LRU through a pagevec, dropping our reference."""
+    if int(k.pages.flags[page]) & F_ACTIVE:
+        # lru_cache_add_active() wants PG_active clear; the drain sets it again.
+        k.pages.flags[page] &= ~F_ACTIVE
+        lru_cache_add_active(k, page)
+    else:
+        lru_cache_add(k, page)
+    put_page(k, page)
+
+
+def putback_lru_pages(k: Kernel, l: PageList) -> int:
+    """Model of putback_lru_pages(): return every page of the list; how many were put back."""
+    count = 0
+    for page in l:
+        l.list_del(page)
+        move_to_lru(k, page)
+        count += 1
+    if count:
+        k.trace("mm_migrate_putback", nr=count)
+    return count
+
+
+def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
+    """Model of remove_migration_pte(): turn a migration entry for ``old`` into a pte for ``new``.
+
+    The restored pte takes the vma's protection, is old and clean, and is writable if the
+    entry was a write entry.  The memcg charge of ``new`` is attempted and its result
+    ignored, as in the kernel.
+    """
+    mm = vma.vm_mm
+    addr = page_address_in_vma(k, new, vma)
+    if addr < 0:
+        return
+    if mm.pte_table(addr, False) is None:
+        return  # no pgd/pud/pmd for this address
+    pte = mm.get_pte(addr)
+    if not is_swap_pte(pte):
+        return
+    # The pte lock is taken and the pte re-read: with one actor it has not changed.
+    entry = pte_to_swp_entry(pte)
+    if not is_migration_entry(entry) or migration_entry_to_pfn(entry) != old:
+        return
+    mem_cgroup_charge(k, new, mm, GFP_ATOMIC)
+    get_page(k, new)
+    pte = pte_mkold(mk_pte(new, vm_get_page_prot(vma.vm_flags)))
+    if is_write_migration_entry(entry):
+        pte = pte_mkwrite(pte)
+    mm.set_pte(addr, pte)
+    if mapping_is_anon(int(k.pages.mapping[new])):
+        page_add_anon_rmap(k, new, vma, addr)
+    else:
+        page_add_file_rmap(k, new)
+    k.trace("mm_migrate_remap", old=old, new=new, mm=mm.id, addr=addr)
+
+
+def remove_file_migration_ptes(k: Kernel, old: int, new: int) -> None:
+    """Model of remove_file_migration_ptes(): restore through the file's i_mmap."""
+    mapping = k.page_mapping(new)
+    if mapping is None:
+        return
+    for vma in vma_prio_tree_foreach(mapping, int(k.pages.index[new])):
+        remove_migration_pte(k, vma, old, new)
+
+
+def remove_anon_migration_ptes(k: Kernel, old: int, new: int) -> None:
+    """Model of remove_anon_migration_ptes(): restore through the page's anon_vma."""
+    mapping = int(k.pages.mapping[new])
+    if not mapping or not mapping_is_anon(mapping):
+        return
+    anon_vma = k.anon_vmas.get(mapping_id(mapping))
+    if anon_vma is None:
+        return
+    for vma in list(anon_vma.vmas):
+        remove_migration_pte(k, vma, old, new)
+
+
+def remove_migration_ptes(k: Kernel, old: int, new: int) -> None:
+    """Model of remove_migration_ptes(): (old, new) after success, (old, old) to undo."""
+    if mapping_is_anon(int(k.pages.mapping[new])):
+        remove_anon_migration_ptes(k, old, new)
+    else:
+        remove_file_migration_ptes(k, old, new)
+
+
+def migration_entry_wait(k: Kernel, mm: MmStruct, address: int) -> Gen:
+    """Model of migration_entry_wait(): a fault on a migration entry waits for the old page.
+
+    Returns at once if the pte is no longer a migration entry or the page's count is frozen
+    (or zero); otherwise sleeps until the page is unlocked.  The fault is then retried.
+    """
+    pte = mm.get_pte(address)
+    if not is_swap_pte(pte):
+        return 0
+    entry = pte_to_swp_entry(pte)
+    if not is_migration_entry(entry):
+        return 0
+    page = migration_entry_to_pfn(entry)
+    if not get_page_unless_zero(k, page):
+        k.trace("mm_migrate_entry_wait", pfn=page, waited=0)
+        return 0
+    yield from wait_on_page_locked(k, page)
+    put_page(k, page)
+    k.trace("mm_migrate_entry_wait", pfn=page, waited=1)
+    return 0
+
+
+def page_freeze_refs(k: Kernel, page: int, count: int) -> bool:
+    """Model of page_freeze_refs(): replace a count of exactly ``count`` with 0."""
+    if int(k.pages.count[page]) != count:
+        return False
+    k.pages.count[page] = 0
+    return True
+
+
+def page_unfreeze_refs(k: Kernel, page: int, count: int) -> None:
+    """Model of page_unfreeze_refs(): set the count back to ``count``."""
+    assert int(k.pages.count[page]) == 0
+    k.pages.count[page] = count
+
+
+def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: int,
+                              page: int) -> int:
+    """Model of migrate_page_move_mapping(): switch the cache slot to ``newpage``.
+
+    The references left must be exactly 1 (anonymous page, no mapping), 2 (page-cache or
+    swap-cache page) or 3 (with buffers); anything else is -EAGAIN.  Returns 0 or -EAGAIN.
+    """
+    if mapping is None:
+        rc = 0 if int(k.pages.count[page]) == 1 else -errno.EAGAIN
+        k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=int(k.pages.count[page]),
+                expected=1, rc=rc)
+        return rc
+    if mapping.id == SWAPPER_SPACE_ID:
+        raise NotImplementedError(f"moving a swap-cache slot {ISSUE3}")
+    index = k.page_index(page)
+    expected = 2 + (1 if int(k.pages.flags[page]) & F_PRIVATE else 0)
+    count = int(k.pages.count[page])
+    if count != expected or mapping.slot(index) != page:
+        k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count,
+                expected=expected, rc=-errno.EAGAIN)
+        return -errno.EAGAIN
+    if not page_freeze_refs(k, page, expected):
+        return -errno.EAGAIN
+    get_page(k, newpage)  # the cache reference
+    if int(k.pages.flags[page]) & F_SWAPCACHE:
+        k.pages.flags[newpage] |= F_SWAPCACHE
+        k.pages.private[newpage] = k.pages.private[page]
+    mapping.page_tree[index] = newpage
+    page_unfreeze_refs(k, page, expected)
+    k.pages.count[page] -= 1  # __put_page(): the cache reference; never the last one
+    k.zone_stat[k.page_zone(page).id, ZoneStat.NR_FILE_PAGES] -= 1
+    k.zone_stat[k.page_zone(newpage).id, ZoneStat.NR_FILE_PAGES] += 1
+    if not int(k.pages.flags[newpage]) & F_SWAPCACHE:
+        mem_cgroup_uncharge_cache_page(k, page)
+    k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count, expected=expected,
+            rc=0)
+    return 0
+
+
+_COPIED_FLAGS = F_ERROR | F_REFERENCED | F_UPTODATE | F_ACTIVE | F_CHECKED | F_MAPPEDTODISK
+
+
+def migrate_page_copy(k: Kernel, newpage: int, page: int) -> None:
+    """Model of migrate_page_copy(): contents, the listed flags, the dirty state; clear old."""
+    if k.copy_enabled:
+        k.frames.copy(newpage, page)
+    k.pages.flags[newpage] |= int(k.pages.flags[page]) & _COPIED_FLAGS
+    if int(k.pages.flags[page]) & F_DIRTY:
+        clear_page_dirty_for_io(k, page)
+        __set_page_dirty_nobuffers(k, newpage)
+    k.pages.flags[page] &= ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE)
+    k.pages.private[page] = 0
+    k.pages.mapping[page] = 0
+    if int(k.pages.flags[newpage]) & F_WRITEBACK:
+        end_page_writeback(k, newpage)
+    k.trace("mm_migrate_copy", old=page, new=newpage)
+
+
+def fail_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, page: int) -> Gen:
+    """Model of fail_migrate_page(): the method of mappings that must not move; -EIO."""
+    return -errno.EIO
+    yield  # a generator, like every migratepage method (some sleep)
+
+
+def migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, page: int) -> Gen:
+    """Model of migrate_page(): move the mapping, then copy; 0 or -EAGAIN.  Pages locked."""
+    assert not int(k.pages.flags[page]) & F_WRITEBACK, "migrate_page: page under writeback"
+    rc = migrate_page_move_mapping(k, mapping, newpage, page)
+    if rc:
+        return rc
+    migrate_page_copy(k, newpage, page)
+    return 0
+    yield  # a generator, like every migratepage method (some sleep)
+
+
+def buffer_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int,
+                        page: int) -> Gen:
+    """Model of buffer_migrate_page(): like migrate_page() for a page without buffers."""
+    if not int(k.pages.flags[page]) & F_PRIVATE:
+        return (yield from migrate_page(k, mapping, newpage, page))
+    raise NotImplementedError(f"buffer_migrate_page with buffer heads {ISSUE3}")
+
+
+def writeout(k: Kernel, mapping: AddressSpace, page: int) -> Gen:
+    """Model of writeout(): write a dirty page back; never 0."""
+    raise NotImplementedError(f"writeout {ISSUE3}")
+    yield
+
+
+def fallback_migrate_page(k: Kernel, mapping: AddressSpace, newpage: int, page: int) -> Gen:
+    """Model of fallback_migrate_page(): for mappings without a migratepage method."""
+    if int(k.pages.flags[page]) & F_DIRTY:
+        return (yield from writeout(k, mapping, page))
+    if int(k.pages.flags[page]) & F_PRIVATE:
+        raise NotImplementedError(f"try_to_release_page {ISSUE3}")
+    return (yield from migrate_page(k, mapping, newpage, page))
+
+
+def move_to_new_page(k: Kernel, newpage: int, page: int) -> Gen:
+    """Model of move_to_new_page(): the mapping's method moves ``page`` to ``newpage``.
+
+    ``page`` is locked and unmapped.  On success its migration entries point at
+    ``newpage``; on failure ``newpage`` loses the mapping it was given.
+    """
+    if not trylock_page(k, newpage):
+        raise AssertionError("move_to_new_page: new page already locked (BUG)")
+    k.pages.index[newpage] = k.pages.index[page]
+    k.pages.mapping[newpage] = k.pages.mapping[page]
+    mapping = k.page_mapping(page)
+    if mapping is None:
+        rc = yield from migrate_page(k, None, newpage, page)
+    elif mapping.a_ops.migratepage is not None:
+        rc = yield from mapping.a_ops.migratepage(k, mapping, newpage, page)
+    else:
+        rc = yield from fallback_migrate_page(k, mapping, newpage, page)
+    if not rc:
+        remove_migration_ptes(k, page, newpage)
+    else:
+        k.pages.mapping[newpage] = 0
+    unlock_page(k, newpage)
+    return rc
+
+
+def unmap_and_move(k: Kernel, get_new_page: NewPageFn, private: Any, page: int, force: bool,
+                   from_list: PageList) -> Gen:
+    """Model of unmap_and_move(): lock, unmap, move and restore one page; 0 or -errno.
+
+    ``from_list`` is the list ``page`` is on (the kernel reaches it through ``page->lru``).
+    -EAGAIN leaves ``page`` on the list for another pass; any other result takes it off
+    (back to the LRU, or freed after success).  The status slot named by get_new_page()
+    receives the node of the new page, or the error.
+    """
+    rc = 0
+    charge = 0
+    newpage, result = get_new_page(k, page, private)
+    if newpage is None:
+        k.trace("mm_migrate_result", pfn=page, rc=-errno.ENOMEM, why="no target page")
+        return -errno.ENOMEM
+    k.trace("mm_migrate_new_page", old=page, new=newpage, nid=k.pfn_to_nid(newpage))
+    why = ""
+    if int(k.pages.count[page]) == 1:
+        why = "freed under us"
+    else:
+        charge = mem_cgroup_prepare_migration(k, page, newpage)
+        if charge == -errno.ENOMEM:
+            rc = -errno.ENOMEM
+            why = "memcg charge failed"
+        else:
+            rc, why = yield from _lock_unmap_move(k, newpage, page, force, from_list)
+    if not charge:
+        mem_cgroup_end_migration(k, newpage)
+    move_to_lru(k, newpage)
+    if result is not None:
+        private.status[result] = rc if rc else k.pfn_to_nid(newpage)
+    k.trace("mm_migrate_result", pfn=page, rc=rc, why=why or ("moved" if not rc else "failed"))
+    return rc
+
+
+def _lock_unmap_move(k: Kernel, newpage: int, page: int, force: bool,
+                     from_list: PageList) -> Generator[Any, None, tuple[int, str]]:
+    # The middle of unmap_and_move(), from taking the old page's lock to putting it back:
+    # returns (rc, why) where why names the reason of a failure for the trace.
+    rc = -errno.EAGAIN
+    why = ""
+    if not trylock_page(k, page):
+        if not force:
+            return rc, "page locked (not forced)"
+        yield from lock_page(k, page)
+    locked_wb = int(k.pages.flags[page]) & F_WRITEBACK
+    if locked_wb and not force:
+        why = "under writeback (not forced)"
+    else:
+        if locked_wb:
+            yield from wait_on_page_writeback(k, page)
+        # PageAnon: the RCU read section keeps the anon_vma alive once mapcount reaches 0.
+        if not int(k.pages.mapping[page]):
+            if int(k.pages.flags[page]) & F_PRIVATE:
+                raise NotImplementedError(f"try_to_free_buffers on an orphaned page {ISSUE3}")
+            why = "no mapping"
+        else:
+            try_to_unmap(k, page, True)
+            if not int(k.pages.mapcount[page]):
+                rc = yield from move_to_new_page(k, newpage, page)
+                why = "move_mapping refused (extra references)" if rc == -errno.EAGAIN else ""
+            else:
+                why = "still mapped after unmap"
+            if rc:
+                remove_migration_ptes(k, page, page)
+    unlock_page(k, page)
+    if rc != -errno.EAGAIN:
+        from_list.list_del(page)
+        move_to_lru(k, page)
+    return rc, why
+
+
+MIGRATE_PASSES = 10
+
+
+def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, private: Any) -> Gen:
+    """Model of migrate_pages(): up to 10 passes over the list; forced from pass 3 on.
+
+    Returns the number of pages not migrated (permanent failures plus pages still -EAGAIN
+    after the last pass run), or -ENOMEM when a target page could not be allocated (the
+    rest are not attempted).  The list is empty afterwards.
+    """
+    task = k.current
+    swapwrite = bool(task.flags & PF_SWAPWRITE) if task is not None else True
+    if task is not None and not swapwrite:
+        task.flags |= PF_SWAPWRITE
+    nr_failed = 0
+    retry = 1
+    rc = 0
+    aborted = False
+    for pass_ in range(MIGRATE_PASSES):
+        if not retry:
+            break
+        retry = 0
+        k.trace("mm_migrate_pass", pass_nr=pass_, force=int(pass_ > 2), nr=len(from_list))
+        for page in from_list:
+            yield RESCHED
+            rc = yield from unmap_and_move(k, get_new_page, private, page, pass_ > 2, from_list)
+            if rc == -errno.ENOMEM:
+                aborted = True
+                break
+            if rc == -errno.EAGAIN:
+                retry += 1
+            elif rc:
+                nr_failed += 1
+        if aborted:
+            break
+    if task is not None and not swapwrite:
+        task.flags &= ~PF_SWAPWRITE
+    putback_lru_pages(k, from_list)
+    if aborted:
+        return -errno.ENOMEM
+    return nr_failed + retry
+
+
+class PageToNode:
+    """Model of the ``struct page_to_node`` array of sys_move_pages() (n + 1 records).
+
+    Attributes
+    ----------
+    addr : ndarray of uint64, shape (n + 1,)
+    page : ndarray of int64
+        the recorded page (pfn); the zero page's pfn is the "matches nothing" sentinel.
+    node : ndarray of int64
+        the requested node; MAX_NUMNODES marks the end.
+    status : ndarray of int64
+    """
+
+    RECORD_BYTES = 24  # sizeof(struct page_to_node) on 64-bit
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.addr = np.zeros(n + 1, np.uint64)
+        self.page = np.zeros(n + 1, np.int64)
+        self.node = np.zeros(n + 1, np.int64)
+        self.status = np.zeros(n + 1, np.int64)
+        self.node[n] = MAX_NUMNODES
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+
+    def first_entry_of(self, page: int) -> int | None:
+        """The first entry (before the end marker) whose recorded page is ``page``.
+
+        new_page_node() scans linearly; the same answer is found by bisection over a
+        stable sort made once (the recorded pages do not change during migrate_pages()).
+        """
+        if self._sorted is None:
+            order = np.argsort(self.page[: self.n], kind="stable")
+            self._sorted = (self.page[: self.n][order], order)
+        keys, order = self._sorted
+        i = int(np.searchsorted(keys, page, side="left"))
+        if i < len(keys) and int(keys[i]) == page:
+            return int(order[i])
+        return None
+
+
+def new_page_node(k: Kernel, p: int, private: PageToNode) -> tuple[int | None, int | None]:
+    """Model of new_page_node(): a page on the node of the first entry recording ``p``.
+
+    Allocates with GFP_HIGHUSER_MOVABLE | GFP_THISNODE (one attempt on that node at the low
+    watermark).  Returns (pfn or None, the entry whose status receives the result).
+    """
+    i = private.first_entry_of(p)
+    if i is None:
+        return None, None
+    nid = int(private.node[i])
+    return alloc_pages_node(k, nid, GFP_HIGHUSER_MOVABLE | GFP_THISNODE), i
+
+
+def do_move_pages(k: Kernel, mm: MmStruct, pm: PageToNode, migrate_all: bool) -> Gen:
+    """Model of do_move_pages(): check each entry in order, isolate, then migrate.
+
+    Returns migrate_pages()'s result, or -ENOENT when nothing was isolated.
+    """
+    pagelist = PageList(k.pages)
+    migrate_prep(k)
+    for i in range(pm.n):
+        pm.status[i] = _move_pages_entry(k, mm, pm, i, migrate_all, pagelist)
+    if not pagelist.list_empty():
+        return (yield from migrate_pages(k, pagelist, new_page_node, pm))
+    return -errno.ENOENT
+
+
+def _move_pages_entry(k: Kernel, mm: MmStruct, pm: PageToNode, i: int, migrate_all: bool,
+                      pagelist: PageList) -> int:
+    # The status of one entry, in do_move_pages()'s check order.
+    pm.page[i] = k.zero_page_pfn
+    addr = int(pm.addr[i])
+    vma = mm.find_vma(addr)
+    if vma is None or not vma_migratable(k, vma):
+        return -errno.EFAULT
+    page = follow_page(k, vma, addr, FOLL_GET)
+    if page is None:
+        return -errno.ENOENT
+    if page < 0:
+        return page
+    if int(k.pages.flags[page]) & F_RESERVED:
+        err = -errno.ENOENT
+    else:
+        pm.page[i] = page
+        err = k.pfn_to_nid(page)
+        if err != int(pm.node[i]):
+            if int(k.pages.mapcount[page]) > 1 and not migrate_all:
+                err = -errno.EACCES
+            else:
+                err = isolate_lru_page(k, page, pagelist)
+    put_page(k, page)
+    return err
+
+
+def do_pages_stat(k: Kernel, mm: MmStruct, pm: PageToNode) -> int:
+    """Model of do_pages_stat(): the node of each page, -ENOENT or -EFAULT; returns 0."""
+    for i in range(pm.n):
+        addr = int(pm.addr[i])
+        vma = mm.find_vma(addr)
+        if vma is None:
+            err = -errno.EFAULT
+        else:
+            page = follow_page(k, vma, addr, 0)
+            if page is not None and page < 0:
+                err = page
+            elif page is None or int(k.pages.flags[page]) & F_RESERVED:
+                err = -errno.ENOENT
+            else:
+                err = k.pfn_to_nid(page)
+        pm.status[i] = err
+    return 0
+
+
+ULONG_MAX = (1 << 64) - 1
+INT_MIN = -(1 << 31)
+
+
+def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, status: int,
+                   flags: int) -> Gen:
+    """Model of sys_move_pages(): the move_pages(2) system call of the current task.
+
+    Returns a negative errno, 0, or the positive number of pages not migrated.  Statuses
+    are written to user memory only when the result is >= 0.
+    """
+    nr_pages &= ULONG_MAX
+    if flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+        return -errno.EINVAL
+    current = k.current
+    assert current is not None
+    if flags & MPOL_MF_MOVE_ALL and not current.capable(CAP_SYS_NICE):
+        return -errno.EPERM
+    task = current if pid == 0 else k.find_task_by_vpid(pid)
+    if task is None:
+        return -errno.ESRCH
+    mm = k.get_task_mm(task)
+    if mm is None:
+        return -errno.EINVAL
+    if (current.euid != task.suid and current.euid != task.uid and current.uid != task.suid
+            and current.uid != task.uid and not current.capable(CAP_SYS_NICE)):
+        return -errno.EPERM
+    err = security_task_movememory(k.security, task)
+    if err:
+        return err
+    task_nodes = cpuset_mems_allowed(task)
+    if nr_pages >= ULONG_MAX // PageToNode.RECORD_BYTES - 1:
+        return -errno.E2BIG
+    if not k.vmalloc_ok((nr_pages + 1) * PageToNode.RECORD_BYTES):
+        return -errno.ENOMEM
+    pm_or_err = _copy_in_move_args(k, nr_pages, pages, nodes, task_nodes)
+    if isinstance(pm_or_err, int):
+        return pm_or_err
+    pm = pm_or_err
+    if nodes:
+        err = yield from do_move_pages(k, mm, pm, bool(flags & MPOL_MF_MOVE_ALL))
+    else:
+        err = do_pages_stat(k, mm, pm)
+    if err >= 0:
+        if put_user_array(k, status, pm.status[:nr_pages].astype("<i4")):
+            err = -errno.EFAULT
+    return err
+
+
+def put_user_array(k: Kernel, addr: int, values: np.ndarray) -> int:
+    """Store ``values`` element by element at user ``addr`` (the put_user() loop).
+
+    Works a page at a time; returns how many elements could not be stored (each failing
+    put_user() sets -EFAULT and the loop goes on).
+    """
+    from pagemig.mm.fault import copy_to_user
+
+    data = values.tobytes()
+    size = values.itemsize
+    failed = 0
+    pos = 0
+    while pos < len(data):
+        chunk_end = min(len(data), pos + 4096 - ((addr + pos) & 4095))
+        chunk_end -= (chunk_end - pos) % size if chunk_end < len(data) else 0
+        if chunk_end <= pos:
+            chunk_end = pos + size  # an element straddling two pages
+        if copy_to_user(k, addr + pos, data[pos:chunk_end]):
+            failed += (chunk_end - pos + size - 1) // size
+        pos = chunk_end
+    return failed
+
+
+def _copy_in_move_args(k: Kernel, nr_pages: int, pages: int, nodes: int,
+                       task_nodes: frozenset[int]) -> PageToNode | int:
+    # The get_user() loop of sys_move_pages(): addresses, then nodes, element by element;
+    # the first bad element fails the whole call before anything moves.  The user arrays
+    # are read a page at a time up to the first fault, which gives the same first failure.
+    from pagemig.mm.fault import copy_from_user_prefix
+
+    pdata = copy_from_user_prefix(k, pages, 8 * nr_pages)
+    ndata = copy_from_user_prefix(k, nodes, 4 * nr_pages) if nodes else b""
+    addrs = np.frombuffer(pdata[: len(pdata) // 8 * 8], "<u8")
+    nvals = np.frombuffer(ndata[: len(ndata) // 4 * 4], "<i4")
+    readable = min(len(addrs), len(nvals)) if nodes else len(addrs)
+    if nodes:
+        for i in range(readable):
+            node = int(nvals[i])
+            # 2.6.27 has no range check before node_state() (Q9): modelled as -ENODEV.
+            if not 0 <= node < MAX_NUMNODES or not k.node_state_high_memory(node):
+                return -errno.ENODEV
+            if node not in task_nodes:
+                return -errno.EACCES
+    if readable < nr_pages:
+        return -errno.EFAULT
+    pm = PageToNode(nr_pages)
+    pm.addr[:nr_pages] = addrs[:nr_pages]
+    if nodes:
+        pm.node[:nr_pages] = nvals[:nr_pages]
+    return pm
+
+
+def migrate_vmas(k: Kernel, mm: MmStruct, to: frozenset[int], from_: frozenset[int],
+                 flags: int) -> int:
+    """Model of migrate_vmas(): call each vma's ``vm_ops->migrate``; the last vma is skipped."""
+    err = 0
+    vmas = mm.vmas
+    i = 0
+    while i + 1 < len(vmas) and not err:
+        vma = vmas[i]
+        if vma.vm_ops is not None and vma.vm_ops.migrate is not None:
+            err = vma.vm_ops.migrate(vma, to, from_, flags)
+        i += 1
+    return err

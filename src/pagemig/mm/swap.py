@@ -1,0 +1,190 @@
+"""Model of mm/swap.c (Linux 2.6.27): page references, LRU lists and per-CPU pagevecs.
+
+The zone LRU lists are not linked lists: a page on a list has ``lru`` = LRU_ACTIVE or
+LRU_INACTIVE and an order stamp ``lru_seq`` (adding at the head takes the zone's next stamp,
+so the list order is the stamps sorted in descending order).  NR_ACTIVE and NR_INACTIVE are
+kept by every add and delete, as the kernel's list helpers do.
+
+Each CPU has two add-pagevecs (inactive and active) of PAGEVEC_SIZE entries.  A pagevec
+holds a reference and a pointer, not the ``lru`` link: a page in one is on no list and has
+PG_lru clear, so isolate_lru_page() fails on it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pagemig.mm.mm_types import LRU_ACTIVE, LRU_INACTIVE, LRU_NONE, LRU_PAGEVEC
+from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.page_alloc import free_hot_cold_page
+from pagemig.mm.page_flags import F_ACTIVE, F_LRU
+
+if TYPE_CHECKING:
+    from pagemig.kernel import Kernel
+
+PAGEVEC_SIZE = 14
+PVEC_INACTIVE = 0
+PVEC_ACTIVE = 1
+
+_SEQ_LIMIT = (1 << 32) - 1
+
+
+def get_page(k: Kernel, pfn: int) -> None:
+    """Model of get_page(): take a reference on a page that already has one."""
+    assert int(k.pages.count[pfn]) > 0, f"get_page on free page {pfn}"
+    k.pages.count[pfn] += 1
+
+
+def get_page_unless_zero(k: Kernel, pfn: int) -> bool:
+    """Model of get_page_unless_zero(): fails on a free or frozen page."""
+    if int(k.pages.count[pfn]) == 0:
+        return False
+    k.pages.count[pfn] += 1
+    return True
+
+
+def put_page(k: Kernel, pfn: int) -> None:
+    """Model of put_page(): drop a reference; the last one frees the page."""
+    count = int(k.pages.count[pfn]) - 1
+    assert count >= 0, f"put_page underflow on pfn {pfn}"
+    k.pages.count[pfn] = count
+    if count == 0:
+        __page_cache_release(k, pfn)
+        free_hot_cold_page(k, pfn)
+
+
+def __page_cache_release(k: Kernel, pfn: int) -> None:
+    """Model of __page_cache_release(): a page freed while on the LRU leaves its list."""
+    if int(k.pages.flags[pfn]) & F_LRU:
+        k.pages.flags[pfn] &= ~F_LRU
+        del_page_from_lru(k, pfn)
+
+
+def _next_seq(k: Kernel, zone_id: int) -> int:
+    zone = k.zones[zone_id]
+    if zone.lru_seq >= _SEQ_LIMIT:
+        _renumber_lru(k, zone_id)
+    zone.lru_seq += 1
+    return zone.lru_seq
+
+
+def _renumber_lru(k: Kernel, zone_id: int) -> None:
+    # The stamps ran out: give the zone's pages fresh stamps 1..n in the same order.
+    zone = k.zones[zone_id]
+    p = k.pages
+    span = slice(zone.start_pfn, zone.end_pfn)
+    on = (p.lru[span] == LRU_ACTIVE) | (p.lru[span] == LRU_INACTIVE)
+    pfns = zone.start_pfn + on.nonzero()[0]
+    order = pfns[p.lru_seq[pfns].argsort(kind="stable")]
+    p.lru_seq[order] = range(1, len(order) + 1)
+    zone.lru_seq = len(order)
+
+
+def add_page_to_lru(k: Kernel, pfn: int, active: bool) -> None:
+    """Model of add_page_to_active_list() / add_page_to_inactive_list(): link at the head."""
+    zone = k.page_zone(pfn)
+    k.pages.lru[pfn] = LRU_ACTIVE if active else LRU_INACTIVE
+    k.pages.lru_seq[pfn] = _next_seq(k, zone.id)
+    k.zone_stat[zone.id, ZoneStat.NR_ACTIVE if active else ZoneStat.NR_INACTIVE] += 1
+
+
+def del_page_from_lru(k: Kernel, pfn: int) -> None:
+    """Model of del_page_from_lru(): unlink from its zone list; PG_active is cleared."""
+    zone = k.page_zone(pfn)
+    which = int(k.pages.lru[pfn])
+    assert which in (LRU_ACTIVE, LRU_INACTIVE), f"pfn {pfn} is not on a zone list"
+    k.pages.lru[pfn] = LRU_NONE
+    k.zone_stat[zone.id, ZoneStat.NR_ACTIVE if which == LRU_ACTIVE else ZoneStat.NR_INACTIVE] -= 1
+    k.pages.flags[pfn] &= ~F_ACTIVE
+
+
+def del_page_from_list_keep_active(k: Kernel, pfn: int) -> None:
+    """Unlink from the zone list keeping PG_active (as isolate_lru_page()'s list helpers do)."""
+    zone = k.page_zone(pfn)
+    which = int(k.pages.lru[pfn])
+    assert which in (LRU_ACTIVE, LRU_INACTIVE), f"pfn {pfn} is not on a zone list"
+    k.pages.lru[pfn] = LRU_NONE
+    k.zone_stat[zone.id, ZoneStat.NR_ACTIVE if which == LRU_ACTIVE else ZoneStat.NR_INACTIVE] -= 1
+
+
+def _pagevec_add(k: Kernel, pfn: int, which: int) -> None:
+    cpu = k.current_cpu()
+    get_page(k, pfn)
+    n = int(k.pvec_len[cpu, which])
+    k.pvecs[cpu, which, n] = pfn
+    k.pvec_len[cpu, which] = n + 1
+    k.pages.lru[pfn] = LRU_PAGEVEC
+    if n + 1 == PAGEVEC_SIZE:
+        __pagevec_lru_add(k, cpu, which)
+
+
+def lru_cache_add(k: Kernel, pfn: int) -> None:
+    """Model of lru_cache_add(): queue the page for the inactive list (takes a reference)."""
+    _pagevec_add(k, pfn, PVEC_INACTIVE)
+
+
+def lru_cache_add_active(k: Kernel, pfn: int) -> None:
+    """Model of lru_cache_add_active(): queue the page for the active list."""
+    assert not int(k.pages.flags[pfn]) & F_ACTIVE, "lru_cache_add_active on an active page"
+    _pagevec_add(k, pfn, PVEC_ACTIVE)
+
+
+def __pagevec_lru_add(k: Kernel, cpu: int, which: int) -> None:
+    """Model of __pagevec_lru_add() / __pagevec_lru_add_active(): drain one pagevec.
+
+    Each page gets PG_lru (and PG_active for the active pagevec) and is linked at the head
+    of its zone list; then the pagevec's references are dropped (release_pages()), which
+    frees any page whose last reference that was.
+    """
+    n = int(k.pvec_len[cpu, which])
+    pfns = [int(x) for x in k.pvecs[cpu, which, :n]]
+    k.pvec_len[cpu, which] = 0
+    active = which == PVEC_ACTIVE
+    for pfn in pfns:
+        k.pages.lru[pfn] = LRU_NONE
+        k.pages.flags[pfn] |= F_LRU | (F_ACTIVE if active else 0)
+        add_page_to_lru(k, pfn, active)
+    for pfn in pfns:
+        put_page(k, pfn)
+    if pfns:
+        k.trace("mm_lru_drain", cpu=cpu, list="active" if active else "inactive", nr=len(pfns))
+
+
+def lru_add_drain_cpu(k: Kernel, cpu: int) -> None:
+    """Drain both add-pagevecs of one CPU, inactive first (lru_add_drain() on that CPU)."""
+    for which in (PVEC_INACTIVE, PVEC_ACTIVE):
+        if int(k.pvec_len[cpu, which]):
+            __pagevec_lru_add(k, cpu, which)
+
+
+def lru_add_drain(k: Kernel) -> None:
+    """Model of lru_add_drain(): drain the current CPU's pagevecs."""
+    lru_add_drain_cpu(k, k.current_cpu())
+
+
+def lru_add_drain_all(k: Kernel) -> int:
+    """Model of lru_add_drain_all(): drain every CPU's pagevecs."""
+    for cpu in range(k.nr_cpus):
+        lru_add_drain_cpu(k, cpu)
+    return 0
+
+
+def activate_page(k: Kernel, pfn: int) -> None:
+    """Model of activate_page(): move an inactive LRU page to the active list."""
+    flags = int(k.pages.flags[pfn])
+    if flags & F_LRU and not flags & F_ACTIVE:
+        del_page_from_list_keep_active(k, pfn)
+        k.pages.flags[pfn] |= F_ACTIVE
+        add_page_to_lru(k, pfn, True)
+
+
+def mark_page_accessed(k: Kernel, pfn: int) -> None:
+    """Model of mark_page_accessed(): referenced twice on the inactive list activates."""
+    from pagemig.mm.page_flags import F_REFERENCED
+
+    flags = int(k.pages.flags[pfn])
+    if not flags & F_ACTIVE and flags & F_REFERENCED and flags & F_LRU:
+        activate_page(k, pfn)
+        k.pages.flags[pfn] &= ~F_REFERENCED
+    elif not flags & F_REFERENCED:
+        k.pages.flags[pfn] |= F_REFERENCED

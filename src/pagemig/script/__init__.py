@@ -1,0 +1,1 @@
+"""The oracle's scenario language: parsing (`parse`) and JSON output helpers (`jsonout`)."""
