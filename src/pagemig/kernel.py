@@ -103,6 +103,7 @@ class Kernel:
         self.trace_sink: Callable[[str, dict[str, Any]], None] | None = None
         self.copy_enabled = True
         self.double_unlocks: list[int] = []
+        self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
         self._ids: dict[str, int] = {}
         self._build_nodes()
         self._build_cpus()

@@ -21,7 +21,7 @@ from pagemig.mm.mm_types import (
     VM_RESERVED,
     VmArea,
 )
-from pagemig.mm.page_alloc import __alloc_pages, node_zonelist
+from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, __alloc_pages, node_zonelist
 from pagemig.mm.mmzone import ZoneStat
 
 if TYPE_CHECKING:
@@ -180,3 +180,203 @@ def get_nodes(k: Kernel, nmask: int, maxnode: int) -> tuple[int, set[int]]:
     if m < nlongs * BITS_PER_LONG:
         bits &= (1 << m) - 1
     return 0, {i for i in range(nlongs * BITS_PER_LONG) if bits >> i & 1}
+
+
+# -- mbind() --
+
+def mpol_new(k: Kernel, mode: int, flags: int, nodes: set[int]) -> Mempolicy | None | int:
+    """Model of mpol_new(): a policy, None for MPOL_DEFAULT, or -EINVAL.
+
+    Nodes are intersected with the current task's cpuset (contextualised); an empty result
+    is -EINVAL, except MPOL_PREFERRED with an empty mask, which is local allocation.
+    """
+    if mode == MPOL_DEFAULT:
+        return -errno.EINVAL if nodes else None
+    if mode == MPOL_PREFERRED and not nodes:
+        if flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES):
+            return -errno.EINVAL
+        return Mempolicy(MPOL_PREFERRED, frozenset(), flags)
+    if not nodes:
+        return -errno.EINVAL
+    task = k.current
+    allowed = task.mems_allowed if task is not None else frozenset(k.nodes_with_memory())
+    if flags & MPOL_F_RELATIVE_NODES:
+        ordered = sorted(allowed)
+        ctx = {ordered[n % len(ordered)] for n in nodes} if ordered else set()
+    else:
+        ctx = set(nodes) & set(allowed)
+    if not ctx:
+        return -errno.EINVAL
+    if mode == MPOL_PREFERRED:
+        return Mempolicy(MPOL_PREFERRED, frozenset({min(ctx)}), flags)
+    return Mempolicy(mode, frozenset(ctx), flags)
+
+
+def policy_vma(k: Kernel, vma: VmArea, new: Mempolicy | None) -> int:
+    """Model of policy_vma(): a tmpfs vma stores the policy in the inode's shared policy too."""
+    from pagemig.mm.shmem import mpol_set_shared_policy
+
+    if vma.vm_file is not None and vma.vm_file.is_shmem:
+        mpol_set_shared_policy(vma.vm_file, vma.vm_pgoff, vma.vm_pgoff + vma.npages, new)
+    vma.policy = new
+    return 0
+
+
+def mbind_range(k: Kernel, vma: VmArea, start: int, end: int, new: Mempolicy | None) -> int:
+    """Model of mbind_range(): split vmas at the range's edges and set the policy (no merge)."""
+    from pagemig.mm.mmap import split_vma
+
+    mm = vma.vm_mm
+    cur: VmArea | None = vma
+    while cur is not None and cur.vm_start < end:
+        i = mm.vmas.index(cur)
+        nxt = mm.vmas[i + 1] if i + 1 < len(mm.vmas) else None
+        if cur.vm_start < start:
+            split_vma(k, mm, cur, start, True)
+        if cur.vm_end > end:
+            split_vma(k, mm, cur, end, False)
+        err = policy_vma(k, cur, new)
+        if err:
+            return err
+        cur = nxt
+    return 0
+
+
+def check_range(k: Kernel, mm, start: int, end: int, nodes: set[int], flags: int,  # type: ignore[no-untyped-def]
+                pagelist) -> VmArea | int:  # type: ignore[no-untyped-def]
+    """Model of check_range(): the first vma of the range, or -EFAULT / -EIO.
+
+    Hole checks (unless MPOL_MF_DISCONTIG_OK) happen when the walk reaches each vma, after
+    the earlier vmas were scanned.  Scanned vmas queue their misplaced pages (MOVE) or fail
+    with -EIO on the first one (STRICT alone).
+    """
+    from pagemig.mm.migrate import migrate_prep
+
+    if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+        migrate_prep(k)
+    first = mm.find_vma(start)
+    if first is None:
+        return -errno.EFAULT
+    prev = None
+    i = mm.vmas.index(first)
+    while i < len(mm.vmas) and mm.vmas[i].vm_start < end:
+        vma = mm.vmas[i]
+        if not flags & MPOL_MF_DISCONTIG_OK:
+            if i + 1 == len(mm.vmas) and vma.vm_end < end:
+                return -errno.EFAULT
+            if prev is not None and prev.vm_end < vma.vm_start:
+                return -errno.EFAULT
+        scan = not vma.vm_flags & VM_HUGETLB and (
+            flags & MPOL_MF_STRICT
+            or (flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) and vma_migratable(k, vma)))
+        if scan:
+            err = check_pte_range(k, vma, max(start, vma.vm_start), min(end, vma.vm_end),
+                                  nodes, flags, pagelist)
+            if err:
+                return err
+        prev = vma
+        i += 1
+    return first
+
+
+def check_pte_range(k: Kernel, vma: VmArea, start: int, end: int, nodes: set[int], flags: int,
+                    pagelist) -> int:  # type: ignore[no-untyped-def]
+    """Model of check_pte_range(): select present, normal pages whose node is (not) wanted."""
+    from pagemig.mm.memory import vm_normal_page
+    from pagemig.mm.page_flags import F_RESERVED
+    from pagemig.mm.swapops import pte_present
+
+    mm = vma.vm_mm
+    for addr in range(start, end, PAGE_SIZE):
+        pte = mm.get_pte(addr)
+        if not pte_present(pte):
+            continue
+        page = vm_normal_page(k, vma, addr, pte)
+        if page < 0 or int(k.pages.flags[page]) & F_RESERVED:
+            continue
+        nid = k.pfn_to_nid(page)
+        if (nid in nodes) == bool(flags & MPOL_MF_INVERT):
+            continue
+        if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+            migrate_page_add(k, page, pagelist, flags)
+        else:
+            return -errno.EIO
+    return 0
+
+
+def migrate_page_add(k: Kernel, page: int, pagelist, flags: int) -> None:  # type: ignore[no-untyped-def]
+    """Model of migrate_page_add(): isolate unshared pages (all with MOVE_ALL); failures ignored."""
+    from pagemig.mm.migrate import isolate_lru_page
+
+    if flags & MPOL_MF_MOVE_ALL or int(k.pages.mapcount[page]) == 1:
+        isolate_lru_page(k, page, pagelist)
+
+
+def new_vma_page(k: Kernel, page: int, private: VmArea) -> tuple[int | None, int | None]:
+    """Model of new_vma_page(): allocate by the policy of the first vma mapping ``page``."""
+    from pagemig.mm.rmap import page_address_in_vma
+
+    vma: VmArea | None = private
+    mm = private.vm_mm
+    address = 0
+    i = mm.vmas.index(private) if private in mm.vmas else len(mm.vmas)
+    while i < len(mm.vmas):
+        vma = mm.vmas[i]
+        address = page_address_in_vma(k, page, vma)
+        if address >= 0:
+            break
+        i += 1
+    else:
+        vma = None
+    return alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, vma, address if vma else 0), None
+
+
+def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode: int,
+              flags: int):  # type: ignore[no-untyped-def]
+    """Model of sys_mbind() and do_mbind() (a generator: migration may sleep)."""
+    from pagemig.mm.migrate import migrate_pages
+    from pagemig.mm.mm_types import PageList
+    from pagemig.sched import CAP_SYS_NICE
+
+    mode_flags = mode & MPOL_MODE_FLAGS
+    mode &= ~MPOL_MODE_FLAGS
+    if not 0 <= mode < MPOL_MAX:
+        return -errno.EINVAL
+    if mode_flags & MPOL_F_STATIC_NODES and mode_flags & MPOL_F_RELATIVE_NODES:
+        return -errno.EINVAL
+    err, nodes = get_nodes(k, nmask, maxnode)
+    if err:
+        return err
+    if flags & ~(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+        return -errno.EINVAL
+    task = k.current
+    assert task is not None and task.mm is not None
+    if flags & MPOL_MF_MOVE_ALL and not task.capable(CAP_SYS_NICE):
+        return -errno.EPERM
+    if start & (PAGE_SIZE - 1):
+        return -errno.EINVAL
+    if mode == MPOL_DEFAULT:
+        flags &= ~MPOL_MF_STRICT
+    length = (length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) & ((1 << 64) - 1)
+    end = (start + length) & ((1 << 64) - 1)
+    if end < start:
+        return -errno.EINVAL
+    if end == start:
+        return 0
+    new = mpol_new(k, mode, mode_flags, nodes)
+    if isinstance(new, int):
+        return new
+    if new is None:
+        flags |= MPOL_MF_DISCONTIG_OK
+    pagelist = PageList(k.pages)
+    vma = check_range(k, task.mm, start, end, nodes, flags | MPOL_MF_INVERT, pagelist)
+    if isinstance(vma, int):
+        k.leaked_isolated.extend(pagelist)  # quirk Q7: isolated pages are not put back
+        return vma
+    err = mbind_range(k, vma, start, end, new)
+    nr_failed = 0
+    if not pagelist.list_empty():
+        nr_failed = yield from migrate_pages(k, pagelist, new_vma_page, vma)
+    if not err and nr_failed and flags & MPOL_MF_STRICT:
+        err = -errno.EIO
+    return err

@@ -1,0 +1,93 @@
+"""The backend interface the scenario runner drives.
+
+A backend runs processes and their system calls.  Processes are opaque handles.  Calls
+that the kernel answers with a return value return it as the kernel does (a negative
+errno on failure), so the runner can print ``ret``/``errno`` exactly as the oracle's probe
+does; user memory is read and written through the backend, so argument arrays really
+live in the calling process.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Backend(Protocol):
+    """What the scenario runner needs from a machine."""
+
+    kernel_release: str
+
+    def start(self) -> Any:
+        """Start the probe process; returns its handle."""
+
+    def env(self, proc: Any) -> dict[str, Any]:
+        """The fields of the probe's ``env`` object that describe the machine."""
+
+    def getpid(self, proc: Any) -> int:
+        """The process's pid."""
+
+    def getppid(self, proc: Any) -> int:
+        """The pid of its parent."""
+
+    def fork(self, proc: Any) -> Any:
+        """fork(2); returns the child's handle."""
+
+    def exit(self, proc: Any) -> None:
+        """The process exits (becomes a zombie)."""
+
+    def reap(self, proc: Any) -> None:
+        """waitpid(2) on a zombie: its pid disappears."""
+
+    def after_fork(self, proc: Any, live: bool) -> None:
+        """What a process touches right after fork returns in it."""
+
+    def mmap(self, proc: Any, length: int, prot: int, shared: bool, file: Any | None,
+             align_pages: int = 0) -> int:
+        """mmap(2); returns the address or a negative errno."""
+
+    def create_file(self, proc: Any, path: str, npages: int) -> Any:
+        """open(O_CREAT|O_TRUNC) + ftruncate() on tmpfs; returns a file handle."""
+
+    def memop(self, proc: Any, op: str, addr: int, length: int, arg: int = 0) -> int:
+        """munmap, mprotect (arg = prot), mlock, munlock: 0 or a negative errno."""
+
+    def mbind(self, proc: Any, addr: int, length: int, mode: int, mask_ptr: int, maxnode: int,
+              flags: int) -> int:
+        """mbind(2) with a user mask pointer."""
+
+    def write_user(self, proc: Any, addr: int, data: bytes) -> int:
+        """Store bytes as the process would (faulting pages in): 0 or -EFAULT."""
+
+    def read_user(self, proc: Any, addr: int, size: int) -> bytes | None:
+        """Load bytes as the process would; None if it would fault."""
+
+    def move_pages(self, proc: Any, pid: int, count: int, pages: int, nodes: int, status: int,
+                   flags: int) -> int:
+        """move_pages(2) with user pointers; the kernel's return value."""
+
+    def special_address(self, proc: Any, name: str) -> int:
+        """Address of text, heap, stack, vdso, vvar, badpage or ro_page in the process."""
+
+    def pin_pages(self, proc: Any, addr: int, npages: int) -> tuple[int, Any]:
+        """vmsplice(2) of the pages into a pipe: (0 or -errno, a handle for unpin)."""
+
+    def unpin_pages(self, handle: Any) -> None:
+        """Close the pipe: drop the references."""
+
+    def setresuid(self, proc: Any, uid: int, gid: int) -> int:
+        """setgroups/setresgid/setresuid to an unprivileged user."""
+
+    def drop_cap(self, proc: Any, cap: int) -> int:
+        """Remove one capability from all sets."""
+
+    def creds(self, proc: Any) -> dict[str, Any]:
+        """cap_eff, cap_sys_nice, uid, euid (the probe's jcaps())."""
+
+    def node_meminfo_kb(self) -> dict[int, tuple[int, int]]:
+        """Per node (MemTotal, MemFree) in kB."""
+
+    def meminfo_kb(self, key: str) -> int:
+        """A /proc/meminfo field in kB, or -1 when the kernel has no such field."""
+
+    def vmstat(self, key: str) -> int:
+        """A /proc/vmstat field, or -1 when the kernel has no such field."""

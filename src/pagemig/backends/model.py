@@ -1,0 +1,260 @@
+"""The model backend: scenario system calls run on an in-process :class:`pagemig.Kernel`."""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from pagemig.kernel import Kernel, Topology
+from pagemig.mm.fault import copy_from_user, copy_to_user
+from pagemig.mm.mm_types import PAGE_SIZE
+from pagemig.mm.mmap import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_NONE
+from pagemig.mm.mmap import do_mmap, do_munmap
+from pagemig.mm.mmzone import ZoneStat
+from pagemig.sched import CAP_SYS_NICE, Task
+
+ZERO_PAGE_KB = PAGE_SIZE // 1024
+
+
+class ModelBackend:
+    """Runs a scenario's processes and system calls on a kernel model."""
+
+    def __init__(self, topology: Topology, profile: str = "2.6.27", seed: int = 0) -> None:
+        self.k = Kernel(topology, profile, seed)
+        self.kernel_release = self.k.profile.release
+
+    # -- processes --
+
+    def start(self) -> Task:
+        """The probe, started by init and pinned to CPU 0."""
+        return self.k.spawn("probe", cpu=0)
+
+    def env(self, proc: Task) -> dict[str, Any]:
+        """The machine part of the probe's ``env`` object."""
+        k = self.k
+        nodes = [n.nid for n in k.nodes]
+        with_mem = k.nodes_with_memory()
+        return {
+            "kernel_release": k.profile.release,
+            "kernel_version": k.profile.version,
+            "machine": "x86_64",
+            "uptime_s": 1.0,
+            "nodes_possible": _cpulist(nodes),
+            "nodes_online": _cpulist(nodes),
+            "nodes_has_memory": _cpulist(with_mem),
+            "nodes_has_cpu": _cpulist([n.nid for n in k.nodes if n.cpus]),
+            "node_cpus": {str(n.nid): _cpulist(n.cpus) for n in k.nodes},
+            "node_mem_kb": self._node_mem_json(),
+            "cmdline": "console=ttyS0 loglevel=4 panic=-1 rdinit=/init nokaslr norandmaps",
+            "page_size": PAGE_SIZE,
+            "ncpus": k.nr_cpus,
+            "ncpus_allowed": 1,
+            "cpu_now": proc.cpu,
+            "randomize_va_space": "0",
+        }
+
+    def _node_mem_json(self) -> dict[str, dict[str, int]]:
+        return {str(nid): {"total": t, "free": f} for nid, (t, f) in self.node_meminfo_kb().items()}
+
+    def getpid(self, proc: Task) -> int:
+        """The pid."""
+        return proc.pid
+
+    def getppid(self, proc: Task) -> int:
+        """The parent's pid."""
+        return proc.parent.pid if proc.parent is not None else 0
+
+    def fork(self, proc: Task) -> Task:
+        """fork(2)."""
+        return self.k.fork(proc)
+
+    def after_fork(self, proc: Task, live: bool) -> None:
+        """The stack writes (and for a live probe child, code and heap use) after fork."""
+        from pagemig.binfmt import touch_after_fork
+
+        touch_after_fork(self.k, proc, live)
+
+    def exit(self, proc: Task) -> None:
+        """_exit(2)."""
+        self.k.exit(proc)
+
+    def reap(self, proc: Task) -> None:
+        """waitpid(2)."""
+        self.k.reap(proc)
+
+    def pin_to_node(self, proc: Task, nid: int) -> bool:
+        """sched_setaffinity() to the CPUs of node ``nid``; False if it has none."""
+        if not 0 <= nid < len(self.k.nodes) or not self.k.nodes[nid].cpus:
+            return False
+        proc.cpu = self.k.nodes[nid].cpus[0]
+        return True
+
+    # -- memory --
+
+    def mmap(self, proc: Task, length: int, prot: int, shared: bool, file: Any | None,
+             align_pages: int = 0) -> int:
+        """mmap(2), optionally at an aligned address (the probe's mmap_aligned())."""
+        assert proc.mm is not None
+        flags = (MAP_SHARED if shared else MAP_PRIVATE) | (0 if file is not None else MAP_ANONYMOUS)
+        with self.k.as_task(proc):
+            if not align_pages:
+                return do_mmap(self.k, proc.mm, 0, length, prot, flags, file)
+            align = align_pages * PAGE_SIZE
+            raw = do_mmap(self.k, proc.mm, 0, length + align, PROT_NONE,
+                          MAP_PRIVATE | MAP_ANONYMOUS)
+            if raw < 0:
+                return raw
+            al = (raw + align - 1) & ~(align - 1)
+            addr = do_mmap(self.k, proc.mm, al, length, prot, flags | MAP_FIXED, file)
+            if al > raw:
+                do_munmap(self.k, proc.mm, raw, al - raw)
+            if raw + length + align > al + length:
+                do_munmap(self.k, proc.mm, al + length, raw + length + align - (al + length))
+            return addr
+
+    def create_file(self, proc: Task, path: str, npages: int) -> Any:
+        """A tmpfs file of ``npages`` pages."""
+        with self.k.as_task(proc):
+            return self.k.create_file(path, npages)
+
+    def memop(self, proc: Task, op: str, addr: int, length: int, arg: int = 0) -> int:
+        """munmap / mprotect / mlock / munlock."""
+        from pagemig.mm.mlock import do_mlock
+        from pagemig.mm.mprotect import sys_mprotect
+
+        mm = proc.mm
+        assert mm is not None
+        with self.k.as_task(proc):
+            if op == "munmap":
+                return do_munmap(self.k, mm, addr, length)
+            if op == "mprotect":
+                return sys_mprotect(self.k, mm, addr, length, arg)
+            if op in ("mlock", "munlock"):
+                return do_mlock(self.k, mm, addr, length, op == "mlock")
+        raise ValueError(f"unknown memory operation {op}")
+
+    def mbind(self, proc: Task, addr: int, length: int, mode: int, mask_ptr: int, maxnode: int,
+              flags: int) -> int:
+        """mbind(2)."""
+        from pagemig.mm.mempolicy import sys_mbind
+
+        with self.k.as_task(proc):
+            return int(self.k.run(sys_mbind(self.k, addr, length, mode, mask_ptr, maxnode,
+                                            flags)))
+
+    def write_user(self, proc: Task, addr: int, data: bytes) -> int:
+        """A store by the process."""
+        with self.k.as_task(proc):
+            return copy_to_user(self.k, addr, data)
+
+    def read_user(self, proc: Task, addr: int, size: int) -> bytes | None:
+        """A load by the process."""
+        with self.k.as_task(proc):
+            return copy_from_user(self.k, addr, size)
+
+    def move_pages(self, proc: Task, pid: int, count: int, pages: int, nodes: int, status: int,
+                   flags: int) -> int:
+        """move_pages(2)."""
+        return self.k.sys_move_pages(proc, pid, count, pages, nodes, status, flags)
+
+    def special_address(self, proc: Task, name: str) -> int:
+        """Addresses of the process image (2.6.27 has no [vvar] mapping: 0)."""
+        assert proc.mm is not None
+        layout = proc.mm.layout  # type: ignore[attr-defined]
+        table = {"text": layout.text, "heap": layout.heap, "stack": layout.stack,
+                 "vdso": layout.vdso, "vvar": 0, "badpage": layout.bad_page,
+                 "ro_page": layout.ro_page}
+        return int(table[name])
+
+    def pin_pages(self, proc: Task, addr: int, npages: int) -> tuple[int, Any]:
+        """vmsplice(2): get_user_pages() takes a reference per page."""
+        try:
+            return 0, self.k.pin(proc, addr, npages)
+        except OSError as e:
+            return -e.errno, []
+
+    def unpin_pages(self, handle: Any) -> None:
+        """Closing the pipe drops the references."""
+        self.k.unpin(handle)
+
+    # -- credentials --
+
+    def setresuid(self, proc: Task, uid: int, gid: int) -> int:
+        """A root process becoming ``uid``: every capability goes (2.6.27 setresuid rules)."""
+        if not proc.capable(21) and proc.euid != 0:  # CAP_SETUID
+            return -errno.EPERM
+        proc.uid = proc.euid = proc.suid = uid
+        proc.gid = gid
+        if uid != 0:
+            proc.cap_effective = frozenset()
+            proc.cap_permitted = frozenset()
+        return 0
+
+    def drop_cap(self, proc: Task, cap: int) -> int:
+        """capset(2) without ``cap``."""
+        proc.cap_effective = proc.cap_effective - {cap}
+        proc.cap_permitted = proc.cap_permitted - {cap}
+        return 0
+
+    def creds(self, proc: Task) -> dict[str, Any]:
+        """The probe's jcaps() fields."""
+        word = sum(1 << c for c in proc.cap_effective)
+        return {"cap_eff": f"0x{word:016x}", "cap_sys_nice": proc.capable(CAP_SYS_NICE),
+                "uid": proc.uid, "euid": proc.euid}
+
+    # -- /proc and /sys --
+
+    def node_meminfo_kb(self) -> dict[int, tuple[int, int]]:
+        """Per node (MemTotal, MemFree) in kB, as /sys/devices/system/node/nodeN/meminfo."""
+        out = {}
+        for node in self.k.nodes:
+            free = sum(z.free_top for z in node.zones)
+            out[node.nid] = (node.nr_pages * ZERO_PAGE_KB, free * ZERO_PAGE_KB)
+        return out
+
+    def meminfo_kb(self, key: str) -> int:
+        """A /proc/meminfo field of 2.6.27, in kB; -1 for fields 2.6.27 did not have."""
+        k = self.k
+        stat = k.zone_stat.sum(axis=0)
+        fields = {
+            "MemTotal": k.totalram_pages(),
+            "MemFree": k.nr_free_pages(),
+            "Cached": int(stat[ZoneStat.NR_FILE_PAGES]),
+            "Active": int(stat[ZoneStat.NR_ACTIVE]),
+            "Inactive": int(stat[ZoneStat.NR_INACTIVE]),
+            "Dirty": int(stat[ZoneStat.NR_FILE_DIRTY]),
+            "Writeback": int(stat[ZoneStat.NR_WRITEBACK]),
+            "AnonPages": int(stat[ZoneStat.NR_ANON_PAGES]),
+            "Mapped": int(stat[ZoneStat.NR_FILE_MAPPED]),
+            "Buffers": 0,
+            "SwapCached": 0,
+            "SwapTotal": 0,
+            "SwapFree": 0,
+        }
+        value = fields.get(key)
+        return -1 if value is None else value * ZERO_PAGE_KB
+
+    def vmstat(self, key: str) -> int:
+        """A /proc/vmstat field of 2.6.27 (no pgmigrate_* counters: -1)."""
+        from pagemig.mm.mmzone import ZoneStat as Z
+
+        names = {z.name.lower(): z for z in Z}
+        if key in names:
+            return int(self.k.zone_stat[:, names[key]].sum())
+        return -1
+
+
+def _cpulist(ids: list[int]) -> str:
+    # Linux's cpulist format: "0-3,5".
+    if not ids:
+        return ""
+    ids = sorted(ids)
+    parts, start, prev = [], ids[0], ids[0]
+    for i in ids[1:] + [None]:  # type: ignore[list-item]
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+        if i is not None:
+            start = prev = i
+    return ",".join(parts)

@@ -1,0 +1,1 @@
+"""The command line: ``pagemig run``, ``pagemig demo``."""

@@ -1,0 +1,106 @@
+"""``pagemig run SCRIPT``: run a scenario on the model, print the probe's JSON lines.
+
+Options are read as the oracle's run.sh reads them: ``#@`` lines of the script first, then
+the command line, which wins.  Exit status: 0 done, 2 a bad script, option or an action the
+model does not support (``file:line: message`` on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pagemig.backends.model import ModelBackend
+from pagemig.kernel import Topology
+from pagemig.script.jsonout import dumps
+from pagemig.script.parse import Script, ScriptError, parse_script
+from pagemig.script.runner import run_script
+
+STORAGE_OPTIONS = ("swap", "swap-dev", "blockfs", "blockfs-mb", "mount-opts", "blk-throttle")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``pagemig run``."""
+    p.add_argument("script", help="scenario file (the oracle's scenario language), or - for stdin")
+    p.add_argument("--kernel", default="2.6.27", help="kernel profile (default 2.6.27)")
+    p.add_argument("--nodes", type=int, help="NUMA nodes with memory (default 2)")
+    p.add_argument("--mem-per-node", type=int, metavar="MB", help="memory per node (default 1024)")
+    p.add_argument("--cpus-per-node", type=int, metavar="C", help="CPUs per node (default 1)")
+    p.add_argument("--memless-nodes", type=int, metavar="K", help="nodes with a CPU and no memory")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--trace", action="store_true",
+                   help="print each engine step as a tracepoint line on stderr")
+
+
+def _cmdline_tokens(args: argparse.Namespace) -> list[str]:
+    tokens = []
+    for opt, value in (("--nodes", args.nodes), ("--mem-per-node", args.mem_per_node),
+                       ("--cpus-per-node", args.cpus_per_node),
+                       ("--memless-nodes", args.memless_nodes)):
+        if value is not None:
+            tokens += [opt, str(value)]
+    return tokens
+
+
+def _option_line(text: str, option: str) -> int:
+    # The line of the #@ line that names an option (for file:line: messages).
+    for n, raw in enumerate(text.splitlines(), 1):
+        if raw.startswith("#@") and f"--{option}" in raw.split():
+            return n
+    return 0
+
+
+def load(path: str) -> tuple[str, str]:
+    """The text of a script file (or stdin for '-')."""
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read(), path
+
+
+def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBackend:
+    """Boot the model machine the script's options and the command line ask for."""
+    try:
+        opts = script.vm_options(_cmdline_tokens(args))
+    except ValueError as e:
+        raise ScriptError(script.path, _option_line(text, str(e).split()[-1].strip("'-")), str(e))
+    for key in STORAGE_OPTIONS:
+        if key in opts.storage:
+            raise ScriptError(script.path, _option_line(text, key), f"not supported yet: --{key}")
+    topo = Topology(opts.nodes, opts.mem_per_node_mb, opts.cpus_per_node, opts.memless_nodes)
+    try:
+        return ModelBackend(topo, args.kernel, args.seed)
+    except ValueError as e:
+        raise ScriptError(script.path, 0, str(e)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the script; print JSON lines on stdout."""
+    try:
+        text, path = load(args.script)
+    except OSError as e:
+        print(f"pagemig run: {args.script}: {e.strerror}", file=sys.stderr)
+        return 2
+    out = sys.stdout
+
+    def emit(obj: dict[str, Any]) -> None:
+        out.write(dumps(obj) + "\n")
+
+    try:
+        script = parse_script(text, path)
+        backend = machine_for(script, text, args)
+        if args.trace:
+            backend.k.trace_sink = _print_trace
+        run_script(backend, script, emit)
+    except ScriptError as e:
+        out.flush()
+        print(str(e), file=sys.stderr)
+        return 2
+    emit({"op": "end", "rc": 0})
+    return 0
+
+
+def _print_trace(event: str, fields: dict[str, Any]) -> None:
+    body = " ".join(f"{k}={v}" for k, v in fields.items())
+    print(f"pagemig: {event}: {body}", file=sys.stderr)

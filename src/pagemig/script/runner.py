@@ -1,0 +1,761 @@
+"""Run a scenario on a backend and produce the oracle probe's JSON objects.
+
+The runner does what the oracle's probe does in the guest: it keeps, per process, the
+table of named mappings with the content every page should hold, builds the argument
+arrays of each system call in the calling process's memory (ending at a PROT_NONE guard
+page), makes the call through the backend and reports it with the probe's op and field
+names, so that the oracle's compare.py can compare a model run with the real kernel's.
+
+Errors in a scenario (unknown names, bad values, an action or option the model does not
+support yet, an access that would kill the process) raise :class:`ScriptError`
+(``file:line: message``); nothing else is caught here.
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pagemig.backends.base import Backend
+from pagemig.script.jsonout import err_fields, errname, placement_value, status_fields
+from pagemig.script.parse import (
+    Action,
+    ItemSpec,
+    Script,
+    ScriptError,
+    parse_count,
+    parse_flags,
+    parse_items,
+    parse_long,
+    parse_nodes,
+    parse_pid,
+    parse_range,
+    wrap_int,
+)
+
+PAGE = 4096
+UNSET_STATUS = -99999
+ST_UNTOUCHED = 0
+ST_ZERO = 1
+ST_UNMAPPED = 0xFFFF
+SEED_SAME = 0x8000
+SEED_MAX = 0x3FFF
+MAXMAPS = 64
+MAXCHILD = 8
+MAX_MAP_PAGES = 1 << 26  # 256 GiB: larger mappings are refused (the model keeps a table per page)
+KERNEL_ADDR = 0xFFFF888000100000
+PIPE_BUFFERS = 16  # 2.6.27: a pipe holds 16 pages; a 17th vmsplice() blocks
+MALLOC_MMAP_THRESHOLD = 96 * 1024  # blocks above it are mmap()ed (the heap is 132 KiB)
+HEAP_SCRATCH = 2 * PAGE  # the probe's malloc arena starts after its first heap pages
+
+TYPES = ("anon", "shanon", "fileshared", "fileprivate", "blkshared", "blkprivate")
+FILE_TYPES = ("fileshared", "fileprivate", "blkshared", "blkprivate")
+MPOL = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3, "local": 4}
+
+SUPPORTED_OPS = frozenset({
+    "map", "touch", "verify", "move", "query", "placement", "fork", "kill", "droppriv",
+    "dropcap", "munmap", "mprotect", "mlock", "munlock", "vmsplice", "unsplice", "meminfo",
+    "note",
+})
+SUPPORTED_MAP_OPTS = frozenset({"node", "policy", "touch", "seed", "same", "align", "file",
+                                "cpu_node"})
+SUPPORTED_VM_OPTIONS = frozenset()  # storage options: none yet
+
+
+class ScriptFault(Exception):
+    """An action fails in a way the runner reports as ``file:line: message``."""
+
+
+@dataclass
+class Mapping:
+    """A named mapping of one process, with what each of its pages should contain."""
+
+    name: str
+    type: str
+    id: int
+    npages: int
+    addr: int
+    owner: str
+    file: Any = None
+    seed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint16))
+    prot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    fseed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint16))
+    cow: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    live: bool = True
+
+    @property
+    def is_file(self) -> bool:
+        """A mapping of a file (tmpfs or block)."""
+        return self.type in FILE_TYPES
+
+    @property
+    def shared_file(self) -> bool:
+        """MAP_SHARED of a file."""
+        return self.type in ("fileshared", "blkshared")
+
+    @property
+    def private_file(self) -> bool:
+        """MAP_PRIVATE of a file."""
+        return self.type in ("fileprivate", "blkprivate")
+
+
+@dataclass
+class Child:
+    """A child of the probe: its process, pid and state (1 live, 2 zombie, 3 reaped)."""
+
+    name: str
+    proc: Proc
+    pid: int
+    alive: int = 1
+
+
+@dataclass
+class Proc:
+    """One probe process: its handle and its own copy of the mapping table."""
+
+    who: str
+    handle: Any
+    maps: dict[str, Mapping] = field(default_factory=dict)
+    order: list[Mapping] = field(default_factory=list)
+    children: dict[str, Child] = field(default_factory=dict)
+    pins: list[Any] = field(default_factory=list)
+    cpu_node: int | None = None
+
+    def live_maps(self) -> list[Mapping]:
+        """Live mappings in creation order."""
+        return [m for m in self.order if m.live]
+
+
+class Runner:
+    """Executes a parsed :class:`Script` on a backend, emitting one dict per probe object."""
+
+    def __init__(self, backend: Backend, script: Script, emit: Callable[[dict[str, Any]], None]):
+        self.b = backend
+        self.script = script
+        self.emit_fn = emit
+        self.line = 0
+        self.proc = Proc("parent", None)
+
+    # -- plumbing --
+
+    def error(self, msg: str) -> ScriptError:
+        """A ScriptError at the current line."""
+        return ScriptError(self.script.path, self.line, msg)
+
+    def emit(self, op: str, who: str, fields: dict[str, Any]) -> None:
+        """Emit one object with the probe's leading keys."""
+        obj: dict[str, Any] = {"op": op, "line": self.line, "who": who}
+        obj.update(fields)
+        self.emit_fn(obj)
+
+    def run(self) -> None:
+        """Run the whole scenario: env, every action, the final verify."""
+        self.proc.handle = self.b.start()
+        self.line = 0
+        self.emit("env", "parent", self._env())
+        for action in self.script.actions:
+            self.line = action.line
+            self._dispatch(action)
+        self.line = -1
+        self.act_verify(self.proc, Action(-1, "verify", (), {}, None, "verify"))
+
+    def _dispatch(self, action: Action) -> None:
+        proc = self.proc
+        if action.child is not None:
+            child = proc.children.get(action.child)
+            if child is None or child.alive != 1:
+                raise self.error(f"no such live child: {action.child}")
+            proc = child.proc
+        if action.op not in SUPPORTED_OPS:
+            raise self.error(f"not supported yet: {action.op}")
+        handler = getattr(self, "act_" + action.op)
+        try:
+            handler(proc, action)
+        except ValueError as e:
+            raise self.error(str(e)) from None
+        except ScriptFault as e:
+            raise self.error(str(e)) from None
+
+    def _env(self) -> dict[str, Any]:
+        fields = self.b.env(self.proc.handle)
+        fields.update(self.b.creds(self.proc.handle))
+        return fields
+
+    # -- mappings and contents --
+
+    def _range(self, proc: Proc, spec: str | None) -> tuple[Mapping, int, int]:
+        if spec is None:
+            raise ValueError("missing RANGE")
+        rng = parse_range(spec)
+        m = proc.maps.get(rng.name)
+        if m is None or not m.live:
+            raise ValueError(f"no such mapping: {rng.name}")
+        first, count = rng.resolve(m.npages)
+        return m, first, count
+
+    def _owner(self, proc: Proc, m: Mapping) -> Mapping:
+        return proc.maps[m.owner]
+
+    def pattern_words(self, proc: Proc, m: Mapping, page: int, seed: int) -> np.ndarray:
+        """The 512 words the probe writes into page ``page`` of ``m`` with ``seed``."""
+        w = np.arange(512, dtype=np.uint64) * np.uint64(8)
+        if seed & SEED_SAME:
+            base = 0xA500000000000000 ^ ((seed & SEED_MAX) << 44) ^ 1
+        else:
+            mid = self._owner(proc, m).id if m.is_file else m.id
+            base = 0x5A00000000000000 ^ (seed << 44) ^ (mid << 36) ^ (page << 12) ^ 1
+        return w ^ np.uint64(base & ((1 << 64) - 1))
+
+    def _fault_content(self, proc: Proc, m: Mapping, p: int) -> int:
+        if m.is_file:
+            owner = self._owner(proc, m)
+            if p < owner.npages and owner.fseed[p] != ST_UNTOUCHED:
+                return int(owner.fseed[p])
+        return ST_ZERO
+
+    def _file_page_written(self, proc: Proc, owner: Mapping, p: int, s: int) -> None:
+        owner.fseed[p] = s
+        for mm in proc.live_maps():
+            if not mm.is_file or mm.owner != owner.name or p >= mm.npages:
+                continue
+            if int(mm.seed[p]) in (ST_UNTOUCHED, ST_UNMAPPED):
+                continue
+            if mm.private_file and mm.cow[p]:
+                continue
+            mm.seed[p] = s
+
+    def _access(self, proc: Proc, addr: int, data: bytes | None) -> None:
+        # A load (data None) or store by the process; a fault would kill it (SIGSEGV).
+        if data is None:
+            ok = self.b.read_user(proc.handle, addr, 1) is not None
+        else:
+            ok = self.b.write_user(proc.handle, addr, data) == 0
+        if not ok:
+            raise ScriptFault(f"the process would get SIGSEGV at {addr:#x}")
+
+    def touch_pages(self, proc: Proc, m: Mapping, first: int, count: int, write: bool,
+                    seed: int) -> None:
+        """Write the pattern into (or read one byte of) each page, tracking expectations."""
+        for p in range(first, first + count):
+            addr = m.addr + p * PAGE
+            if write:
+                self._access(proc, addr, self.pattern_words(proc, m, p, seed).astype("<u8")
+                             .tobytes())
+                m.seed[p] = seed
+                if m.shared_file:
+                    self._file_page_written(proc, self._owner(proc, m), p, seed)
+                if m.private_file:
+                    m.cow[p] = 1
+            else:
+                self._access(proc, addr, None)
+                if m.seed[p] == ST_UNTOUCHED:
+                    m.seed[p] = self._fault_content(proc, m, p)
+
+    def _write_seed(self, a: Action) -> int:
+        seed = a.int_kv("seed", 2) & SEED_MAX
+        seed = max(seed, 2)
+        if a.int_kv("same", 0):
+            seed |= SEED_SAME
+        return seed
+
+    def _with_cpu_node(self, proc: Proc, a: Action, fn: Callable[[], None]) -> dict[str, Any]:
+        cpu_node = a.int_kv("cpu_node", -1)
+        extra: dict[str, Any] = {}
+        if cpu_node < 0:
+            fn()
+            return extra
+        saved = getattr(proc.handle, "cpu", None)
+        pinned = self.b.pin_to_node(proc.handle, cpu_node) if hasattr(self.b, "pin_to_node") \
+            else False
+        try:
+            fn()
+        finally:
+            if pinned and saved is not None:
+                proc.handle.cpu = saved
+        return {"cpu_node": cpu_node, "pinned": pinned}
+
+    # -- actions --
+
+    def act_map(self, proc: Proc, a: Action) -> None:
+        """map NAME TYPE NPAGES [node= policy= touch= seed= same= align= file= cpu_node=]."""
+        name, typ, np_ = a.pos(1), a.pos(2), a.pos(3)
+        if not name or not typ or not np_:
+            raise ValueError("usage: map NAME TYPE NPAGES")
+        for key in a.kv:
+            if key not in SUPPORTED_MAP_OPTS and key not in ("thp",):
+                raise ValueError(f"unknown map option: {key}=")
+        if a.int_kv("thp", 0):
+            raise ValueError("not supported yet: thp=")
+        if typ not in TYPES:
+            raise ValueError(f"unknown mapping type: {typ}")
+        if typ.startswith("blk"):
+            raise ValueError(f"not supported yet: {typ} (needs --blockfs)")
+        if len(proc.order) >= MAXMAPS:
+            raise ValueError("too many mappings")
+        npages = parse_long(np_)
+        if not 0 < npages <= MAX_MAP_PAGES:
+            raise ValueError(f"map: NPAGES must be between 1 and {MAX_MAP_PAGES}")
+        align = a.int_kv("align", 0)
+        if align < 0 or align & (align - 1):
+            raise ValueError("align= must be a power of two (pages)")
+        m = Mapping(name, typ, len(proc.order) + 1, npages, 0, name)
+        shared = typ in ("shanon", "fileshared")
+        file = None
+        other = a.get("file")
+        if typ in FILE_TYPES:
+            if other is not None:
+                o = proc.maps.get(other)
+                if o is None or not o.live or not o.is_file:
+                    raise ValueError(f"file=: no such file mapping: {other}")
+                owner = self._owner(proc, o)
+                if npages > owner.npages:
+                    raise ValueError(f"file=: mapping larger than the file: {other}")
+                m.owner, file = owner.name, owner.file
+            else:
+                file = self.b.create_file(proc.handle, f"/tmp/oracle-{name}", npages)
+        addr = self.b.mmap(proc.handle, npages * PAGE, 3, shared, file, align)
+        if addr < 0:
+            raise ValueError(f"mmap failed: {errname(-addr)}")
+        m.addr, m.file = addr, file
+        m.seed = np.zeros(npages, np.uint16)
+        m.prot = np.full(npages, 3, np.uint8)
+        m.fseed = np.zeros(npages, np.uint16)
+        m.cow = np.zeros(npages, np.uint8)
+        if name in proc.maps:
+            proc.maps[name].live = False
+        proc.maps[name] = m
+        proc.order.append(m)
+        fields: dict[str, Any] = {"name": name, "type": typ, "npages": npages,
+                                  "addr": f"0x{addr:x}"}
+        node = a.get("node")
+        if node is not None:
+            mode = {"preferred": 1, "interleave": 3}.get(a.get("policy") or "", 2)
+            nid = wrap_int(parse_long(node))
+            r = self._mbind_one(proc, m.addr, npages * PAGE, mode, nid)
+            fields.update({"mbind_node": nid, "mbind_ret": -1 if r < 0 else r,
+                           "mbind_err": errname(-r) if r < 0 else "OK"})
+        touch = a.get("touch")
+        if touch is not None:
+            write = touch == "write"
+            if touch in ("write", "read"):
+                seed = self._write_seed(a)
+                fields.update(self._with_cpu_node(
+                    proc, a, lambda: self.touch_pages(proc, m, 0, npages, write, seed)))
+            fields["touch"] = touch
+        elif a.get("cpu_node") is not None:
+            fields.update({"cpu_node": a.int_kv("cpu_node", -1), "pinned": True})
+        self.emit("map", proc.who, fields)
+
+    def _mbind_one(self, proc: Proc, addr: int, length: int, mode: int, node: int) -> int:
+        # The probe's apply_bind(): a 16-long mask with one bit, maxnode 16*64+1, flags 0.
+        mask = np.zeros(16, "<u8")
+        if 0 <= node < 16 * 64:
+            mask[node // 64] = np.uint64(1 << (node % 64))
+        with self._scratch(proc, 16 * 8) as ptr:
+            self._store(proc, ptr, mask.tobytes())
+            return self.b.mbind(proc.handle, addr, length, mode, ptr, 16 * 64 + 1, 0)
+
+    def act_touch(self, proc: Proc, a: Action) -> None:
+        """touch RANGE write|read [seed= same= cpu_node=]."""
+        spec, mode = a.pos(1), a.pos(2)
+        m, first, count = self._range(proc, spec)
+        if mode not in ("write", "read"):
+            raise ValueError("usage: touch RANGE write|read")
+        seed = self._write_seed(a)
+        extra = self._with_cpu_node(
+            proc, a, lambda: self.touch_pages(proc, m, first, count, mode == "write", seed))
+        fields: dict[str, Any] = {"range": spec, "mode": mode, "pages": count}
+        fields.update(extra)
+        self.emit("touch", proc.who, fields)
+
+    def act_verify(self, proc: Proc, a: Action) -> None:
+        """verify [RANGE...]: compare every page of known content with what it should hold."""
+        ranges: dict[str, tuple[int, int]] = {}
+        for spec in a.args:
+            m, first, count = self._range(proc, spec)
+            ranges[m.name] = (first, count)
+        maps: dict[str, Any] = {}
+        tot_checked = tot_bad = 0
+        for m in proc.live_maps():
+            if a.args and m.name not in ranges:
+                continue
+            first, count = ranges.get(m.name, (0, m.npages))
+            checked, bad, first_bad = self._verify_map(proc, m, first, count)
+            tot_checked += checked
+            tot_bad += bad
+            maps[m.name] = {"checked": checked, "mismatch": bad, "first_bad": first_bad}
+        self.emit("verify", proc.who, {"maps": maps, "checked": tot_checked,
+                                       "mismatches": tot_bad, "ok": tot_bad == 0})
+
+    def _verify_map(self, proc: Proc, m: Mapping, first: int, count: int) -> tuple[int, int, int]:
+        checked = bad = 0
+        first_bad = -1
+        for p in range(first, first + count):
+            s = int(m.seed[p])
+            if s in (ST_UNTOUCHED, ST_UNMAPPED) or not m.prot[p] & 1:
+                continue
+            data = self.b.read_user(proc.handle, m.addr + p * PAGE, PAGE)
+            if data is None:
+                raise ScriptFault(f"the process would get SIGSEGV at {m.addr + p * PAGE:#x}")
+            words = np.frombuffer(data, "<u8")
+            if s == ST_ZERO:
+                ok = not words.any()
+            else:
+                ok = bool(np.array_equal(words, self.pattern_words(proc, m, p, s)))
+            checked += 1
+            if not ok:
+                if bad == 0:
+                    first_bad = p
+                bad += 1
+        return checked, bad, first_bad
+
+    # -- move_pages --
+
+    def _items(self, proc: Proc, spec: str) -> tuple[list[int], list[str]]:
+        addrs: list[int] = []
+        labels: list[str] = []
+        for item in parse_items(spec):
+            self._expand_item(proc, item, addrs, labels)
+        return addrs, labels
+
+    def _expand_item(self, proc: Proc, item: ItemSpec, addrs: list[int],
+                     labels: list[str]) -> None:
+        if item.kind == "addr" or (item.kind == "special" and item.value is not None):
+            assert item.value is not None
+            addrs.extend([item.value] * item.repeat)
+            labels.extend([item.label] * item.repeat)
+            return
+        if item.kind == "special":
+            addr = self.b.special_address(proc.handle, item.label)
+            addrs.extend([addr] * item.repeat)
+            labels.extend([item.label] * item.repeat)
+            return
+        assert item.range is not None
+        m = proc.maps.get(item.range.name)
+        if m is None or not m.live:
+            raise ValueError(f"bad item '{item.label}'")
+        first, count = item.range.resolve(m.npages)
+        for _ in range(item.repeat):
+            for i in range(first, first + count):
+                addrs.append((m.addr + i * PAGE + item.offset) & ((1 << 64) - 1))
+                labels.append(item.page_label(i))
+
+    def _resolve_pid(self, proc: Proc, spec: str | None) -> int:
+        pid = parse_pid(spec)
+        if pid.value is not None:
+            return pid.value
+        if pid.kind == "getpid":
+            return self.b.getpid(proc.handle)
+        if pid.kind == "parent":
+            return self.b.getppid(proc.handle)
+        child = proc.children.get(pid.name or "")
+        if child is None:
+            raise ValueError(f"bad pid: {spec}")
+        return child.pid
+
+    def _pointer(self, proc: Proc, value: str | None, default: int, ro_ok: bool) -> int:
+        if value is None:
+            return default
+        if value == "null":
+            return 0
+        if value == "kernel":
+            return KERNEL_ADDR
+        if value == "ro" and ro_ok:
+            return self.b.special_address(proc.handle, "ro_page")
+        return self.b.special_address(proc.handle, "badpage")
+
+    def act_query(self, proc: Proc, a: Action) -> None:
+        """query ITEMS [pid=P]: move_pages(2) with nodes NULL."""
+        self._move(proc, a, True)
+
+    def act_move(self, proc: Proc, a: Action) -> None:
+        """move [pid=] [flags=] pages=ITEMS nodes=LIST|null [count=] [*_ptr=] [full=] [placement=]."""
+        self._move(proc, a, False)
+
+    def _move(self, proc: Proc, a: Action, query_only: bool) -> None:
+        pspec = a.get("pages")
+        if pspec is None and query_only:
+            pspec = a.pos(1)
+        if pspec is None:
+            raise ValueError("move needs pages=")
+        addrs, labels = self._items(proc, pspec)
+        pidspec = a.get("pid")
+        pid = self._resolve_pid(proc, pidspec)
+        nspec = "null" if query_only else (a.get("nodes") or "null")
+        query = nspec == "null"
+        flags = parse_flags(a.get("flags"))
+        n = len(addrs)
+        count = parse_count(a.get("count")) if a.get("count") is not None else n
+        nodes: list[int] = []
+        if not query:
+            nodes = parse_nodes(nspec)
+            if len(nodes) == 1 and n > 1:
+                nodes = nodes * n
+            if len(nodes) != n:
+                raise ValueError(f"nodes list length differs from pages: {nspec}")
+        cap = max(n, 1)
+        with self._garrays(proc, [cap * 8, cap * 4, cap * 4]) as (pp, np_ptr, sp):  # noqa: SIM117
+            self._store(proc, pp, np.asarray(addrs, "<u8").tobytes())
+            self._store(proc, sp, np.full(n, UNSET_STATUS, "<i4").tobytes())
+            if not query:
+                self._store(proc, np_ptr, np.asarray(nodes, "<i8").astype("<i4").tobytes())
+            pages_arg = self._pointer(proc, a.get("pages_ptr"), pp, False)
+            nodes_arg = self._pointer(proc, a.get("nodes_ptr"), 0 if query else np_ptr, False)
+            status_arg = self._pointer(proc, a.get("status_ptr"), sp, True)
+            t0 = time.perf_counter()
+            ret = self.b.move_pages(proc.handle, pid, count, pages_arg, nodes_arg, status_arg,
+                                    flags)
+            seconds = time.perf_counter() - t0
+            raw = self.b.read_user(proc.handle, sp, 4 * n) if n else b""
+            status = np.frombuffer(raw or b"", "<i4").tolist()
+        e = -ret if ret < 0 else 0
+        full = bool(a.int_kv("full", 1 if n <= 512 else 0))
+        fields: dict[str, Any] = {
+            "pid_spec": pidspec or "self", "pid": pid, "count": count, "flags": flags,
+            "nodes_null": nodes_arg == 0}
+        fields.update(err_fields(ret, e))
+        fields["seconds"] = round(seconds, 8)
+        if full:
+            fields["items"] = labels
+            if not query:
+                fields["nodes"] = nodes
+        fields.update(status_fields(status, full))
+        fields["vmstat_delta"] = {"pgmigrate_success": 0, "pgmigrate_fail": 0}
+        if a.int_kv("placement", 0):
+            fields["placement"] = self._placement(proc, pid)
+        self.emit("query" if query_only else "move_pages", proc.who, fields)
+
+    def act_placement(self, proc: Proc, a: Action) -> None:
+        """placement [pid=P]: the node of every page of every live mapping."""
+        pid = self._resolve_pid(proc, a.get("pid"))
+        self.emit("placement", proc.who, {"pid": pid, "placement": self._placement(proc, pid)})
+
+    def _placement(self, proc: Proc, pid: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for m in proc.live_maps():
+            n = m.npages
+            addrs = (m.addr + PAGE * np.arange(n, dtype=np.uint64)).astype("<u8")
+            with self._scratch(proc, 12 * n) as pp:
+                sp = pp + 8 * n
+                self._store(proc, pp, addrs.tobytes())
+                self._store(proc, sp, np.full(n, UNSET_STATUS, "<i4").tobytes())
+                ret = self.b.move_pages(proc.handle, pid, n, pp, 0, sp, 0)
+                if ret < 0:
+                    st = [ret - 100000] * n
+                else:
+                    raw = self.b.read_user(proc.handle, sp, 4 * n) or b""
+                    st = np.frombuffer(raw, "<i4").tolist()
+            out[m.name] = placement_value(st)
+        return out
+
+    # -- user memory for arguments --
+
+    def _store(self, proc: Proc, addr: int, data: bytes) -> None:
+        if data and self.b.write_user(proc.handle, addr, data):
+            raise ScriptFault(f"cannot store arguments at {addr:#x}")
+
+    def _garrays(self, proc: Proc, sizes: list[int]) -> _GuardedArrays:
+        return _GuardedArrays(self.b, proc.handle, sizes)
+
+    def _scratch(self, proc: Proc, size: int) -> _Scratch:
+        return _Scratch(self.b, proc.handle, size)
+
+    # -- processes --
+
+    def act_fork(self, proc: Proc, a: Action) -> None:
+        """fork NAME [mode=live|exit|dead]."""
+        name = a.pos(1)
+        mode = a.get("mode") or "live"
+        if not name or len(proc.children) >= MAXCHILD:
+            raise ValueError("usage: fork NAME (at most 8 children)")
+        if mode not in ("live", "exit", "dead"):
+            raise ValueError(f"fork: unknown mode {mode}")
+        handle = self.b.fork(proc.handle)
+        maps, order = copy.deepcopy((proc.maps, proc.order))  # the child's copy of the table
+        child_proc = Proc(name, handle, maps, order, {}, [])
+        self.b.after_fork(proc.handle, False)
+        child = Child(name, child_proc, self.b.getpid(handle))
+        if mode == "live":
+            self.b.after_fork(handle, True)
+        else:
+            self.b.exit(handle)
+            child.alive = 2
+            if mode == "dead":
+                self.b.reap(handle)
+                child.alive = 3
+        proc.children[name] = child
+        self.emit("fork", proc.who, {"name": name, "mode": mode, "pid": child.pid})
+
+    def act_kill(self, proc: Proc, a: Action) -> None:
+        """kill NAME: end a live child and reap it."""
+        child = proc.children.get(a.pos(1) or "")
+        if child is None:
+            raise ValueError(f"no such child: {a.pos(1)}")
+        if child.alive == 1:
+            for pin in child.proc.pins:
+                self.b.unpin_pages(pin)
+            child.proc.pins = []
+            self.b.exit(child.proc.handle)
+        if child.alive != 3:
+            self.b.reap(child.proc.handle)
+        child.alive = 3
+        self.emit("kill", proc.who, {"name": child.name, "pid": child.pid})
+
+    def act_droppriv(self, proc: Proc, a: Action) -> None:
+        """droppriv [uid=65534] [gid=65534]."""
+        ret = self.b.setresuid(proc.handle, a.int_kv("uid", 65534), a.int_kv("gid", 65534))
+        fields = err_fields(-1 if ret < 0 else 0, -ret)
+        fields.update(self.b.creds(proc.handle))
+        self.emit("droppriv", proc.who, fields)
+
+    def act_dropcap(self, proc: Proc, a: Action) -> None:
+        """dropcap [sys_nice|sys_ptrace]."""
+        cap = a.pos(1) or "sys_nice"
+        ret = self.b.drop_cap(proc.handle, 19 if cap == "sys_ptrace" else 23)
+        fields: dict[str, Any] = {"cap": cap}
+        fields.update(err_fields(-1 if ret < 0 else 0, -ret))
+        fields.update(self.b.creds(proc.handle))
+        self.emit("dropcap", proc.who, fields)
+
+    # -- vma operations --
+
+    def _memop(self, proc: Proc, a: Action, op: str, arg: int = 0) -> None:
+        spec = a.pos(1)
+        m, first, count = self._range(proc, spec)
+        ret = self.b.memop(proc.handle, op, m.addr + first * PAGE, count * PAGE, arg)
+        if ret == 0:
+            sl = slice(first, first + count)
+            if op == "mlock":
+                for p in range(first, first + count):
+                    if m.seed[p] == ST_UNTOUCHED:
+                        m.seed[p] = self._fault_content(proc, m, p)
+            elif op == "munmap":
+                m.seed[sl] = ST_UNMAPPED
+            elif op == "mprotect":
+                m.prot[sl] = arg_to_pv(arg)
+        fields: dict[str, Any] = {"range": spec}
+        if a.pos(2) is not None:
+            fields["arg"] = a.pos(2)
+        fields.update(err_fields(-1 if ret < 0 else 0, -ret))
+        self.emit(op, proc.who, fields)
+
+    def act_munmap(self, proc: Proc, a: Action) -> None:
+        """munmap RANGE."""
+        self._memop(proc, a, "munmap")
+
+    def act_mlock(self, proc: Proc, a: Action) -> None:
+        """mlock RANGE."""
+        self._memop(proc, a, "mlock")
+
+    def act_munlock(self, proc: Proc, a: Action) -> None:
+        """munlock RANGE."""
+        self._memop(proc, a, "munlock")
+
+    def act_mprotect(self, proc: Proc, a: Action) -> None:
+        """mprotect RANGE none|r|rw."""
+        pr = a.pos(2) or "rw"
+        prot = {"none": 0, "r": 1}.get(pr, 3)
+        self._memop(proc, a, "mprotect", prot)
+
+    def act_vmsplice(self, proc: Proc, a: Action) -> None:
+        """vmsplice RANGE: the pipe holds a reference on each page until unsplice."""
+        spec = a.pos(1)
+        m, first, count = self._range(proc, spec)
+        if count > PIPE_BUFFERS and self.b.kernel_release.startswith("2.6."):
+            raise ValueError(f"vmsplice of {count} pages would block in Linux 2.6.27 "
+                             f"(a pipe holds {PIPE_BUFFERS} pages)")
+        ret, handle = self.b.pin_pages(proc.handle, m.addr + first * PAGE, count)
+        proc.pins.append(handle)
+        for p in range(first, first + count):
+            if m.seed[p] == ST_UNTOUCHED:
+                m.seed[p] = self._fault_content(proc, m, p)
+        fields: dict[str, Any] = {"range": spec}
+        fields.update(err_fields(-1 if ret < 0 else 0, -ret))
+        fields["bytes"] = 0 if ret < 0 else count * PAGE
+        self.emit("vmsplice", proc.who, fields)
+
+    def act_unsplice(self, proc: Proc, a: Action) -> None:
+        """unsplice: close every pipe."""
+        for handle in proc.pins:
+            self.b.unpin_pages(handle)
+        self.emit("unsplice", proc.who, {"pipes_closed": len(proc.pins)})
+        proc.pins = []
+
+    # -- reports --
+
+    def act_meminfo(self, proc: Proc, a: Action) -> None:
+        """meminfo [KEY...]: per-node memory, and the named /proc/meminfo fields."""
+        fields: dict[str, Any] = {"node_mem_kb": {
+            str(n): {"total": t, "free": f} for n, (t, f) in self.b.node_meminfo_kb().items()}}
+        if a.args:
+            fields["kb"] = {key: self.b.meminfo_kb(key) for key in a.args}
+        self.emit("meminfo", proc.who, fields)
+
+    def act_note(self, proc: Proc, a: Action) -> None:
+        """note TEXT."""
+        self.emit("note", proc.who, {"text": a.text[4:].strip()})
+
+
+def arg_to_pv(prot: int) -> int:
+    """The probe's per-page protection code: bit 0 read, bit 1 write."""
+    return prot & 3
+
+
+class _GuardedArrays:
+    # The probe's garray_alloc(): each array ends exactly at a PROT_NONE guard page.
+    def __init__(self, b: Backend, handle: Any, sizes: list[int]) -> None:
+        self.b, self.handle, self.sizes = b, handle, sizes
+        self.maps: list[tuple[int, int]] = []
+
+    def __enter__(self) -> list[int]:
+        ptrs = []
+        for size in self.sizes:
+            data = max(PAGE, (size + PAGE - 1) // PAGE * PAGE)
+            base = self.b.mmap(self.handle, data + PAGE, 3, False, None)
+            if base < 0:
+                raise ScriptFault(f"mmap of an argument array failed: {errname(-base)}")
+            self.b.memop(self.handle, "mprotect", base + data, PAGE, 0)
+            self.maps.append((base, data + PAGE))
+            ptrs.append(base + data - size)
+        return ptrs
+
+    def __exit__(self, *exc: object) -> None:
+        for base, length in self.maps:
+            self.b.memop(self.handle, "munmap", base, length)
+
+
+class _Scratch:
+    # malloc() in the probe: small blocks from the heap, large ones mmap()ed.
+    def __init__(self, b: Backend, handle: Any, size: int) -> None:
+        self.b, self.handle, self.size = b, handle, size
+        self.mapped = 0
+
+    def __enter__(self) -> int:
+        if self.size >= MALLOC_MMAP_THRESHOLD:
+            length = (self.size + PAGE - 1) // PAGE * PAGE
+            addr = self.b.mmap(self.handle, length, 3, False, None)
+            if addr < 0:
+                raise ScriptFault(f"malloc failed: {errname(-addr)}")
+            self.mapped = length
+            self.addr = addr
+            return addr
+        self.addr = self.b.special_address(self.handle, "heap") + HEAP_SCRATCH
+        return self.addr
+
+    def __exit__(self, *exc: object) -> None:
+        if self.mapped:
+            self.b.memop(self.handle, "munmap", self.addr, self.mapped)
+
+
+def run_script(backend: Backend, script: Script, emit: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``script`` on ``backend``; ScriptError for a bad scenario."""
+    Runner(backend, script, emit).run()
+
+
+__all__ = ["Runner", "ScriptError", "ScriptFault", "errno", "run_script"]
