@@ -104,6 +104,7 @@ class Kernel:
         self.copy_enabled = True
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
+        self.pinned: dict[int, int] = {}  # extra references held by pins (vmsplice)
         self._ids: dict[str, int] = {}
         self._build_nodes()
         self._build_cpus()
@@ -436,6 +437,8 @@ class Kernel:
             ret, pfns = get_user_pages(self, task.mm, addr, npages, False, True)
         if ret < 0:
             raise OSError(-ret, os.strerror(-ret))
+        for pfn in pfns:
+            self.pinned[pfn] = self.pinned.get(pfn, 0) + 1
         return pfns
 
     def unpin(self, pfns: list[int]) -> None:
@@ -443,6 +446,9 @@ class Kernel:
         from pagemig.mm.swap import put_page
 
         for pfn in pfns:
+            self.pinned[pfn] -= 1
+            if not self.pinned[pfn]:
+                del self.pinned[pfn]
             put_page(self, pfn)
 
     # -- system calls --

@@ -135,8 +135,10 @@ class Proc:
 class Runner:
     """Executes a parsed :class:`Script` on a backend, emitting one dict per probe object."""
 
-    def __init__(self, backend: Backend, script: Script, emit: Callable[[dict[str, Any]], None]):
+    def __init__(self, backend: Backend, script: Script, emit: Callable[[dict[str, Any]], None],
+                 after_action: Callable[[Action], None] | None = None):
         self.b = backend
+        self.after_action = after_action
         self.script = script
         self.emit_fn = emit
         self.line = 0
@@ -162,6 +164,8 @@ class Runner:
         for action in self.script.actions:
             self.line = action.line
             self._dispatch(action)
+            if self.after_action is not None:
+                self.after_action(action)
         self.line = -1
         self.act_verify(self.proc, Action(-1, "verify", (), {}, None, "verify"))
 

@@ -1,0 +1,292 @@
+"""Invariant checks of the model (SPEC §5), recomputed from the references that exist.
+
+:func:`validate` recomputes, independently of the engine's own bookkeeping, what every
+page's reference count, mapcount, list membership, counters and charge must be, from the
+page tables, page-cache slots, pagevecs, pins and boot-time kernel pages, and compares.
+It raises :class:`InvariantError` listing every violation.  It is meant for quiescent
+points (between system calls): no migration in progress, so no page may sit on a private
+list (except pages quirk Q7 leaked) or be locked, and no migration entry may remain.
+
+Checked: §5.1 no page lost (free, on an LRU list or pagevec, a kernel page, or leaked),
+§5.2 one list at a time, §5.3 counters, §5.4 reference balance, §5.5 mapcounts,
+§5.6 one cache owner, §5.7 no migration entry left, §5.9 no writable pte in a vma without
+VM_WRITE, §5.10 flag hygiene of free and cached pages, §5.11 memcg records (root cgroup),
+§5.13 no page left locked; and the reverse maps: every pte is found by an rmap walk.
+Not here: §5.8 (contents: the scenario ``verify``), §5.12 (swap: issue 3).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pagemig.mm.mm_types import (
+    LRU_ACTIVE,
+    LRU_INACTIVE,
+    LRU_NONE,
+    LRU_PAGEVEC,
+    LRU_PRIVATE,
+    MEMCG_KIND_CACHE,
+    VM_WRITE,
+    mapping_id,
+    mapping_is_anon,
+)
+from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.page_flags import F_ACTIVE, F_LOCKED, F_LRU, F_PRIVATE, F_RESERVED
+from pagemig.mm.swapops import (
+    _PAGE_SPECIAL,
+    PTE_PFN_MASK,
+    is_migration_entry,
+    is_swap_pte,
+    pte_present,
+    pte_to_swp_entry,
+    pte_write,
+)
+
+if TYPE_CHECKING:
+    from pagemig.kernel import Kernel
+
+MAX_REPORTED = 20
+
+
+class InvariantError(AssertionError):
+    """One or more invariants of the model do not hold."""
+
+
+class _Facts:
+    """What the references that exist say about every page, recomputed from scratch."""
+
+    def __init__(self, k: Kernel) -> None:
+        n = k.pages.nr_pages
+        self.free = np.zeros(n, bool)
+        self.free_dups: list[int] = []
+        for zone in k.zones:
+            stack = zone.free_stack[: zone.free_top]
+            counts = np.bincount(stack, minlength=n)
+            self.free_dups += np.flatnonzero(counts > 1).tolist()
+            self.free[stack] = True
+        self.ptes = np.zeros(n, np.int64)
+        self.pte_list: list[tuple[object, int, int]] = []  # (mm, addr, pte) of present ptes
+        self.migration_ptes: list[tuple[int, int]] = []
+        for mm in _all_mms(k):
+            for key, table in mm.pgtables.items():
+                present = (table & np.uint64(0x101)) != 0
+                normal = present & ((table & np.uint64(_PAGE_SPECIAL)) == 0)
+                pfns = ((table[normal] & np.uint64(PTE_PFN_MASK)) >> np.uint64(12)).astype(np.int64)
+                self.ptes += np.bincount(pfns, minlength=n)[:n]
+                for i in np.flatnonzero(table).tolist():
+                    pte = int(table[i])
+                    addr = (key << 21) | (i << 12)
+                    if pte_present(pte):
+                        self.pte_list.append((mm, addr, pte))
+                    elif is_swap_pte(pte) and is_migration_entry(pte_to_swp_entry(pte)):
+                        self.migration_ptes.append((mm.id, addr))
+        self.slots = np.zeros(n, np.int64)
+        self.slot_owner: dict[int, tuple[int, int]] = {}
+        self.slot_dups: list[int] = []
+        for space in k.address_spaces.values():
+            idx = np.flatnonzero(space.page_tree >= 0)
+            for i in idx.tolist():
+                pfn = int(space.page_tree[i])
+                if pfn in self.slot_owner:
+                    self.slot_dups.append(pfn)
+                self.slot_owner[pfn] = (space.id, i)
+                self.slots[pfn] += 1
+        self.pvec = np.zeros(n, np.int64)
+        for cpu in range(k.nr_cpus):
+            for which in range(2):
+                m = int(k.pvec_len[cpu, which])
+                np.add.at(self.pvec, k.pvecs[cpu, which, :m], 1)
+        self.pins = np.zeros(n, np.int64)
+        for pfn, c in k.pinned.items():
+            self.pins[pfn] += c
+        self.leaked = np.zeros(n, np.int64)
+        for pfn in k.leaked_isolated:
+            self.leaked[pfn] += 1
+        self.kernel = np.zeros(n, np.int64)
+        self.kernel[(k.pages.flags & F_RESERVED) != 0] = 1
+        self.kernel[k.vdso_pfn] += 1
+
+
+def _all_mms(k: Kernel) -> list:  # type: ignore[type-arg]
+    seen = {}
+    for task in k.tasks.values():
+        if task.mm is not None:
+            seen[id(task.mm)] = task.mm
+    return list(seen.values())
+
+
+def check_no_page_lost(k: Kernel, f: _Facts) -> list[str]:
+    """§5.1: every frame is free, on an LRU list or pagevec, a kernel page, or leaked (Q7)."""
+    p = k.pages
+    errs = [f"free stack holds pfn {pfn} twice" for pfn in f.free_dups]
+    for pfn in np.flatnonzero(f.free & ((p.count != 0) | (p.mapping != 0) | (p.mapcount != 0)
+                                        | (p.lru != LRU_NONE) | (p.flags != 0)
+                                        | (p.memcg != 0))).tolist():
+        errs.append(f"free page {pfn} is not clean: {k.describe_page(pfn)}")
+    allocated = ~f.free
+    zero_count = np.flatnonzero(allocated & (p.count <= 0))
+    errs += [f"page {pfn} is neither free nor referenced: {k.describe_page(pfn)}"
+             for pfn in zero_count.tolist()]
+    user = allocated & (f.kernel == 0) & (p.count > 0)
+    homeless = user & ~np.isin(p.lru, [LRU_ACTIVE, LRU_INACTIVE, LRU_PAGEVEC]) & (f.leaked == 0)
+    errs += [f"page {pfn} is on no LRU list, pagevec or leak record: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(homeless).tolist()]
+    return errs
+
+
+def check_one_list(k: Kernel, f: _Facts) -> list[str]:
+    """§5.2: PG_lru exactly on a zone list; PG_active matches the list; pagevecs consistent."""
+    p = k.pages
+    errs = []
+    on_list = np.isin(p.lru, [LRU_ACTIVE, LRU_INACTIVE])
+    has_lru = (p.flags & F_LRU) != 0
+    errs += [f"page {pfn}: PG_lru disagrees with its list: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(on_list != has_lru).tolist()]
+    active = (p.flags & F_ACTIVE) != 0
+    bad_active = on_list & (active != (p.lru == LRU_ACTIVE))
+    errs += [f"page {pfn}: PG_active disagrees with its list: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(bad_active).tolist()]
+    in_pvec = f.pvec > 0
+    errs += [f"page {pfn} is in {int(f.pvec[pfn])} pagevec slots" for pfn in
+             np.flatnonzero(f.pvec > 1).tolist()]
+    errs += [f"page {pfn}: lru column disagrees with pagevec membership: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(in_pvec != (p.lru == LRU_PAGEVEC)).tolist()]
+    errs += [f"page {pfn} in an add-pagevec has PG_active set" for pfn in
+             np.flatnonzero(in_pvec & active).tolist()]
+    private = p.lru == LRU_PRIVATE
+    errs += [f"page {pfn} is still on a private list (isolated) outside a migration"
+             for pfn in np.flatnonzero(private & (f.leaked == 0)).tolist()]
+    return errs
+
+
+def check_counters(k: Kernel, f: _Facts) -> list[str]:
+    """§5.3: zone counters equal what they count."""
+    p = k.pages
+    errs = []
+    mapped = p.mapcount > 0
+    anon = (p.mapping & 1) == 1
+    for zone in k.zones:
+        s = slice(zone.start_pfn, zone.end_pfn)
+        expect = {
+            ZoneStat.NR_FREE_PAGES: zone.free_top,
+            ZoneStat.NR_ACTIVE: int(np.count_nonzero(p.lru[s] == LRU_ACTIVE)),
+            ZoneStat.NR_INACTIVE: int(np.count_nonzero(p.lru[s] == LRU_INACTIVE)),
+            ZoneStat.NR_FILE_PAGES: int(f.slots[s].sum()),
+            ZoneStat.NR_ANON_PAGES: int(np.count_nonzero(mapped[s] & anon[s])),
+            ZoneStat.NR_FILE_MAPPED: int(np.count_nonzero(mapped[s] & ~anon[s])),
+        }
+        for item, value in expect.items():
+            have = int(k.zone_stat[zone.id, item])
+            if have != value:
+                errs.append(f"zone {zone.nid}/{zone.name}: {item.name} is {have}, counts {value}")
+    return errs
+
+
+def check_references(k: Kernel, f: _Facts) -> list[str]:
+    """§5.4, §5.5: count = ptes + cache slot + buffers + pagevecs + pins + kernel + leaks."""
+    p = k.pages
+    private = ((p.flags & F_PRIVATE) != 0).astype(np.int64)
+    expect = f.ptes + f.slots + private + f.pvec + f.pins + f.kernel + f.leaked
+    live = ~f.free
+    errs = [f"page {pfn}: count {int(p.count[pfn])} but {int(expect[pfn])} references exist "
+            f"(ptes {int(f.ptes[pfn])}, slot {int(f.slots[pfn])}, pagevec {int(f.pvec[pfn])}, "
+            f"pins {int(f.pins[pfn])})"
+            for pfn in np.flatnonzero(live & (p.count != expect)).tolist()]
+    errs += [f"page {pfn}: mapcount {int(p.mapcount[pfn])} but {int(f.ptes[pfn])} ptes map it"
+             for pfn in np.flatnonzero(live & (p.mapcount != f.ptes)).tolist()]
+    return errs
+
+
+def check_cache(k: Kernel, f: _Facts) -> list[str]:
+    """§5.6: a page is in at most one slot, and its mapping and index name that slot."""
+    errs = [f"page {pfn} is in two cache slots" for pfn in f.slot_dups]
+    for pfn, (space_id, index) in f.slot_owner.items():
+        mapping = int(k.pages.mapping[pfn])
+        if mapping_is_anon(mapping) or mapping_id(mapping) != space_id or \
+                k.page_index(pfn) != index:
+            errs.append(f"page {pfn} in slot {space_id}:{index} points elsewhere: "
+                        f"{k.describe_page(pfn)}")
+    return errs
+
+
+def check_ptes(k: Kernel, f: _Facts) -> list[str]:
+    """§5.7, §5.9 and the reverse maps: no migration entry left; every pte is in a vma that
+    allows it and is found by the rmap walk of its page."""
+    from pagemig.mm.filemap import vma_prio_tree_foreach
+    from pagemig.mm.rmap import vma_address
+
+    errs = [f"migration entry left in mm {mm_id} at {addr:#x}" for mm_id, addr in
+            f.migration_ptes]
+    for mm, addr, pte in f.pte_list:
+        vma = mm.vma_containing(addr)  # type: ignore[attr-defined]
+        if vma is None:
+            errs.append(f"pte at {addr:#x} of mm {mm.id} lies in no vma")  # type: ignore[attr-defined]
+            continue
+        if pte_write(pte) and not vma.vm_flags & VM_WRITE:
+            errs.append(f"writable pte at {addr:#x} in a vma without VM_WRITE")
+        if pte & _PAGE_SPECIAL:
+            continue
+        pfn = (pte & PTE_PFN_MASK) >> 12
+        mapping = int(k.pages.mapping[pfn])
+        if mapping_is_anon(mapping):
+            found = vma.anon_vma is not None and vma.anon_vma.id == mapping_id(mapping) \
+                and vma in vma.anon_vma.vmas and vma_address(k, pfn, vma) == addr
+        elif mapping:
+            space = k.page_mapping(pfn)
+            found = space is not None and vma in vma_prio_tree_foreach(space, k.page_index(pfn)) \
+                and vma_address(k, pfn, vma) == addr
+        else:
+            found = vma.vm_ops is not None and vma.vm_ops.fault == "special"
+        if not found:
+            errs.append(f"pte at {addr:#x} of mm {mm.id} maps page {pfn} "  # type: ignore[attr-defined]
+                        f"but its rmap walk would miss it: {k.describe_page(pfn)}")
+    return errs
+
+
+def check_memcg(k: Kernel, f: _Facts) -> list[str]:
+    """§5.11: one record per page at most; mapped anon pages MAPPED, cached pages CACHE; the
+    root cgroup's usage counts its records."""
+    p = k.pages
+    errs = []
+    has = p.memcg != 0
+    kind_cache = (p.memcg & 1) == MEMCG_KIND_CACHE
+    anon_mapped = ((p.mapping & 1) == 1) & (p.mapcount > 0)
+    cached = f.slots > 0
+    errs += [f"mapped anon page {pfn} has no MAPPED charge: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(anon_mapped & ~(has & ~kind_cache) & ~cached).tolist()]
+    errs += [f"cached page {pfn} has no CACHE charge: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(cached & ~(has & kind_cache)).tolist()]
+    stray = has & ~anon_mapped & ~cached
+    errs += [f"page {pfn} carries a charge nothing explains: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(stray).tolist()]
+    for cg in k.memcgs.values():
+        records = int(np.count_nonzero(has & ((p.memcg >> 1) == cg.id)))
+        if records != cg.usage:
+            errs.append(f"memcg {cg.id}: usage {cg.usage} but {records} pages are charged")
+    return errs
+
+
+def check_locks(k: Kernel, f: _Facts) -> list[str]:
+    """§5.13 at rest: no page is left locked."""
+    return [f"page {pfn} is left locked: {k.describe_page(pfn)}"
+            for pfn in np.flatnonzero((k.pages.flags & F_LOCKED) != 0).tolist()]
+
+
+CHECKS = (check_no_page_lost, check_one_list, check_counters, check_references, check_cache,
+          check_ptes, check_memcg, check_locks)
+
+
+def validate(k: Kernel) -> None:
+    """Check every invariant; raise InvariantError naming the violations."""
+    facts = _Facts(k)
+    errs: list[str] = []
+    for check in CHECKS:
+        errs += check(k, facts)
+    if errs:
+        more = f"\n... and {len(errs) - MAX_REPORTED} more" if len(errs) > MAX_REPORTED else ""
+        raise InvariantError("\n".join(errs[:MAX_REPORTED]) + more)
+
+
+__all__ = ["CHECKS", "InvariantError", "validate"]

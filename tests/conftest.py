@@ -1,0 +1,38 @@
+"""Shared fixtures: small model machines that are validated after every test.
+
+The ``k`` fixture yields a freshly booted 2-node machine (64 MiB per node) and runs
+:func:`pagemig.validate.validate` on it when the test ends, so every state-changing test
+also checks every invariant.  Tests that break invariants on purpose use ``raw_k``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pagemig.kernel import Kernel, Topology
+from pagemig.sched import Task
+from pagemig.validate import validate
+
+SMALL = Topology(nodes=2, mem_per_node_mb=64)
+
+
+@pytest.fixture
+def k() -> Iterator[Kernel]:
+    """A small 2-node machine, validated at the end of the test."""
+    kernel = Kernel(SMALL)
+    yield kernel
+    validate(kernel)
+
+
+@pytest.fixture
+def raw_k() -> Kernel:
+    """A small 2-node machine that is not validated afterwards."""
+    return Kernel(SMALL)
+
+
+@pytest.fixture
+def proc(k: Kernel) -> Task:
+    """A probe-like process on CPU 0 (node 0) of ``k``."""
+    return k.spawn()
