@@ -135,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
     w("\n".join(reasons(move, events, snap["pfns"])) + "\n\n")
     w("Per-node counters just before and just after the call (numastat's layout):\n")
     w(format_tables(snap["before"], snap["after"], len(k.nodes)) + "\n")
-    w("(The old pages go back through a per-CPU pagevec and are freed when it drains, so\n"
-      " MemFree on node 0 catches up later; the pinned pages stay on node 0.)\n\n")
+    w("(Pages put back go through a per-CPU pagevec of 14 entries: until it drains they are\n"
+      " on no LRU list, and an old page whose last reference it holds is not yet free.)\n\n")
     w(f"engine: {counts['mm_migrate_isolate']} isolation attempts, {passes} passes of "
       f"migrate_pages(), {counts['mm_migrate_new_page']} target pages allocated, "
       f"{counts['mm_migrate_unmap']} ptes turned into migration entries, "
