@@ -22,9 +22,15 @@ import numpy as np
 
 from pagemig import binfmt, fork
 from pagemig.mm import migrate
-from pagemig.mm.fault import copy_from_user, copy_to_user, do_page_fault
-from pagemig.mm.filemap import SWAPPER_SPACE_ID, AddressSpace, AddressSpaceOperations
-from pagemig.mm.filemap import BackingDevInfo, end_page_writeback, unlock_page
+from pagemig.mm.fault import copy_from_user, copy_to_user
+from pagemig.mm.filemap import (
+    SWAPPER_SPACE_ID,
+    AddressSpace,
+    AddressSpaceOperations,
+    BackingDevInfo,
+    end_page_writeback,
+    unlock_page,
+)
 from pagemig.mm.memcontrol import ROOT_MEM_CGROUP, MemCgroup
 from pagemig.mm.mm_types import (
     PAGE_SHIFT,
@@ -35,8 +41,15 @@ from pagemig.mm.mm_types import (
     mapping_id,
     mapping_is_anon,
 )
-from pagemig.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE
-from pagemig.mm.mmap import do_mmap, do_munmap
+from pagemig.mm.mmap import (
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+    do_mmap,
+    do_munmap,
+)
 from pagemig.mm.mmzone import NR_VM_ZONE_STAT_ITEMS, PgData, Zone, ZoneIndex, split_zones
 from pagemig.mm.page_alloc import (
     GFP_KERNEL,
@@ -49,7 +62,7 @@ from pagemig.mm.physmem import FrameStore
 from pagemig.mm.profiles import get_profile
 from pagemig.mm.shmem import shmem_aops, shmem_file_setup
 from pagemig.mm.swap import PAGEVEC_SIZE
-from pagemig.sched import CAP_FULL_SET, PF_KTHREAD, Task, Wait, run_one_actor
+from pagemig.sched import PF_KTHREAD, Task, Wait, run_one_actor
 from pagemig.security import SecurityOps
 
 MiB_PAGES = 256

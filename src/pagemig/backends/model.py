@@ -8,8 +8,15 @@ from typing import Any
 from pagemig.kernel import Kernel, Topology
 from pagemig.mm.fault import copy_from_user, copy_to_user
 from pagemig.mm.mm_types import PAGE_SIZE
-from pagemig.mm.mmap import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_NONE
-from pagemig.mm.mmap import do_mmap, do_munmap
+from pagemig.mm.mmap import (
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    PROT_NONE,
+    do_mmap,
+    do_munmap,
+)
 from pagemig.mm.mmzone import ZoneStat
 from pagemig.sched import CAP_SYS_NICE, Task
 

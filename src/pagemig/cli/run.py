@@ -8,6 +8,7 @@ model does not support (``file:line: message`` on stderr).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -64,7 +65,9 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
     try:
         opts = script.vm_options(_cmdline_tokens(args))
     except ValueError as e:
-        raise ScriptError(script.path, _option_line(text, str(e).split()[-1].strip("'-")), str(e))
+        named = re.search(r"--([a-z-]+)", str(e))
+        line = _option_line(text, named.group(1)) if named else 0
+        raise ScriptError(script.path, line, str(e)) from None
     for key in STORAGE_OPTIONS:
         if key in opts.storage:
             raise ScriptError(script.path, _option_line(text, key), f"not supported yet: --{key}")

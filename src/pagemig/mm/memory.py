@@ -29,7 +29,7 @@ from pagemig.mm.mm_types import (
     VmArea,
     mapping_is_anon,
 )
-from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO
+from pagemig.mm.page_alloc import __GFP_ZERO, GFP_HIGHUSER_MOVABLE, GFP_KERNEL
 from pagemig.mm.page_flags import F_DIRTY, F_SWAPCACHE, F_UPTODATE
 from pagemig.mm.rmap import (
     anon_vma_prepare,
@@ -42,7 +42,6 @@ from pagemig.mm.swap import get_page, lru_cache_add_active, mark_page_accessed, 
 from pagemig.mm.swapops import (
     _PAGE_SPECIAL,
     is_migration_entry,
-    is_swap_pte,
     is_write_migration_entry,
     make_migration_entry_read,
     mk_pte,

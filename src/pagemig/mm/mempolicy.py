@@ -21,8 +21,8 @@ from pagemig.mm.mm_types import (
     VM_RESERVED,
     VmArea,
 )
-from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, __alloc_pages, node_zonelist
 from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, __alloc_pages, node_zonelist
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel

@@ -24,6 +24,7 @@ from pagemig.mm.mm_types import (
     mapping_is_anon,
 )
 from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.swap import put_page
 from pagemig.mm.swapops import (
     is_swap_pte,
     make_migration_entry,
@@ -33,7 +34,6 @@ from pagemig.mm.swapops import (
     pte_write,
     swp_entry_to_pte,
 )
-from pagemig.mm.swap import put_page
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel

@@ -21,7 +21,7 @@ from pagemig.mm.filemap import (
     find_get_page,
 )
 from pagemig.mm.mm_types import VmOps
-from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, __GFP_ZERO
+from pagemig.mm.page_alloc import __GFP_ZERO, GFP_HIGHUSER_MOVABLE
 from pagemig.mm.page_flags import F_UPTODATE
 from pagemig.mm.swap import lru_cache_add, put_page
 

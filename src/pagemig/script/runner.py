@@ -479,7 +479,7 @@ class Runner:
         self._move(proc, a, True)
 
     def act_move(self, proc: Proc, a: Action) -> None:
-        """move [pid=] [flags=] pages=ITEMS nodes=LIST|null [count=] [*_ptr=] [full=] [placement=]."""
+        """move [pid=] [flags=] pages=ITEMS nodes=LIST|null [count=] [*_ptr=] [placement=]."""
         self._move(proc, a, False)
 
     def _move(self, proc: Proc, a: Action, query_only: bool) -> None:
