@@ -122,7 +122,8 @@ def copy_from_user_prefix(k: Kernel, addr: int, size: int) -> bytes:
 
 
 def copy_to_user(k: Kernel, addr: int, data: bytes, mm: MmStruct | None = None) -> int:
-    """Model of copy_to_user() into the current task: 0, or -EFAULT if any byte faults.
+    """Model of copy_to_user() into the current task: 0, -EFAULT if a byte faults (-ENOMEM
+    when the fault found no memory: the task would be OOM-killed).
 
     Bytes before the faulting page are written, as the kernel's copy leaves them.
     """
@@ -133,7 +134,7 @@ def copy_to_user(k: Kernel, addr: int, data: bytes, mm: MmStruct | None = None) 
     while pos < end:
         pfn = user_page(k, mm, pos, True)
         if pfn < 0:
-            return -errno.EFAULT
+            return pfn  # -EFAULT, or -ENOMEM when the fault ran out of memory
         off = pos & (PAGE_SIZE - 1)
         n = min(PAGE_SIZE - off, end - pos)
         k.frames.write(pfn, off, data[done:done + n])

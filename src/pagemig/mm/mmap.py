@@ -190,8 +190,8 @@ def vma_merge(k: Kernel, mm: MmStruct, prev: VmArea | None, addr: int, end: int,
         return None
     nxt = _next_vma(mm, prev)
     area = nxt
-    if nxt is not None and nxt.vm_end == end:
-        area = _next_vma(mm, nxt)
+    if nxt is not None and nxt.vm_end == end:  # cases 6, 7, 8: [addr, end) is a whole vma
+        nxt = _next_vma(mm, nxt)
     if (prev is not None and prev.vm_end == addr and prev.policy == policy
             and can_vma_merge_after(prev, vm_flags, anon_vma, file, pgoff)):
         if (nxt is not None and end == nxt.vm_start and policy == nxt.policy

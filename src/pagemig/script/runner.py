@@ -237,10 +237,12 @@ class Runner:
     def _access(self, proc: Proc, addr: int, data: bytes | None) -> None:
         # A load (data None) or store by the process; a fault would kill it (SIGSEGV).
         if data is None:
-            ok = self.b.read_user(proc.handle, addr, 1) is not None
+            err = 0 if self.b.read_user(proc.handle, addr, 1) is not None else -errno.EFAULT
         else:
-            ok = self.b.write_user(proc.handle, addr, data) == 0
-        if not ok:
+            err = self.b.write_user(proc.handle, addr, data)
+        if err == -errno.ENOMEM:
+            raise ScriptFault(f"out of memory at {addr:#x}: the process would be OOM-killed")
+        if err:
             raise ScriptFault(f"the process would get SIGSEGV at {addr:#x}")
 
     def touch_pages(self, proc: Proc, m: Mapping, first: int, count: int, write: bool,
