@@ -14,9 +14,9 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from pagemig.mm.memory import VM_FAULT_ERROR, VM_FAULT_OOM, handle_mm_fault
+from pagemig.mm.memory import VM_FAULT_ERROR, VM_FAULT_OOM, handle_mm_fault, vm_normal_page
 from pagemig.mm.mm_types import PAGE_MASK, PAGE_SIZE, VM_EXEC, VM_READ, VM_WRITE
-from pagemig.mm.swapops import pte_present, pte_protnone, pte_write
+from pagemig.mm.swapops import pte_mkdirty, pte_mkyoung, pte_present, pte_protnone, pte_write
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
@@ -63,11 +63,7 @@ def user_page(k: Kernel, mm: MmStruct, addr: int, write: bool) -> int:
             vma = mm.find_vma(page)
             if vma is None or vma.vm_start > page:
                 return -errno.EFAULT
-            from pagemig.mm.memory import vm_normal_page
-
             if write:
-                from pagemig.mm.swapops import pte_mkdirty, pte_mkyoung
-
                 mm.set_pte(page, pte_mkdirty(pte_mkyoung(pte)))
             return vm_normal_page(k, vma, page, pte)
         err = do_page_fault(k, mm, page, write)

@@ -18,8 +18,9 @@ import numpy as np
 
 from pagemig.mm.mm_types import file_mapping
 from pagemig.mm.mmzone import ZoneStat
-from pagemig.mm.page_flags import F_DIRTY
+from pagemig.mm.page_flags import F_DIRTY, F_LOCKED, F_RECLAIM, F_WRITEBACK
 from pagemig.mm.swap import get_page, get_page_unless_zero
+from pagemig.sched import Wait
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
@@ -189,8 +190,6 @@ def clear_page_dirty_for_io(k: Kernel, pfn: int) -> int:
     Also clears PG_reclaim.  For mappings that account dirty pages, NR_FILE_DIRTY drops.
     (No ptes are left to write-protect on the migration paths that call it.)
     """
-    from pagemig.mm.page_flags import F_RECLAIM
-
     p = k.pages
     p.flags[pfn] &= ~F_RECLAIM
     was_dirty = bool(int(p.flags[pfn]) & F_DIRTY)
@@ -205,8 +204,6 @@ def clear_page_dirty_for_io(k: Kernel, pfn: int) -> int:
 
 def trylock_page(k: Kernel, pfn: int) -> bool:
     """Model of trylock_page(): take PG_locked if it is clear."""
-    from pagemig.mm.page_flags import F_LOCKED
-
     if int(k.pages.flags[pfn]) & F_LOCKED:
         return False
     k.pages.flags[pfn] |= F_LOCKED
@@ -219,8 +216,6 @@ def unlock_page(k: Kernel, pfn: int) -> None:
     Unlocking a page that is not locked is the double unlock of quirk Q6 (writeout()'s I/O
     error path): it is recorded in ``k.double_unlocks`` rather than crashing.
     """
-    from pagemig.mm.page_flags import F_LOCKED
-
     if not int(k.pages.flags[pfn]) & F_LOCKED:
         k.double_unlocks.append(pfn)
         return
@@ -229,17 +224,12 @@ def unlock_page(k: Kernel, pfn: int) -> None:
 
 def lock_page(k: Kernel, pfn: int):  # type: ignore[no-untyped-def]
     """Model of lock_page(): sleep until PG_locked can be taken (a generator)."""
-    from pagemig.sched import Wait
-
     while not trylock_page(k, pfn):
         yield Wait("page_locked", pfn)
 
 
 def wait_on_page_locked(k: Kernel, pfn: int):  # type: ignore[no-untyped-def]
     """Model of wait_on_page_locked(): sleep until PG_locked is clear (a generator)."""
-    from pagemig.mm.page_flags import F_LOCKED
-    from pagemig.sched import Wait
-
     while int(k.pages.flags[pfn]) & F_LOCKED:
         yield Wait("page_locked", pfn)
 
@@ -247,16 +237,12 @@ def wait_on_page_locked(k: Kernel, pfn: int):  # type: ignore[no-untyped-def]
 def wait_on_page_writeback(k: Kernel, pfn: int):  # type: ignore[no-untyped-def]
     """Model of wait_on_page_writeback(): sleep until PG_writeback is clear (a generator)."""
     from pagemig.mm.page_flags import F_WRITEBACK
-    from pagemig.sched import Wait
-
     while int(k.pages.flags[pfn]) & F_WRITEBACK:
         yield Wait("page_writeback", pfn)
 
 
 def end_page_writeback(k: Kernel, pfn: int) -> None:
     """Model of end_page_writeback(): clear PG_writeback (and its radix tag), wake waiters."""
-    from pagemig.mm.page_flags import F_WRITEBACK
-
     if not int(k.pages.flags[pfn]) & F_WRITEBACK:
         return
     k.pages.flags[pfn] &= ~F_WRITEBACK

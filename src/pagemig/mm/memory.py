@@ -23,6 +23,7 @@ from pagemig.mm.mm_types import (
     VM_MIXEDMAP,
     VM_NONLINEAR,
     VM_PFNMAP,
+    VM_READ,
     VM_SHARED,
     VM_WRITE,
     MmStruct,
@@ -41,6 +42,10 @@ from pagemig.mm.rmap import (
 from pagemig.mm.swap import get_page, lru_cache_add_active, mark_page_accessed, put_page
 from pagemig.mm.swapops import (
     _PAGE_SPECIAL,
+    PAGE_COPY,
+    PAGE_NONE,
+    PAGE_READONLY,
+    PAGE_SHARED,
     is_migration_entry,
     is_write_migration_entry,
     make_migration_entry_read,
@@ -85,9 +90,6 @@ def vm_get_page_prot(vm_flags: int) -> int:
     Private writable mappings get PAGE_COPY (read-only), so the first write faults and
     copies (or reuses) the page; shared writable ones get PAGE_SHARED.
     """
-    from pagemig.mm.mm_types import VM_READ
-    from pagemig.mm.swapops import PAGE_COPY, PAGE_NONE, PAGE_READONLY, PAGE_SHARED
-
     if not vm_flags & (VM_READ | VM_WRITE | 0x4):
         return PAGE_NONE
     if vm_flags & VM_WRITE:
@@ -427,8 +429,6 @@ def get_user_pages(k: Kernel, mm: MmStruct, start: int, nr_pages: int, write: bo
     Returns (pages done or -errno when none were, the pfns referenced).
     """
     import errno
-
-    from pagemig.mm.mm_types import VM_READ
 
     pfns: list[int] = []
     done = 0

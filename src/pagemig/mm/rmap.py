@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from pagemig.mm.filemap import set_page_dirty, vma_prio_tree_foreach
 from pagemig.mm.memcontrol import mem_cgroup_uncharge_page
 from pagemig.mm.mm_types import (
     PAGE_SHIFT,
@@ -24,6 +25,7 @@ from pagemig.mm.mm_types import (
     mapping_is_anon,
 )
 from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.page_flags import F_SWAPCACHE
 from pagemig.mm.swap import put_page
 from pagemig.mm.swapops import (
     is_swap_pte,
@@ -189,9 +191,6 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
     belongs to the swap-cache scope); file pages get a migration entry when ``migration``
     is set and are simply unmapped otherwise.  The pte's dirty bit moves to the page.
     """
-    from pagemig.mm.filemap import set_page_dirty
-    from pagemig.mm.page_flags import F_SWAPCACHE
-
     address = vma_address(k, pfn, vma)
     if address < 0 or not page_check_address(k, pfn, vma, address):
         return SWAP_AGAIN
@@ -246,8 +245,6 @@ def try_to_unmap_file(k: Kernel, pfn: int, migration: bool) -> int:
 
 def vma_prio_tree_foreach_page(k: Kernel, pfn: int, mapping) -> list[VmArea]:  # type: ignore[no-untyped-def]
     """The i_mmap vmas that cover the page's file offset."""
-    from pagemig.mm.filemap import vma_prio_tree_foreach
-
     return vma_prio_tree_foreach(mapping, k.page_index(pfn))
 
 
