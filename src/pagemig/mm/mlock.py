@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from pagemig.mm.memory import get_user_pages
 from pagemig.mm.mm_types import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, VM_LOCKED, VM_WRITE
-from pagemig.mm.mmap import split_vma, vma_merge
+from pagemig.mm.mmap import merge_or_split
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
@@ -31,16 +31,7 @@ def mlock_fixup(k: Kernel, vma: VmArea, prev: VmArea | None, start: int, end: in
     mm = vma.vm_mm
     if newflags == vma.vm_flags:
         return 0, vma
-    pgoff = vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT)
-    merged = vma_merge(k, mm, prev, start, end, newflags, vma.anon_vma, vma.vm_file, pgoff,
-                       vma.policy)
-    if merged is not None:
-        vma = merged
-    else:
-        if start != vma.vm_start:
-            split_vma(k, mm, vma, start, True)
-        if end != vma.vm_end:
-            split_vma(k, mm, vma, end, False)
+    vma = merge_or_split(k, vma, prev, start, end, newflags)
     vma.vm_flags = newflags
     if newflags & VM_LOCKED:
         make_pages_present(k, mm, vma, start, end)

@@ -212,6 +212,23 @@ def vma_merge(k: Kernel, mm: MmStruct, prev: VmArea | None, addr: int, end: int,
     return None
 
 
+def merge_or_split(k: Kernel, vma: VmArea, prev: VmArea | None, start: int, end: int,
+                   newflags: int) -> VmArea:
+    """The common part of mprotect_fixup() and mlock_fixup(): the vma that will cover
+    exactly [start, end) with ``newflags``, merged with a neighbour or split out of ``vma``."""
+    mm = vma.vm_mm
+    pgoff = vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT)
+    merged = vma_merge(k, mm, prev, start, end, newflags, vma.anon_vma, vma.vm_file, pgoff,
+                       vma.policy)
+    if merged is not None:
+        return merged
+    if start != vma.vm_start:
+        split_vma(k, mm, vma, start, True)
+    if end != vma.vm_end:
+        split_vma(k, mm, vma, end, False)
+    return vma
+
+
 def split_vma(k: Kernel, mm: MmStruct, vma: VmArea, addr: int, new_below: bool) -> VmArea:
     """Model of split_vma(): cut ``vma`` at ``addr``; returns the new vma."""
     new = VmArea(vm_mm=mm, vm_start=vma.vm_start, vm_end=vma.vm_end, vm_flags=vma.vm_flags,

@@ -11,8 +11,8 @@ import errno
 from typing import TYPE_CHECKING
 
 from pagemig.mm.memory import _populated_addresses, vm_get_page_prot
-from pagemig.mm.mm_types import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, VM_EXEC, VM_READ, VM_WRITE
-from pagemig.mm.mmap import PROT_EXEC, PROT_READ, PROT_WRITE, split_vma, vma_merge
+from pagemig.mm.mm_types import PAGE_MASK, PAGE_SIZE, VM_EXEC, VM_READ, VM_WRITE
+from pagemig.mm.mmap import PROT_EXEC, PROT_READ, PROT_WRITE, merge_or_split
 from pagemig.mm.swapops import (
     is_swap_pte,
     is_write_migration_entry,
@@ -44,19 +44,9 @@ def change_protection(k: Kernel, vma: VmArea, start: int, end: int, newprot: int
 def mprotect_fixup(k: Kernel, vma: VmArea, prev: VmArea | None, start: int, end: int,
                    newflags: int) -> tuple[int, VmArea]:
     """Model of mprotect_fixup(): merge or split, then apply; returns (0, the vma covering)."""
-    mm = vma.vm_mm
     if newflags == vma.vm_flags:
         return 0, vma
-    pgoff = vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT)
-    merged = vma_merge(k, mm, prev, start, end, newflags, vma.anon_vma, vma.vm_file, pgoff,
-                       vma.policy)
-    if merged is not None:
-        vma = merged
-    else:
-        if start != vma.vm_start:
-            split_vma(k, mm, vma, start, True)
-        if end != vma.vm_end:
-            split_vma(k, mm, vma, end, False)
+    vma = merge_or_split(k, vma, prev, start, end, newflags)
     vma.vm_flags = newflags
     change_protection(k, vma, start, end, vm_get_page_prot(newflags))
     return 0, vma

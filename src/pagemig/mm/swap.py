@@ -90,11 +90,7 @@ def add_page_to_lru(k: Kernel, pfn: int, active: bool) -> None:
 
 def del_page_from_lru(k: Kernel, pfn: int) -> None:
     """Model of del_page_from_lru(): unlink from its zone list; PG_active is cleared."""
-    zone = k.page_zone(pfn)
-    which = int(k.pages.lru[pfn])
-    assert which in (LRU_ACTIVE, LRU_INACTIVE), f"pfn {pfn} is not on a zone list"
-    k.pages.lru[pfn] = LRU_NONE
-    k.zone_stat[zone.id, ZoneStat.NR_ACTIVE if which == LRU_ACTIVE else ZoneStat.NR_INACTIVE] -= 1
+    del_page_from_list_keep_active(k, pfn)
     k.pages.flags[pfn] &= ~F_ACTIVE
 
 
