@@ -28,6 +28,9 @@ from pagemig.mm.mm_types import (
     LRU_PAGEVEC,
     LRU_PRIVATE,
     MEMCG_KIND_CACHE,
+    VM_EXEC,
+    VM_READ,
+    VM_SHARED,
     VM_WRITE,
     mapping_id,
     mapping_is_anon,
@@ -35,6 +38,7 @@ from pagemig.mm.mm_types import (
 from pagemig.mm.mmzone import ZoneStat
 from pagemig.mm.page_flags import F_ACTIVE, F_LOCKED, F_LRU, F_PRIVATE, F_RESERVED
 from pagemig.mm.swapops import (
+    _PAGE_PRESENT,
     _PAGE_SPECIAL,
     PTE_PFN_MASK,
     is_migration_entry,
@@ -61,12 +65,17 @@ class _Facts:
         n = k.pages.nr_pages
         self.free = np.zeros(n, bool)
         self.free_dups: list[int] = []
+        self.free_misplaced: list[tuple[int, int]] = []
         for zone in k.zones:
             stack = zone.free_stack[: zone.free_top]
+            outside = (stack < zone.start_pfn) | (stack >= zone.end_pfn)
+            self.free_misplaced += [(int(pfn), zone.id) for pfn in stack[outside]]
+            stack = stack[~outside]
             counts = np.bincount(stack, minlength=n)
             self.free_dups += np.flatnonzero(counts > 1).tolist()
             self.free[stack] = True
         self.ptes = np.zeros(n, np.int64)
+        self.bad_pfn_ptes: list[tuple[int, int]] = []
         self.pte_list: list[tuple[object, int, int]] = []  # (mm, addr, pte) of present ptes
         self.migration_ptes: list[tuple[int, int]] = []
         for mm in _all_mms(k):
@@ -74,7 +83,10 @@ class _Facts:
                 present = (table & np.uint64(0x101)) != 0
                 normal = present & ((table & np.uint64(_PAGE_SPECIAL)) == 0)
                 pfns = ((table[normal] & np.uint64(PTE_PFN_MASK)) >> np.uint64(12)).astype(np.int64)
-                self.ptes += np.bincount(pfns, minlength=n)[:n]
+                if len(pfns) and int(pfns.max()) >= n:
+                    self.bad_pfn_ptes += [(mm.id, int(pfn)) for pfn in pfns[pfns >= n]]
+                    pfns = pfns[pfns < n]
+                self.ptes += np.bincount(pfns, minlength=n)
                 for i in np.flatnonzero(table).tolist():
                     pte = int(table[i])
                     addr = (key << 21) | (i << 12)
@@ -121,6 +133,8 @@ def check_no_page_lost(k: Kernel, f: _Facts) -> list[str]:
     """§5.1: every frame is free, on an LRU list or pagevec, a kernel page, or leaked (Q7)."""
     p = k.pages
     errs = [f"free stack holds pfn {pfn} twice" for pfn in f.free_dups]
+    errs += [f"free stack of zone {zone_id} holds pfn {pfn} of another zone"
+             for pfn, zone_id in f.free_misplaced]
     for pfn in np.flatnonzero(f.free & ((p.count != 0) | (p.mapping != 0) | (p.mapcount != 0)
                                         | (p.lru != LRU_NONE) | (p.flags != 0)
                                         | (p.memcg != 0))).tolist():
@@ -131,6 +145,8 @@ def check_no_page_lost(k: Kernel, f: _Facts) -> list[str]:
              for pfn in zero_count.tolist()]
     user = allocated & (f.kernel == 0) & (p.count > 0)
     homeless = user & ~np.isin(p.lru, [LRU_ACTIVE, LRU_INACTIVE, LRU_PAGEVEC]) & (f.leaked == 0)
+    errs += [f"page {pfn} is recorded as leaked by mbind but is not isolated"
+             for pfn in np.flatnonzero((f.leaked > 0) & (p.lru != LRU_PRIVATE)).tolist()]
     errs += [f"page {pfn} is on no LRU list, pagevec or leak record: {k.describe_page(pfn)}"
              for pfn in np.flatnonzero(homeless).tolist()]
     return errs
@@ -202,6 +218,10 @@ def check_references(k: Kernel, f: _Facts) -> list[str]:
 def check_cache(k: Kernel, f: _Facts) -> list[str]:
     """§5.6: a page is in at most one slot, and its mapping and index name that slot."""
     errs = [f"page {pfn} is in two cache slots" for pfn in f.slot_dups]
+    p = k.pages
+    filed = ~f.free & (p.mapping != 0) & ((p.mapping & 1) == 0)
+    errs += [f"page {pfn} names a cache slot that does not hold it: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(filed & (f.slots == 0)).tolist()]
     for pfn, (space_id, index) in f.slot_owner.items():
         mapping = int(k.pages.mapping[pfn])
         if mapping_is_anon(mapping) or mapping_id(mapping) != space_id or \
@@ -219,6 +239,8 @@ def check_ptes(k: Kernel, f: _Facts) -> list[str]:
 
     errs = [f"migration entry left in mm {mm_id} at {addr:#x}" for mm_id, addr in
             f.migration_ptes]
+    errs += [f"pte of mm {mm_id} maps pfn {pfn}, beyond the machine's memory"
+             for mm_id, pfn in f.bad_pfn_ptes]
     for mm, addr, pte in f.pte_list:
         vma = mm.vma_containing(addr)  # type: ignore[attr-defined]
         if vma is None:
@@ -226,10 +248,17 @@ def check_ptes(k: Kernel, f: _Facts) -> list[str]:
             continue
         if pte_write(pte) and not vma.vm_flags & VM_WRITE:
             errs.append(f"writable pte at {addr:#x} in a vma without VM_WRITE")
+        if pte & _PAGE_PRESENT and not vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC):
+            errs.append(f"accessible pte at {addr:#x} in a PROT_NONE vma")
         if pte & _PAGE_SPECIAL:
             continue
         pfn = (pte & PTE_PFN_MASK) >> 12
+        if pfn >= k.pages.nr_pages:
+            continue
         mapping = int(k.pages.mapping[pfn])
+        if (pte_write(pte) and mapping_is_anon(mapping) and not vma.vm_flags & VM_SHARED
+                and int(k.pages.mapcount[pfn]) > 1):
+            errs.append(f"writable pte at {addr:#x} to page {pfn} shared copy-on-write")
         if mapping_is_anon(mapping):
             found = vma.anon_vma is not None and vma.anon_vma.id == mapping_id(mapping) \
                 and vma in vma.anon_vma.vmas and vma_address(k, pfn, vma) == addr
@@ -261,6 +290,9 @@ def check_memcg(k: Kernel, f: _Facts) -> list[str]:
     stray = has & ~anon_mapped & ~cached
     errs += [f"page {pfn} carries a charge nothing explains: {k.describe_page(pfn)}"
              for pfn in np.flatnonzero(stray).tolist()]
+    unknown = has & ~np.isin(p.memcg >> 1, list(k.memcgs))
+    errs += [f"page {pfn} is charged to a memory cgroup that does not exist"
+             for pfn in np.flatnonzero(unknown).tolist()]
     for cg in k.memcgs.values():
         records = int(np.count_nonzero(has & ((p.memcg >> 1) == cg.id)))
         if records != cg.usage:
