@@ -123,12 +123,12 @@ def test_oracle_2627_case_gives_the_expected_objects(capsys: pytest.CaptureFixtu
     ("map a anon 2 touch=write\nmove pages=a nodes=1,0,1\n", 2, "nodes list length"),
     ("# comment\n#@ --nodes 99\nmap a anon 1\n", 2, "invalid value for --nodes"),
     ("#@ --swap 64\nmap a anon 1\n", 1, "not supported yet: --swap"),
-    ("map a anon 1 touch=write\nmigrate old=0 new=1\n", 2, "not supported yet: migrate"),
+    ("map a anon 1 touch=write\nmadvise a dontneed\n", 2, "not supported yet: madvise"),
     ("map a anon 2 touch=write\nmunmap a[1]\ntouch a[1] write\n", 3, "SIGSEGV"),
     ("map a anon 1\n@c touch a write\n", 2, "no such live child: c"),
 ], ids=["unknown-action", "bad-item", "range-outside", "unknown-mapping-item",
         "unknown-mapping-touch", "bad-flag", "bad-integer", "bad-pid", "nodes-length",
-        "bad-vm-option", "swap", "migrate", "touch-unmapped", "no-child"])
+        "bad-vm-option", "swap", "madvise", "touch-unmapped", "no-child"])
 def test_bad_script_is_file_line_message_exit_2(capsys: pytest.CaptureFixture[str],
                                                 tmp_path: Path, text: str, line: int,
                                                 message: str) -> None:
@@ -289,7 +289,7 @@ def test_41_eacces_shared_after_fork(capsys: pytest.CaptureFixture[str], tmp_pat
     child = next(o for o in objs if o["who"] == "c" and o["op"] == "move_pages")
 
     assert (0, "OK", ["0", "EACCES", "1"]) == result(calls(objs)[4])
-    assert (-2, "ENOENT", ["UNSET", "UNSET"]) == result(child)
+    assert (-1, "ENOENT", ["UNSET", "UNSET"]) == result(child)
     assert (0, "OK", ["1", "1"]) == result(calls(objs)[6])
     assert {"a": [1, 1]} == next(o["placement"] for o in objs if o["op"] == "placement")
 
@@ -424,9 +424,9 @@ def test_41_unwritten_statuses_when_nothing_isolated(capsys: pytest.CaptureFixtu
                                       "query a count=0\n")
     c = calls(objs)
 
-    assert (-2, "ENOENT", ["UNSET"] * 2) == result(c[2])
-    assert (-2, "ENOENT", ["UNSET"] * 3) == result(c[3])
-    assert (-2, "ENOENT", ["UNSET"] * 2) == result(c[4])
+    assert (-1, "ENOENT", ["UNSET"] * 2) == result(c[2])
+    assert (-1, "ENOENT", ["UNSET"] * 3) == result(c[3])
+    assert (-1, "ENOENT", ["UNSET"] * 2) == result(c[4])
     assert (0, "OK", ["UNSET"] * 2) == result(c[5])
 
 
@@ -446,7 +446,7 @@ def test_42_einval_flags_and_no_mm(capsys: pytest.CaptureFixture[str], tmp_path:
     c = calls(objs)
 
     for line in (2, 3, 4, 5, 7, 8):
-        assert (-22, "EINVAL") == result(c[line])[:2], line
+        assert (-1, "EINVAL") == result(c[line])[:2], line
     assert (0, "OK", ["1", "1"]) == result(c[9])
 
 
@@ -480,8 +480,8 @@ def test_42_esrch(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
                                       "fork d mode=dead\n"
                                       "move pages=a nodes=1 pid=d\n")
 
-    assert (-3, "ESRCH", ["UNSET"]) == result(calls(objs)[2])
-    assert (-3, "ESRCH", ["UNSET"]) == result(calls(objs)[4])
+    assert (-1, "ESRCH", ["UNSET"]) == result(calls(objs)[2])
+    assert (-1, "ESRCH", ["UNSET"]) == result(calls(objs)[4])
 
 
 def test_42_e2big_and_vmalloc_enomem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -491,9 +491,9 @@ def test_42_e2big_and_vmalloc_enomem(capsys: pytest.CaptureFixture[str], tmp_pat
                                       "move pages=a nodes=1 count=0x0AAAAAAAAAAAAAA8\n"
                                       "query a count=0x0AAAAAAAAAAAAAA9\n")
 
-    assert (-7, "E2BIG") == result(calls(objs)[2])[:2]
-    assert (-12, "ENOMEM") == result(calls(objs)[3])[:2]
-    assert (-7, "E2BIG") == result(calls(objs)[4])[:2]
+    assert (-1, "E2BIG") == result(calls(objs)[2])[:2]
+    assert (-1, "ENOMEM") == result(calls(objs)[3])[:2]
+    assert (-1, "E2BIG") == result(calls(objs)[4])[:2]
 
 
 def test_42_enomem_target_node_full_q10(capsys: pytest.CaptureFixture[str],
@@ -515,7 +515,7 @@ def test_42_enomem_target_node_full_q10(capsys: pytest.CaptureFixture[str],
                                       f"placement\n"
                                       f"verify a\n")
 
-    assert (-12, "ENOMEM", ["UNSET"] * 16) == result(calls(objs)[4])
+    assert (-1, "ENOMEM", ["UNSET"] * 16) == result(calls(objs)[4])
     assert [1] * spare + [0] * (16 - spare) == placement(objs, 5)["a"]
 
 
@@ -529,7 +529,7 @@ def test_42_efault_reading_arguments(capsys: pytest.CaptureFixture[str], tmp_pat
                                       f"move pages=a nodes=1 {opt}\n"
                                       f"placement\n")
 
-    assert (-14, "EFAULT", ["UNSET", "UNSET"]) == result(calls(objs)[2])
+    assert (-1, "EFAULT", ["UNSET", "UNSET"]) == result(calls(objs)[2])
     assert {"a": [0, 0]} == placement(objs, 3)
 
 
@@ -541,7 +541,7 @@ def test_42_efault_writing_statuses(capsys: pytest.CaptureFixture[str], tmp_path
                                       f"move pages=a nodes=1 status_ptr={ptr}\n"
                                       f"placement\n")
 
-    assert (-14, "EFAULT", ["UNSET", "UNSET"]) == result(calls(objs)[2])
+    assert (-1, "EFAULT", ["UNSET", "UNSET"]) == result(calls(objs)[2])
     assert {"a": [1, 1]} == placement(objs, 3)
 
 
@@ -552,7 +552,7 @@ def test_42_enodev(capsys: pytest.CaptureFixture[str], tmp_path: Path, node: str
                                       f"move pages=a nodes=1,{node}\n"
                                       f"placement\n")
 
-    assert (-19, "ENODEV", ["UNSET", "UNSET"]) == result(calls(objs)[2])
+    assert (-1, "ENODEV", ["UNSET", "UNSET"]) == result(calls(objs)[2])
     assert {"a": [0, 0]} == placement(objs, 3)
 
 
@@ -563,7 +563,7 @@ def test_42_enodev_memoryless_node(capsys: pytest.CaptureFixture[str], tmp_path:
                                       "move pages=a nodes=2\n"
                                       "move pages=a nodes=1\n")
 
-    assert (-19, "ENODEV", ["UNSET"]) == result(calls(objs)[3])
+    assert (-1, "ENODEV", ["UNSET"]) == result(calls(objs)[3])
     assert (0, "OK", ["1"]) == result(calls(objs)[4])
 
 

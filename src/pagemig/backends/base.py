@@ -55,6 +55,13 @@ class Backend(Protocol):
               flags: int) -> int:
         """mbind(2) with a user mask pointer."""
 
+    def migrate_pages(self, proc: Any, pid: int, maxnode: int, old_ptr: int,
+                      new_ptr: int) -> int:
+        """migrate_pages(2) with user mask pointers."""
+
+    def set_mempolicy(self, proc: Any, mode: int, mask_ptr: int, maxnode: int) -> int:
+        """set_mempolicy(2) with a user mask pointer."""
+
     def write_user(self, proc: Any, addr: int, data: bytes) -> int:
         """Store bytes as the process would (faulting pages in): 0 or -EFAULT."""
 

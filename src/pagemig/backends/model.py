@@ -149,6 +149,21 @@ class ModelBackend:
             return int(self.k.run(sys_mbind(self.k, addr, length, mode, mask_ptr, maxnode,
                                             flags)))
 
+    def migrate_pages(self, proc: Task, pid: int, maxnode: int, old_ptr: int,
+                      new_ptr: int) -> int:
+        """migrate_pages(2)."""
+        from pagemig.mm.mempolicy import sys_migrate_pages
+
+        with self.k.as_task(proc):
+            return int(self.k.run(sys_migrate_pages(self.k, pid, maxnode, old_ptr, new_ptr)))
+
+    def set_mempolicy(self, proc: Task, mode: int, mask_ptr: int, maxnode: int) -> int:
+        """set_mempolicy(2)."""
+        from pagemig.mm.mempolicy import sys_set_mempolicy
+
+        with self.k.as_task(proc):
+            return sys_set_mempolicy(self.k, mode, mask_ptr, maxnode)
+
     def write_user(self, proc: Task, addr: int, data: bytes) -> int:
         """A store by the process."""
         with self.k.as_task(proc):

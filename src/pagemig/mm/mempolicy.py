@@ -380,3 +380,129 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
     if not err and nr_failed and flags & MPOL_MF_STRICT:
         err = -errno.EIO
     return err
+
+
+# -- set_mempolicy(), migrate_pages() --
+
+def sys_set_mempolicy(k: Kernel, mode: int, nmask: int, maxnode: int) -> int:
+    """Model of sys_set_mempolicy() / do_set_mempolicy(): the current task's policy."""
+    mode_flags = mode & MPOL_MODE_FLAGS
+    mode &= ~MPOL_MODE_FLAGS
+    if not 0 <= mode < MPOL_MAX:
+        return -errno.EINVAL
+    if mode_flags & MPOL_F_STATIC_NODES and mode_flags & MPOL_F_RELATIVE_NODES:
+        return -errno.EINVAL
+    err, nodes = get_nodes(k, nmask, maxnode)
+    if err:
+        return err
+    new = mpol_new(k, mode, mode_flags, nodes)
+    if isinstance(new, int):
+        return new
+    assert k.current is not None
+    k.current.mempolicy = new
+    return 0
+
+
+def new_node_page(k: Kernel, page: int, node: int) -> tuple[int | None, int | None]:
+    """Model of new_node_page(): a page on ``node`` or, failing that, another (no THISNODE)."""
+    from pagemig.mm.page_alloc import alloc_pages_node
+
+    return alloc_pages_node(k, node, GFP_HIGHUSER_MOVABLE), None
+
+
+def node_remap(s: int, from_nodes: set[int], to_nodes: set[int]) -> int:
+    """Model of node_remap() (bitmap_bitremap()): the k-th node of ``from`` to the
+    (k mod |to|)-th node of ``to``; nodes not in ``from``, or an empty ``to``, map to themselves."""
+    if s not in from_nodes or not to_nodes:
+        return s
+    ordinal = sorted(from_nodes).index(s)
+    return sorted(to_nodes)[ordinal % len(to_nodes)]
+
+
+def migrate_to_node(k: Kernel, mm, source: int, dest: int, flags: int):  # type: ignore[no-untyped-def]
+    """Model of migrate_to_node(): move every selected page on ``source`` towards ``dest``.
+
+    Scans [first vma start, TASK_SIZE) with MPOL_MF_DISCONTIG_OK; check_range()'s result
+    is ignored.  Returns 0 or migrate_pages()'s result (a generator).
+    """
+    from pagemig.mm.fault import TASK_SIZE
+    from pagemig.mm.migrate import migrate_pages
+    from pagemig.mm.mm_types import PageList
+
+    pagelist = PageList(k.pages)
+    if mm.vmas:
+        check_range(k, mm, mm.vmas[0].vm_start, TASK_SIZE, {source},
+                    flags | MPOL_MF_DISCONTIG_OK, pagelist)
+    if not pagelist.list_empty():
+        return (yield from migrate_pages(k, pagelist, new_node_page, dest))
+    return 0
+
+
+def do_migrate_pages(k: Kernel, mm, from_nodes: set[int], to_nodes: set[int], flags: int):  # type: ignore[no-untyped-def]
+    """Model of do_migrate_pages(): pair source and destination nodes and move each pair.
+
+    The scan picks, among the remaining sources, the last one whose destination is not a
+    remaining source (so a node is emptied before it is filled); |to| < |from| wraps around.
+    Returns the number of pages not moved, or a negative errno (a generator).
+    """
+    from pagemig.mm.migrate import migrate_vmas
+
+    err = migrate_vmas(k, mm, frozenset(to_nodes), frozenset(from_nodes), flags)
+    if err:
+        return err
+    busy = 0
+    tmp = set(from_nodes)
+    while tmp:
+        source, dest = -1, 0
+        for s in sorted(tmp):
+            d = node_remap(s, from_nodes, to_nodes)
+            if s == d:
+                continue
+            source, dest = s, d
+            if dest not in tmp:
+                break
+        if source == -1:
+            break
+        tmp.discard(source)
+        err = yield from migrate_to_node(k, mm, source, dest, flags)
+        k.trace("mm_migrate_to_node", source=source, dest=dest, ret=err)
+        if err > 0:
+            busy += err
+        if err < 0:
+            return err
+    return busy
+
+
+def sys_migrate_pages(k: Kernel, pid: int, maxnode: int, old_nodes: int, new_nodes: int):  # type: ignore[no-untyped-def]
+    """Model of sys_migrate_pages(): the migrate_pages(2) system call (a generator)."""
+    from pagemig.cpuset import cpuset_mems_allowed
+    from pagemig.sched import CAP_SYS_NICE
+    from pagemig.security import security_task_movememory
+
+    err, old = get_nodes(k, old_nodes, maxnode)
+    if err:
+        return err
+    err, new = get_nodes(k, new_nodes, maxnode)
+    if err:
+        return err
+    current = k.current
+    assert current is not None
+    task = current if pid == 0 else k.find_task_by_vpid(pid)
+    if task is None:
+        return -errno.ESRCH
+    mm = k.get_task_mm(task)
+    if mm is None:
+        return -errno.EINVAL
+    nice = current.capable(CAP_SYS_NICE)
+    if (current.euid != task.suid and current.euid != task.uid and current.uid != task.suid
+            and current.uid != task.uid and not nice):
+        return -errno.EPERM
+    if not new <= set(cpuset_mems_allowed(task)) and not nice:
+        return -errno.EPERM
+    if not new <= set(k.nodes_with_memory()):
+        return -errno.EINVAL
+    err = security_task_movememory(k.security, task)
+    if err:
+        return err
+    flags = MPOL_MF_MOVE_ALL if nice else MPOL_MF_MOVE
+    return (yield from do_migrate_pages(k, mm, old, new, flags))

@@ -33,6 +33,7 @@ from pagemig.script.parse import (
     parse_flags,
     parse_items,
     parse_long,
+    parse_mask,
     parse_nodes,
     parse_pid,
     parse_range,
@@ -50,6 +51,7 @@ MAXMAPS = 64
 MAXCHILD = 8
 MAX_MAP_PAGES = 1 << 26  # 256 GiB: larger mappings are refused (the model keeps a table per page)
 KERNEL_ADDR = 0xFFFF888000100000
+MASK_BYTES = 8192  # the probe's node masks: room for PAGE_SIZE * 8 bits
 PIPE_BUFFERS = 16  # 2.6.27: a pipe holds 16 pages; a 17th vmsplice() blocks
 MALLOC_MMAP_THRESHOLD = 96 * 1024  # blocks above it are mmap()ed (the heap is 132 KiB)
 HEAP_SCRATCH = 2 * PAGE  # the probe's malloc arena starts after its first heap pages
@@ -61,7 +63,7 @@ MPOL = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3, "local": 4}
 SUPPORTED_OPS = frozenset({
     "map", "touch", "verify", "move", "query", "placement", "fork", "kill", "droppriv",
     "dropcap", "munmap", "mprotect", "mlock", "munlock", "vmsplice", "unsplice", "meminfo",
-    "note",
+    "note", "migrate", "mbind", "set_mempolicy",
 })
 SUPPORTED_MAP_OPTS = frozenset({"node", "policy", "touch", "seed", "same", "align", "file",
                                 "cpu_node"})
@@ -520,12 +522,11 @@ class Runner:
             seconds = time.perf_counter() - t0
             raw = self.b.read_user(proc.handle, sp, 4 * n) if n else b""
             status = np.frombuffer(raw or b"", "<i4").tolist()
-        e = -ret if ret < 0 else 0
         full = bool(a.int_kv("full", 1 if n <= 512 else 0))
         fields: dict[str, Any] = {
             "pid_spec": pidspec or "self", "pid": pid, "count": count, "flags": flags,
             "nodes_null": nodes_arg == 0}
-        fields.update(err_fields(ret, e))
+        fields.update(syscall_fields(ret))
         fields["seconds"] = round(seconds, 8)
         if full:
             fields["items"] = labels
@@ -571,6 +572,76 @@ class Runner:
 
     def _scratch(self, proc: Proc, size: int) -> _Scratch:
         return _Scratch(self.b, proc.handle, size)
+
+    # -- memory policies and migrate_pages(2) --
+
+    def _mask_bytes(self, spec: str | None) -> bytes:
+        # The probe's build_mask(): MASK_BYTES (8192) of node bits.
+        mask = parse_mask(spec)
+        words = np.zeros(MASK_BYTES // 8, "<u8")
+        for i, w in enumerate(mask.words[: len(words)]):
+            words[i] = np.uint64(w & ((1 << 64) - 1))
+        return words.tobytes()
+
+    def act_migrate(self, proc: Proc, a: Action) -> None:
+        """migrate [pid=] [maxnode=N] old=MASK new=MASK [old_ptr=] [new_ptr=] [placement=0]."""
+        pidspec = a.get("pid")
+        pid = self._resolve_pid(proc, pidspec)
+        maxnode = parse_count(a.get("maxnode") or "65")
+        with self._scratch(proc, 2 * MASK_BYTES) as base:
+            self._store(proc, base, self._mask_bytes(a.get("old")))
+            self._store(proc, base + MASK_BYTES, self._mask_bytes(a.get("new")))
+            old_ptr = self._mask_pointer(proc, a.get("old_ptr"), base)
+            new_ptr = self._mask_pointer(proc, a.get("new_ptr"), base + MASK_BYTES)
+            t0 = time.perf_counter()
+            ret = self.b.migrate_pages(proc.handle, pid, maxnode, old_ptr, new_ptr)
+            seconds = time.perf_counter() - t0
+        fields: dict[str, Any] = {"pid_spec": pidspec or "self", "pid": pid, "maxnode": maxnode,
+                                  "old": a.get("old") or "none", "new": a.get("new") or "none"}
+        fields.update(syscall_fields(ret))
+        fields["seconds"] = round(seconds, 8)
+        fields["vmstat_delta"] = {"pgmigrate_success": 0, "pgmigrate_fail": 0}
+        if a.int_kv("placement", 1):
+            fields["placement"] = self._placement(proc, pid)
+        self.emit("migrate_pages", proc.who, fields)
+
+    def _mask_pointer(self, proc: Proc, value: str | None, default: int) -> int:
+        if value is None:
+            return default
+        if value == "null":
+            return 0
+        if value == "kernel":
+            return KERNEL_ADDR
+        return self.b.special_address(proc.handle, "badpage")
+
+    def act_mbind(self, proc: Proc, a: Action) -> None:
+        """mbind RANGE mode=bind|preferred|interleave|default|local nodes=LIST [flags=]."""
+        spec = a.pos(1)
+        m, first, count = self._range(proc, spec)
+        mode = MPOL.get(a.get("mode") or "bind", 2)
+        flags = parse_flags(a.get("flags"))
+        maxnode = parse_count(a.get("maxnode") or "1025")
+        with self._scratch(proc, MASK_BYTES) as mask_ptr:
+            self._store(proc, mask_ptr, self._mask_bytes(a.get("nodes")))
+            ptr = 0 if mode in (0, 4) else mask_ptr
+            ret = self.b.mbind(proc.handle, m.addr + first * PAGE, count * PAGE, mode, ptr,
+                               maxnode, flags)
+        fields: dict[str, Any] = {"range": spec, "mode": mode, "flags": flags}
+        fields.update(syscall_fields(ret))
+        fields["vmstat_delta"] = {"pgmigrate_success": 0, "pgmigrate_fail": 0}
+        fields["placement"] = self._placement(proc, 0)
+        self.emit("mbind", proc.who, fields)
+
+    def act_set_mempolicy(self, proc: Proc, a: Action) -> None:
+        """set_mempolicy mode=... nodes=LIST."""
+        mode = MPOL.get(a.get("mode") or "default", 0)
+        with self._scratch(proc, MASK_BYTES) as mask_ptr:
+            self._store(proc, mask_ptr, self._mask_bytes(a.get("nodes")))
+            ptr = 0 if mode in (0, 4) else mask_ptr
+            ret = self.b.set_mempolicy(proc.handle, mode, ptr, 1025)
+        fields: dict[str, Any] = {"mode": mode}
+        fields.update(syscall_fields(ret))
+        self.emit("set_mempolicy", proc.who, fields)
 
     # -- processes --
 
@@ -625,7 +696,7 @@ class Runner:
         cap = a.pos(1) or "sys_nice"
         ret = self.b.drop_cap(proc.handle, 19 if cap == "sys_ptrace" else 23)
         fields: dict[str, Any] = {"cap": cap}
-        fields.update(err_fields(-1 if ret < 0 else 0, -ret))
+        fields.update(syscall_fields(ret))
         fields.update(self.b.creds(proc.handle))
         self.emit("dropcap", proc.who, fields)
 
@@ -648,7 +719,7 @@ class Runner:
         fields: dict[str, Any] = {"range": spec}
         if a.pos(2) is not None:
             fields["arg"] = a.pos(2)
-        fields.update(err_fields(-1 if ret < 0 else 0, -ret))
+        fields.update(syscall_fields(ret))
         self.emit(op, proc.who, fields)
 
     def act_munmap(self, proc: Proc, a: Action) -> None:
@@ -682,7 +753,7 @@ class Runner:
             if m.seed[p] == ST_UNTOUCHED:
                 m.seed[p] = self._fault_content(proc, m, p)
         fields: dict[str, Any] = {"range": spec}
-        fields.update(err_fields(-1 if ret < 0 else 0, -ret))
+        fields.update(syscall_fields(ret))
         fields["bytes"] = 0 if ret < 0 else count * PAGE
         self.emit("vmsplice", proc.who, fields)
 
@@ -706,6 +777,11 @@ class Runner:
     def act_note(self, proc: Proc, a: Action) -> None:
         """note TEXT."""
         self.emit("note", proc.who, {"text": a.text[4:].strip()})
+
+
+def syscall_fields(ret: int) -> dict[str, Any]:
+    """The probe's ret/errno/err for a kernel result: syscall(2) returns -1 and sets errno."""
+    return err_fields(-1 if ret < 0 else ret, -ret if ret < 0 else 0)
 
 
 def arg_to_pv(prot: int) -> int:
