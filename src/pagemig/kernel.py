@@ -21,16 +21,18 @@ from typing import Any
 import numpy as np
 
 from pagemig import binfmt, fork
+from pagemig.fs.ext2 import ext2_aops, ext2_new_file
 from pagemig.mm import migrate
+from pagemig.mm.buffer import BufferHeads
 from pagemig.mm.fault import copy_from_user, copy_to_user
 from pagemig.mm.filemap import (
     SWAPPER_SPACE_ID,
     AddressSpace,
     AddressSpaceOperations,
     BackingDevInfo,
-    end_page_writeback,
     unlock_page,
 )
+from pagemig.mm.filemap import __set_page_dirty_nobuffers as set_page_dirty_nobuffers
 from pagemig.mm.memcontrol import ROOT_MEM_CGROUP, MemCgroup
 from pagemig.mm.mm_types import (
     PAGE_SHIFT,
@@ -58,6 +60,7 @@ from pagemig.mm.page_alloc import (
     setup_per_zone_pages_min,
 )
 from pagemig.mm.page_flags import F_LOCKED, F_RESERVED, F_SWAPCACHE, decode_page_flags
+from pagemig.mm.page_writeback import complete_writeback, end_io
 from pagemig.mm.physmem import FrameStore
 from pagemig.mm.profiles import get_profile
 from pagemig.mm.shmem import shmem_aops, shmem_file_setup
@@ -128,6 +131,10 @@ class Kernel:
         self.tasks: dict[int, Task] = {}
         self.current: Task | None = None
         self.shmem_aops = shmem_aops()
+        self.ext2_aops = ext2_aops()
+        self.bh = BufferHeads()
+        self.writeback_inflight: list[int] = []
+        self.hold_writeback = False  # keep started writeback in flight (tests look at it)
         self.exec_files: dict[str, AddressSpace] = {}
         self._make_swapper_space()
         self._reserve_boot_memory()
@@ -168,7 +175,8 @@ class Kernel:
 
     def _make_swapper_space(self) -> None:
         self._ids["address_space"] = SWAPPER_SPACE_ID
-        swap_aops = AddressSpaceOperations("swap_aops", migratepage=migrate.migrate_page)
+        swap_aops = AddressSpaceOperations("swap_aops", migratepage=migrate.migrate_page,
+                                           set_page_dirty=set_page_dirty_nobuffers)
         self.swapper_space = AddressSpace(SWAPPER_SPACE_ID, "swapper_space", swap_aops,
                                           BackingDevInfo("swap", cap_account_dirty=False))
         self.address_spaces[SWAPPER_SPACE_ID] = self.swapper_space
@@ -311,7 +319,11 @@ class Kernel:
         if wait.what == "page_locked":
             unlock_page(self, wait.pfn)
         elif wait.what == "page_writeback":
-            end_page_writeback(self, wait.pfn)
+            end_io(self, wait.pfn)
+        elif wait.what == "buffer_locked":
+            from pagemig.mm.buffer import BH_Lock
+
+            self.bh.b_state[wait.pfn] &= ~BH_Lock
         else:
             raise AssertionError(f"unknown wait {wait}")
 
@@ -403,6 +415,16 @@ class Kernel:
     def create_file(self, name: str, size_pages: int) -> AddressSpace:
         """A new tmpfs file of ``size_pages`` pages (open(O_CREAT) + ftruncate())."""
         return shmem_file_setup(self, name, size_pages)
+
+    def create_blockfs_file(self, name: str, size_pages: int) -> AddressSpace:
+        """A new sparse file of ``size_pages`` pages on the ext2 filesystem."""
+        return ext2_new_file(self, name, size_pages)
+
+    def complete_writeback(self) -> int:
+        """The I/O of every page under writeback completes, unless held open."""
+        if self.hold_writeback:
+            return 0
+        return complete_writeback(self)
 
     def touch(self, task: Task, addr: int, write: bool) -> None:
         """Access one byte at ``addr`` as ``task`` would: fault the page in if needed.

@@ -40,6 +40,7 @@ class AddressSpaceOperations:
     name: str
     migratepage: Callable[..., Any] | None = None
     writepage: Callable[..., Any] | None = None
+    readpage: Callable[..., Any] | None = None
     set_page_dirty: Callable[[Kernel, int], int] | None = None
     releasepage: Callable[..., Any] | None = None
 
@@ -72,6 +73,10 @@ class AddressSpace:
     shared_policy: list[tuple[int, int, Any]] = field(default_factory=list)
     inode_dirty: bool = False
     is_shmem: bool = False
+    blocksize: int = 4096
+    disk: np.ndarray | None = None  # block files: the file's blocks on disk (one per page)
+    on_disk: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    io_error: bool = False  # make writepage fail with -EIO (to test error paths)
 
     @property
     def handle(self) -> int:
@@ -145,10 +150,15 @@ def find_get_page(k: Kernel, mapping: AddressSpace, index: int) -> int:
 
 
 def set_page_dirty(k: Kernel, pfn: int) -> int:
-    """Model of set_page_dirty(): the mapping's method, or just PG_dirty for anon pages."""
+    """Model of set_page_dirty(): the mapping's method (__set_page_dirty_buffers() when it
+    has none, as with CONFIG_BLOCK), or just PG_dirty for anonymous pages."""
     mapping = k.page_mapping(pfn)
-    if mapping is not None and mapping.a_ops.set_page_dirty is not None:
-        return mapping.a_ops.set_page_dirty(k, pfn)
+    if mapping is not None:
+        if mapping.a_ops.set_page_dirty is not None:
+            return mapping.a_ops.set_page_dirty(k, pfn)
+        from pagemig.mm.buffer import __set_page_dirty_buffers
+
+        return __set_page_dirty_buffers(k, pfn)
     if not int(k.pages.flags[pfn]) & F_DIRTY:
         k.pages.flags[pfn] |= F_DIRTY
         return 1
@@ -192,12 +202,82 @@ def clear_page_dirty_for_io(k: Kernel, pfn: int) -> int:
     """
     p = k.pages
     p.flags[pfn] &= ~F_RECLAIM
+    mapping = k.page_mapping(pfn)
+    if mapping is not None and mapping.mapping_cap_account_dirty() and page_mkclean(k, pfn):
+        set_page_dirty(k, pfn)
     was_dirty = bool(int(p.flags[pfn]) & F_DIRTY)
     p.flags[pfn] &= ~F_DIRTY
-    mapping = k.page_mapping(pfn)
     if was_dirty and mapping is not None and mapping.mapping_cap_account_dirty():
         k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_DIRTY] -= 1
     return int(was_dirty)
+
+
+def page_mkclean(k: Kernel, pfn: int) -> int:
+    """Model of page_mkclean(): write-protect and clean every pte mapping a file page.
+
+    Returns 1 if a pte was dirty or writable (the next write will fault and redirty).
+    """
+    from pagemig.mm.rmap import vma_address
+    from pagemig.mm.swapops import (
+        pte_dirty,
+        pte_mkclean,
+        pte_pfn,
+        pte_present,
+        pte_write,
+        pte_wrprotect,
+    )
+
+    mapping = k.page_mapping(pfn)
+    if mapping is None or int(k.pages.mapcount[pfn]) == 0:
+        return 0
+    ret = 0
+    for vma in vma_prio_tree_foreach(mapping, k.page_index(pfn)):
+        if not vma.vm_flags & 0x8:  # VM_SHARED: private ptes of a file page never write it
+            continue
+        addr = vma_address(k, pfn, vma)
+        if addr < 0:
+            continue
+        pte = vma.vm_mm.get_pte(addr)
+        if pte_present(pte) and pte_pfn(pte) == pfn and (pte_dirty(pte) or pte_write(pte)):
+            vma.vm_mm.set_pte(addr, pte_mkclean(pte_wrprotect(pte)))
+            ret = 1
+    return ret
+
+
+def page_cache_read(k: Kernel, mapping: AddressSpace, index: int) -> int | None:
+    """Model of page_cache_read(): a new page-cache page filled by ->readpage().
+
+    Page-cache pages are allocated by the task's policy (page_cache_alloc_cold(), not the
+    vma's).  Returns the page with a reference, or None when no page could be allocated.
+    """
+    from pagemig.mm.mempolicy import alloc_page_vma
+    from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
+    from pagemig.mm.swap import lru_cache_add, put_page
+
+    pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
+    if pfn is None:
+        return None
+    if add_to_page_cache(k, pfn, mapping, index):
+        put_page(k, pfn)
+        return None
+    lru_cache_add(k, pfn)
+    assert mapping.a_ops.readpage is not None
+    mapping.a_ops.readpage(k, mapping, pfn)
+    return pfn
+
+
+def filemap_fault(k: Kernel, mapping: AddressSpace, index: int) -> int | None:
+    """Model of filemap_fault(): the cached page, or one read in; with a reference."""
+    from pagemig.mm.swap import mark_page_accessed
+
+    pfn = find_get_page(k, mapping, index)
+    if pfn < 0:
+        got = page_cache_read(k, mapping, index)
+        if got is None:
+            return None
+        pfn = got
+    mark_page_accessed(k, pfn)
+    return pfn
 
 
 # -- page lock and writeback waits (include/linux/pagemap.h, mm/filemap.c) --

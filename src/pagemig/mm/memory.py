@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from pagemig.mm.filemap import set_page_dirty
+from pagemig.mm.filemap import filemap_fault, set_page_dirty
 from pagemig.mm.memcontrol import mem_cgroup_charge, mem_cgroup_uncharge_page
 from pagemig.mm.mempolicy import alloc_page_vma
 from pagemig.mm.mm_types import (
@@ -95,6 +95,23 @@ def vm_get_page_prot(vm_flags: int) -> int:
     if vm_flags & VM_WRITE:
         return PAGE_SHARED if vm_flags & VM_SHARED else PAGE_COPY
     return PAGE_READONLY
+
+
+def vma_wants_writenotify(vma: VmArea) -> bool:
+    """Model of vma_wants_writenotify(): shared writable mappings of files that account
+    dirty pages are mapped read-only, so the first write faults and dirties the page."""
+    if vma.vm_flags & (VM_WRITE | VM_SHARED) != (VM_WRITE | VM_SHARED):
+        return False
+    if vma.vm_flags & VM_PFNMAP:
+        return False
+    return vma.vm_file is not None and vma.vm_file.mapping_cap_account_dirty()
+
+
+def vma_page_prot(vma: VmArea) -> int:
+    """``vma->vm_page_prot``: protection_map[] of the flags, read-only with writenotify."""
+    if vma_wants_writenotify(vma):
+        return vm_get_page_prot(vma.vm_flags & ~VM_SHARED)
+    return vm_get_page_prot(vma.vm_flags)
 
 
 def maybe_mkwrite(pte: int, vma: VmArea) -> int:
@@ -203,7 +220,7 @@ def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write:
         put_page(k, pfn)
         return VM_FAULT_OOM
     k.pages.flags[pfn] |= F_UPTODATE
-    entry = mk_pte(pfn, vm_get_page_prot(vma.vm_flags))
+    entry = mk_pte(pfn, vma_page_prot(vma))
     if write:
         entry = pte_mkwrite(pte_mkdirty(entry))
     mm.anon_rss += 1
@@ -230,6 +247,8 @@ def _vma_fault(k: Kernel, vma: VmArea, address: int) -> int | None:
     assert vma.vm_file is not None
     if pgoff >= vma.vm_file.size_pages:
         return None  # beyond EOF: SIGBUS
+    if vma.vm_ops.fault == "filemap":
+        return filemap_fault(k, vma.vm_file, pgoff)
     pfn = shmem_getpage(k, vma.vm_file, pgoff)
     if pfn is not None:
         mark_page_accessed(k, pfn)
@@ -260,7 +279,7 @@ def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte
         mapped = new
     else:
         mapped = page
-    entry = mk_pte(mapped, vm_get_page_prot(vma.vm_flags))
+    entry = mk_pte(mapped, vma_page_prot(vma))
     if write:
         entry = maybe_mkwrite(pte_mkdirty(entry), vma)
     if anon:
@@ -313,7 +332,7 @@ def do_wp_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int
     if not anon:
         mm.file_rss -= 1
         mm.anon_rss += 1
-    entry = maybe_mkwrite(pte_mkdirty(mk_pte(new, vm_get_page_prot(vma.vm_flags))), vma)
+    entry = maybe_mkwrite(pte_mkdirty(mk_pte(new, vma_page_prot(vma))), vma)
     mm.set_pte(address, entry)
     lru_cache_add_active(k, new)
     page_add_new_anon_rmap(k, new, vma, address)

@@ -8,9 +8,8 @@ their result; ``k.run()`` drives them with one actor.
 Statuses and errors are the kernel's: 0 or a negative errno from each function, a status
 array of node ids or negative errnos from sys_move_pages().
 
-Simplifications (each raises NotImplementedError naming the scope that brings it):
-- buffer heads (buffer_migrate_page() on a page with buffers, try_to_free_buffers()),
-  writeout() and the fallback's release of private data, and the swap cache: issue 3;
+Simplifications:
+- the swap cache is not modelled yet: moving a swap-cache slot raises NotImplementedError;
 - the PF_SWAPWRITE flag is kept on the task but nothing reads it (no reclaim).
 """
 
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pagemig.cpuset import cpuset_mems_allowed
+from pagemig.mm.buffer import BH_Lock, page_buffers, try_to_free_buffers, try_to_release_page
 from pagemig.mm.filemap import (
     SWAPPER_SPACE_ID,
     AddressSpace,
@@ -42,7 +42,7 @@ from pagemig.mm.memcontrol import (
     mem_cgroup_prepare_migration,
     mem_cgroup_uncharge_cache_page,
 )
-from pagemig.mm.memory import FOLL_GET, follow_page, vm_get_page_prot
+from pagemig.mm.memory import FOLL_GET, follow_page, vma_page_prot
 from pagemig.mm.mempolicy import MAX_NUMNODES, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, vma_migratable
 from pagemig.mm.mm_types import (
     PageList,
@@ -51,7 +51,13 @@ from pagemig.mm.mm_types import (
     mapping_is_anon,
 )
 from pagemig.mm.mmzone import ZoneStat
-from pagemig.mm.page_alloc import GFP_ATOMIC, GFP_HIGHUSER_MOVABLE, GFP_THISNODE, alloc_pages_node
+from pagemig.mm.page_alloc import (
+    GFP_ATOMIC,
+    GFP_HIGHUSER_MOVABLE,
+    GFP_KERNEL,
+    GFP_THISNODE,
+    alloc_pages_node,
+)
 from pagemig.mm.page_flags import (
     F_ACTIVE,
     F_CHECKED,
@@ -66,6 +72,7 @@ from pagemig.mm.page_flags import (
     F_UPTODATE,
     F_WRITEBACK,
 )
+from pagemig.mm.page_writeback import AOP_WRITEPAGE_ACTIVATE, WritebackControl
 from pagemig.mm.rmap import (
     page_add_anon_rmap,
     page_add_file_rmap,
@@ -91,7 +98,7 @@ from pagemig.mm.swapops import (
     pte_mkwrite,
     pte_to_swp_entry,
 )
-from pagemig.sched import CAP_SYS_NICE, PF_SWAPWRITE, RESCHED
+from pagemig.sched import CAP_SYS_NICE, PF_SWAPWRITE, RESCHED, Wait
 from pagemig.security import security_task_movememory
 
 if TYPE_CHECKING:
@@ -102,7 +109,7 @@ Gen = Generator[Any, None, int]
 # get_new_page(k, page, private) -> (new pfn or None, index of the status slot or None)
 NewPageFn = Callable[["Kernel", int, Any], tuple[int | None, int | None]]
 
-ISSUE3 = "comes with issue 3 (buffers, writeback, swap cache, memcg limits)"
+ISSUE3 = "comes with issue 3 (the swap cache)"
 
 
 def isolate_lru_page(k: Kernel, page: int, pagelist: PageList) -> int:
@@ -174,7 +181,7 @@ def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
         return
     mem_cgroup_charge(k, new, mm, GFP_ATOMIC)
     get_page(k, new)
-    pte = pte_mkold(mk_pte(new, vm_get_page_prot(vma.vm_flags)))
+    pte = pte_mkold(mk_pte(new, vma_page_prot(vma)))
     if is_write_migration_entry(entry):
         pte = pte_mkwrite(pte)
     mm.set_pte(addr, pte)
@@ -327,24 +334,74 @@ def migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, page: in
 
 def buffer_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int,
                         page: int) -> Gen:
-    """Model of buffer_migrate_page(): like migrate_page() for a page without buffers."""
+    """Model of buffer_migrate_page(): move the mapping and the buffer ring to ``newpage``.
+
+    A page without buffers is handled by migrate_page().  With buffers the reference
+    count must be 3 (cache, buffers, isolation); every buffer is referenced and locked
+    (they may sleep) while the ring, its page reference and PG_private move to ``newpage``
+    and each buffer is pointed at it at the same offset.  Returns 0 or -EAGAIN.
+    """
     if not int(k.pages.flags[page]) & F_PRIVATE:
         return (yield from migrate_page(k, mapping, newpage, page))
-    raise NotImplementedError(f"buffer_migrate_page with buffer heads {ISSUE3}")
+    ring = page_buffers(k, page)
+    rc = migrate_page_move_mapping(k, mapping, newpage, page)
+    if rc:
+        return rc
+    bh = k.bh
+    for b in ring:
+        bh.b_count[b] += 1
+        while int(bh.b_state[b]) & BH_Lock:
+            yield Wait("buffer_locked", b)
+        bh.b_state[b] |= BH_Lock
+    k.pages.flags[page] &= ~F_PRIVATE
+    k.pages.private[newpage] = k.pages.private[page]
+    k.pages.private[page] = 0
+    put_page(k, page)
+    get_page(k, newpage)
+    for b in ring:
+        bh.b_page[b] = newpage  # set_bh_page(): same offset in the new page
+    k.pages.flags[newpage] |= F_PRIVATE
+    migrate_page_copy(k, newpage, page)
+    for b in ring:
+        bh.b_state[b] &= ~BH_Lock
+        bh.b_count[b] -= 1
+    k.trace("mm_migrate_buffers", old=page, new=newpage, nr=len(ring))
+    return 0
 
 
 def writeout(k: Kernel, mapping: AddressSpace, page: int) -> Gen:
-    """Model of writeout(): write a dirty page back; never 0."""
-    raise NotImplementedError(f"writeout {ISSUE3}")
-    yield
+    """Model of writeout(): start writing a dirty page back; never 0.
+
+    -EINVAL without ->writepage; -EAGAIN if someone else already cleaned it; otherwise the
+    ptes are restored to the old page, ->writepage runs (as for reclaim, not waiting) and
+    the page is locked again: -EAGAIN, or -EIO on an I/O error, in which case the page is
+    NOT locked again (quirk Q6: unmap_and_move() then unlocks it a second time).
+    """
+    if mapping.a_ops.writepage is None:
+        return -errno.EINVAL
+    if not clear_page_dirty_for_io(k, page):
+        return -errno.EAGAIN
+    remove_migration_ptes(k, page, page)
+    wbc = WritebackControl(sync=False, for_reclaim=True, nonblocking=True)
+    rc = mapping.a_ops.writepage(k, page, wbc)
+    k.trace("mm_migrate_writeout", pfn=page, rc=rc)
+    if rc < 0:
+        return -errno.EIO
+    if rc != AOP_WRITEPAGE_ACTIVATE:
+        yield from lock_page(k, page)
+    return -errno.EAGAIN
 
 
 def fallback_migrate_page(k: Kernel, mapping: AddressSpace, newpage: int, page: int) -> Gen:
-    """Model of fallback_migrate_page(): for mappings without a migratepage method."""
+    """Model of fallback_migrate_page(): for mappings without a migratepage method.
+
+    A dirty page is written out (never migrated in this attempt); private data that cannot
+    be released is -EAGAIN; otherwise migrate_page().
+    """
     if int(k.pages.flags[page]) & F_DIRTY:
         return (yield from writeout(k, mapping, page))
-    if int(k.pages.flags[page]) & F_PRIVATE:
-        raise NotImplementedError(f"try_to_release_page {ISSUE3}")
+    if int(k.pages.flags[page]) & F_PRIVATE and not try_to_release_page(k, page, GFP_KERNEL):
+        return -errno.EAGAIN
     return (yield from migrate_page(k, mapping, newpage, page))
 
 
@@ -427,7 +484,7 @@ def _lock_unmap_move(k: Kernel, newpage: int, page: int, force: bool,
         # PageAnon: the RCU read section keeps the anon_vma alive once mapcount reaches 0.
         if not int(k.pages.mapping[page]):
             if int(k.pages.flags[page]) & F_PRIVATE:
-                raise NotImplementedError(f"try_to_free_buffers on an orphaned page {ISSUE3}")
+                try_to_free_buffers(k, page)  # an orphan's buffers (not an anon page)
             why = "no mapping"
         else:
             try_to_unmap(k, page, True)

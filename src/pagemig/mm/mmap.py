@@ -294,7 +294,7 @@ def do_mmap(k: Kernel, mm: MmStruct, addr: int, length: int, prot: int, flags: i
         file = shmem_file_setup(k, "dev/zero", length >> PAGE_SHIFT)
         pgoff = 0
     if file is not None:
-        vm_ops = shmem_vm_ops()
+        vm_ops = shmem_vm_ops() if file.is_shmem else VmOps(fault="filemap")
     elif not flags & MAP_SHARED:
         pgoff = addr >> PAGE_SHIFT
     mmap_region(k, mm, addr, length, vm_flags, pgoff, file, vm_ops, name)

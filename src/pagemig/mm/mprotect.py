@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from pagemig.mm.memory import _populated_addresses, vm_get_page_prot
+from pagemig.mm.memory import _populated_addresses, vma_page_prot
 from pagemig.mm.mm_types import PAGE_MASK, PAGE_SIZE, VM_EXEC, VM_READ, VM_WRITE
 from pagemig.mm.mmap import PROT_EXEC, PROT_READ, PROT_WRITE, merge_or_split
 from pagemig.mm.swapops import (
@@ -48,7 +48,7 @@ def mprotect_fixup(k: Kernel, vma: VmArea, prev: VmArea | None, start: int, end:
         return 0, vma
     vma = merge_or_split(k, vma, prev, start, end, newflags)
     vma.vm_flags = newflags
-    change_protection(k, vma, start, end, vm_get_page_prot(newflags))
+    change_protection(k, vma, start, end, vma_page_prot(vma))
     return 0, vma
 
 
