@@ -1,0 +1,1 @@
+"""Filesystems and pseudo-filesystems of the model."""
