@@ -252,9 +252,9 @@ def test_pages_leaked_by_mbind_are_counted_not_lost(k: Kernel) -> None:
 
 
 def test_checks_covered_here() -> None:
-    """CHECKS holds exactly the eight checks this file breaks one by one."""
+    """CHECKS holds exactly the checks this file breaks one by one."""
     assert ["check_no_page_lost", "check_one_list", "check_counters", "check_references",
-            "check_cache", "check_ptes", "check_memcg", "check_locks"] == [
+            "check_cache", "check_ptes", "check_memcg", "check_buffers", "check_locks"] == [
         c.__name__ for c in CHECKS]
 
 

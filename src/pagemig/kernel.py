@@ -420,6 +420,48 @@ class Kernel:
         """A new sparse file of ``size_pages`` pages on the ext2 filesystem."""
         return ext2_new_file(self, name, size_pages)
 
+    def pwrite(self, task: Task, file: AddressSpace, index: int, data: bytes) -> None:
+        """pwrite(2) of one whole page at page ``index`` of ``file``, as ``task``."""
+        from pagemig.mm.filemap import block_write_page
+
+        assert len(data) <= PAGE_SIZE
+        with self.as_task(task):
+            _check(block_write_page(self, file, index, data.ljust(PAGE_SIZE, b"\0")))
+
+    def pread(self, task: Task, file: AddressSpace, index: int) -> bytes:
+        """pread(2) of one whole page of ``file``."""
+        from pagemig.mm.filemap import read_page
+
+        with self.as_task(task):
+            data = read_page(self, file, index)
+        if data is None:
+            raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+        return data
+
+    def fsync(self, task: Task, file: AddressSpace) -> int:
+        """fsync(2): write every dirty page of ``file`` and wait; 0 or -EIO."""
+        from pagemig.mm.page_writeback import write_cache_pages
+
+        with self.as_task(task):
+            return int(self.run(write_cache_pages(self, file, 0, file.size_pages, True)))
+
+    def start_writeback(self, task: Task, file: AddressSpace, first: int = 0,
+                        last: int | None = None) -> int:
+        """sync_file_range(SYNC_FILE_RANGE_WRITE): start writing dirty pages, no wait."""
+        from pagemig.mm.page_writeback import write_cache_pages
+
+        end = file.size_pages - 1 if last is None else last
+        with self.as_task(task):
+            return int(self.run(write_cache_pages(self, file, first, end, False)))
+
+    def drop_caches(self) -> int:
+        """echo 1 > /proc/sys/vm/drop_caches: drop clean, unmapped page-cache pages."""
+        from pagemig.mm.truncate import invalidate_mapping_pages
+
+        return sum(invalidate_mapping_pages(self, f, 0, f.size_pages)
+                   for f in list(self.address_spaces.values())
+                   if f.id != SWAPPER_SPACE_ID and not f.is_shmem)
+
     def complete_writeback(self) -> int:
         """The I/O of every page under writeback completes, unless held open."""
         if self.hold_writeback:

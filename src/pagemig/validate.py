@@ -36,7 +36,15 @@ from pagemig.mm.mm_types import (
     mapping_is_anon,
 )
 from pagemig.mm.mmzone import ZoneStat
-from pagemig.mm.page_flags import F_ACTIVE, F_LOCKED, F_LRU, F_PRIVATE, F_RESERVED
+from pagemig.mm.page_flags import (
+    F_ACTIVE,
+    F_DIRTY,
+    F_LOCKED,
+    F_LRU,
+    F_PRIVATE,
+    F_RESERVED,
+    F_WRITEBACK,
+)
 from pagemig.mm.swapops import (
     _PAGE_PRESENT,
     _PAGE_SPECIAL,
@@ -105,6 +113,11 @@ class _Facts:
                     self.slot_dups.append(pfn)
                 self.slot_owner[pfn] = (space.id, i)
                 self.slots[pfn] += 1
+        self.accounted = np.zeros(n, bool)  # in the cache of a mapping that accounts dirty
+        for space in k.address_spaces.values():
+            if space.mapping_cap_account_dirty():
+                held = space.page_tree[space.page_tree >= 0]
+                self.accounted[held] = True
         self.pvec = np.zeros(n, np.int64)
         for cpu in range(k.nr_cpus):
             for which in range(2):
@@ -192,6 +205,9 @@ def check_counters(k: Kernel, f: _Facts) -> list[str]:
             ZoneStat.NR_FILE_PAGES: int(f.slots[s].sum()),
             ZoneStat.NR_ANON_PAGES: int(np.count_nonzero(mapped[s] & anon[s])),
             ZoneStat.NR_FILE_MAPPED: int(np.count_nonzero(mapped[s] & ~anon[s])),
+            ZoneStat.NR_WRITEBACK: int(np.count_nonzero(p.flags[s] & F_WRITEBACK)),
+            ZoneStat.NR_FILE_DIRTY: int(np.count_nonzero(
+                f.accounted[s] & ((p.flags[s] & F_DIRTY) != 0))),
         }
         for item, value in expect.items():
             have = int(k.zone_stat[zone.id, item])
@@ -300,6 +316,39 @@ def check_memcg(k: Kernel, f: _Facts) -> list[str]:
     return errs
 
 
+def check_buffers(k: Kernel, f: _Facts) -> list[str]:
+    """§1.7, §5.10: PG_private pages own a ring whose buffers all point at them; at rest no
+    buffer is referenced, and only buffers of a page under writeback are locked; every
+    page under writeback is in flight."""
+    from pagemig.mm.buffer import BH_Lock
+
+    p, bh = k.pages, k.bh
+    errs = []
+    owned = np.zeros(bh.capacity, bool)
+    for page in np.flatnonzero((p.flags & F_PRIVATE) != 0).tolist():
+        head = int(p.private[page])
+        if not 0 < head < bh.capacity or int(bh.b_page[head]) != page:
+            errs.append(f"page {page} has PG_private but no buffer ring of its own")
+            continue
+        for b in bh.ring(head):
+            owned[b] = True
+            if int(bh.b_page[b]) != page:
+                errs.append(f"buffer {b} of page {page}'s ring points at page {int(bh.b_page[b])}")
+    live = bh.live_ids()
+    errs += [f"buffer {b} (page {int(bh.b_page[b])}) belongs to no page's ring"
+             for b in live.tolist() if not owned[b]]
+    errs += [f"buffer {b} is still referenced at rest" for b in live.tolist()
+             if int(bh.b_count[b])]
+    for b in live.tolist():
+        page = int(bh.b_page[b])
+        if int(bh.b_state[b]) & BH_Lock and not int(p.flags[page]) & F_WRITEBACK:
+            errs.append(f"buffer {b} of page {page} is locked with no I/O in flight")
+    inflight = set(k.writeback_inflight)
+    errs += [f"page {pfn} is under writeback with no I/O in flight" for pfn in
+             np.flatnonzero((p.flags & F_WRITEBACK) != 0).tolist() if pfn not in inflight]
+    return errs
+
+
 def check_locks(k: Kernel, f: _Facts) -> list[str]:
     """§5.13 at rest: no page is left locked."""
     return [f"page {pfn} is left locked: {k.describe_page(pfn)}"
@@ -307,7 +356,7 @@ def check_locks(k: Kernel, f: _Facts) -> list[str]:
 
 
 CHECKS = (check_no_page_lost, check_one_list, check_counters, check_references, check_cache,
-          check_ptes, check_memcg, check_locks)
+          check_ptes, check_memcg, check_buffers, check_locks)
 
 
 def validate(k: Kernel) -> None:

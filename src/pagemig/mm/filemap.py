@@ -280,6 +280,65 @@ def filemap_fault(k: Kernel, mapping: AddressSpace, index: int) -> int | None:
     return pfn
 
 
+def block_write_page(k: Kernel, mapping: AddressSpace, index: int, data: bytes) -> int:
+    """write(2) of one whole page of a file (generic_perform_write() with the block
+    write_begin/write_end: buffers are attached and mapped, made uptodate and dirty).
+
+    tmpfs files just get a dirty page.  Returns 0 or -ENOMEM.
+    """
+    from pagemig.mm.buffer import (
+        BH_Mapped,
+        BH_Uptodate,
+        create_empty_buffers,
+        mark_buffer_dirty,
+        page_buffers,
+    )
+    from pagemig.mm.page_flags import F_PRIVATE, F_UPTODATE
+    from pagemig.mm.swap import mark_page_accessed, put_page
+
+    page = find_get_page(k, mapping, index)
+    if page < 0:
+        if mapping.is_shmem:
+            from pagemig.mm.shmem import shmem_getpage
+
+            got = shmem_getpage(k, mapping, index)
+        else:
+            got = page_cache_read(k, mapping, index)
+        if got is None:
+            return -12  # -ENOMEM
+        page = got
+    k.run(lock_page(k, page))
+    k.frames.write(page, 0, data)
+    if mapping.is_shmem:
+        set_page_dirty(k, page)
+    else:
+        if not int(k.pages.flags[page]) & F_PRIVATE:
+            create_empty_buffers(k, page, mapping.blocksize, 0)
+        for b in page_buffers(k, page):
+            k.bh.b_state[b] |= BH_Mapped | BH_Uptodate
+            mark_buffer_dirty(k, b)
+    k.pages.flags[page] |= F_UPTODATE
+    unlock_page(k, page)
+    mark_page_accessed(k, page)
+    put_page(k, page)
+    return 0
+
+
+def read_page(k: Kernel, mapping: AddressSpace, index: int) -> bytes | None:
+    """read(2) of one whole page of a file: the cached page, or one read in."""
+    from pagemig.mm.swap import put_page
+
+    page = filemap_fault(k, mapping, index) if not mapping.is_shmem else find_get_page(
+        k, mapping, index)
+    if page is None:
+        return None
+    if page < 0:
+        return bytes(4096)  # a tmpfs hole reads as zeroes (the ZERO_PAGE)
+    data = k.frames.read(page, 0, 4096)
+    put_page(k, page)
+    return data
+
+
 # -- page lock and writeback waits (include/linux/pagemap.h, mm/filemap.c) --
 
 def trylock_page(k: Kernel, pfn: int) -> bool:
