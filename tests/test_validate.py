@@ -254,7 +254,8 @@ def test_pages_leaked_by_mbind_are_counted_not_lost(k: Kernel) -> None:
 def test_checks_covered_here() -> None:
     """CHECKS holds exactly the checks this file breaks one by one."""
     assert ["check_no_page_lost", "check_one_list", "check_counters", "check_references",
-            "check_cache", "check_ptes", "check_memcg", "check_buffers", "check_locks"] == [
+            "check_cache", "check_ptes", "check_memcg", "check_swap", "check_buffers",
+            "check_locks"] == [
         c.__name__ for c in CHECKS]
 
 
@@ -755,3 +756,46 @@ def test_ptes_accessible_pte_in_prot_none_vma(busy: Busy) -> None:
     validate(k)
     mm.set_pte(addr, mm.get_pte(addr) | 0x1)
     expect_violation(k, f"accessible pte at {addr:#x} in a PROT_NONE vma")
+
+
+def test_memcg_usage_above_limit(busy: Busy) -> None:
+    """A cgroup whose usage is above its limit is reported (a charge never passes the limit)."""
+    k = busy.k
+    cg = k.memcgs[ROOT_MEM_CGROUP]
+    validate(k)
+    cg.limit = cg.usage - 1
+    expect_violation(k, f"memcg {cg.id}: usage {cg.usage} above its limit {cg.usage - 1}")
+
+
+def test_memcg_max_usage_below_usage(busy: Busy) -> None:
+    """A cgroup whose max_usage is below its usage is reported."""
+    k = busy.k
+    cg = k.memcgs[ROOT_MEM_CGROUP]
+    validate(k)
+    cg.max_usage = cg.usage - 1
+    expect_violation(k, f"memcg {cg.id}: max_usage {cg.max_usage} below usage {cg.usage}")
+
+
+def test_swap_slot_count_off(k: Kernel) -> None:
+    """A swap slot whose count disagrees with its swap ptes and cache page is reported."""
+    p = k.spawn()
+    k.swapon(16)
+    a = k.mmap(p, PAGE_SIZE)
+    k.write_user(p, a, b"swap me")
+    entry = k.swap_out(p, a)
+    validate(k)
+    k.swap_info.swap_map[entry] += 1
+    expect_violation(k, f"swap slot {entry}: count 2 but 1 references exist")
+    k.swap_info.swap_map[entry] -= 1
+
+
+def test_swapcache_flag_without_the_cache(k: Kernel) -> None:
+    """PG_swapcache on a page the swap cache does not hold is reported."""
+    p = k.spawn()
+    a = k.mmap(p, PAGE_SIZE)
+    k.write_user(p, a, b"x")
+    pfn = k.page_at(p, a)
+    validate(k)
+    k.pages.flags[pfn] |= 1 << 15
+    expect_violation(k, f"page {pfn}: PG_swapcache disagrees with the swap cache")
+    k.pages.flags[pfn] &= ~(1 << 15)

@@ -135,6 +135,7 @@ class Kernel:
         self.bh = BufferHeads()
         self.writeback_inflight: list[int] = []
         self.hold_writeback = False  # keep started writeback in flight (tests look at it)
+        self.swap_info: Any = None  # the swap area, after swapon()
         self.exec_files: dict[str, AddressSpace] = {}
         self._make_swapper_space()
         self._reserve_boot_memory()
@@ -461,6 +462,74 @@ class Kernel:
         return sum(invalidate_mapping_pages(self, f, 0, f.size_pages)
                    for f in list(self.address_spaces.values())
                    if f.id != SWAPPER_SPACE_ID and not f.is_shmem)
+
+    def memcg_create(self, limit_pages: int | None = None) -> MemCgroup:
+        """A new memory cgroup, limited to ``limit_pages`` pages (None: no limit)."""
+        from pagemig.mm.memcontrol import mem_cgroup_create
+
+        return mem_cgroup_create(self, limit_pages)
+
+    def memcg_set_limit(self, memcg: MemCgroup | int, limit_pages: int) -> None:
+        """Write memory.limit_in_bytes; OSError(EBUSY) below the current usage."""
+        from pagemig.mm.memcontrol import mem_cgroup_resize_limit
+
+        _check(mem_cgroup_resize_limit(self, memcg, limit_pages))
+
+    def memcg_move_task(self, task: Task, memcg: MemCgroup | int) -> None:
+        """Move ``task`` into ``memcg`` (its charges stay); OSError(ESRCH) if it exited."""
+        from pagemig.mm.memcontrol import mem_cgroup_move_task
+
+        _check(mem_cgroup_move_task(self, task, memcg))
+
+    def swapon(self, nr_pages: int) -> None:
+        """swapon(2) of a swap area of ``nr_pages`` pages."""
+        from pagemig.mm.swapfile import sys_swapon
+
+        _check(sys_swapon(self, nr_pages))
+
+    def vm_swap_full(self) -> bool:
+        """Model of vm_swap_full(): more than half of the swap area is in use."""
+        si = self.swap_info
+        if si is None:
+            return False
+        used = int(np.count_nonzero(si.swap_map[1:]))
+        return (si.pages - 1 - used) * 2 < si.pages - 1
+
+    def swap_out(self, task: Task, addr: int, keep_in_cache: bool = False) -> int:
+        """Reclaim the anonymous page at ``addr`` to swap, as shrink_page_list() would
+        (young ptes are not spared): it gets a slot and enters the swap cache, every pte
+        becomes a swap entry, it is written to the slot, and unless ``keep_in_cache`` it
+        leaves the swap cache and is freed.  Returns the swap entry.
+        """
+        from pagemig.mm.filemap import clear_page_dirty_for_io, lock_page
+        from pagemig.mm.page_flags import F_DIRTY, F_SWAPCACHE
+        from pagemig.mm.page_writeback import set_page_writeback
+        from pagemig.mm.rmap import try_to_unmap
+        from pagemig.mm.swap import get_page, lru_add_drain_all, put_page
+        from pagemig.mm.swap_state import add_to_swap, delete_from_swap_cache
+
+        page = self.page_at(task, addr)
+        if page is None or not int(self.pages.mapping[page]) & 1:
+            raise OSError(errno.EINVAL, "no anonymous page at that address")
+        with self.as_task(task):
+            lru_add_drain_all(self)  # reclaim takes pages off the LRU, never out of a pagevec
+            get_page(self, page)
+            self.run(lock_page(self, page))
+            if not int(self.pages.flags[page]) & F_SWAPCACHE and not add_to_swap(self, page):
+                unlock_page(self, page)
+                put_page(self, page)
+                raise OSError(errno.ENOSPC, "swap area full")
+            entry = int(self.pages.private[page])
+            try_to_unmap(self, page, False)
+            if int(self.pages.flags[page]) & F_DIRTY and clear_page_dirty_for_io(self, page):
+                set_page_writeback(self, page)  # swap_writepage(): the slot is written
+                complete_writeback(self)
+            if not keep_in_cache and int(self.pages.count[page]) == 2 \
+                    and not int(self.pages.mapcount[page]):
+                delete_from_swap_cache(self, page)
+            unlock_page(self, page)
+            put_page(self, page)
+        return entry
 
     def complete_writeback(self) -> int:
         """The I/O of every page under writeback completes, unless held open."""

@@ -10,9 +10,10 @@ list (except pages quirk Q7 leaked) or be locked, and no migration entry may rem
 Checked: §5.1 no page lost (free, on an LRU list or pagevec, a kernel page, or leaked),
 §5.2 one list at a time, §5.3 counters, §5.4 reference balance, §5.5 mapcounts,
 §5.6 one cache owner, §5.7 no migration entry left, §5.9 no writable pte in a vma without
-VM_WRITE, §5.10 flag hygiene of free and cached pages, §5.11 memcg records (root cgroup),
-§5.13 no page left locked; and the reverse maps: every pte is found by an rmap walk.
-Not here: §5.8 (contents: the scenario ``verify``), §5.12 (swap: issue 3).
+VM_WRITE, §5.10 flag hygiene of free and cached pages and buffer rings, §5.11 memcg records
+(every cgroup, usage within the limit), §5.12 swap slot counts, §5.13 no page left locked;
+and the reverse maps: every pte is found by an rmap walk.
+Not here: §5.8 (contents: the scenario ``verify`` checks them).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pagemig.mm.page_flags import (
     F_LRU,
     F_PRIVATE,
     F_RESERVED,
+    F_SWAPCACHE,
     F_WRITEBACK,
 )
 from pagemig.mm.swapops import (
@@ -86,6 +88,7 @@ class _Facts:
         self.bad_pfn_ptes: list[tuple[int, int]] = []
         self.pte_list: list[tuple[object, int, int]] = []  # (mm, addr, pte) of present ptes
         self.migration_ptes: list[tuple[int, int]] = []
+        self.swap_ptes: list[tuple[int, int, int]] = []
         for mm in _all_mms(k):
             for key, table in mm.pgtables.items():
                 present = (table & np.uint64(0x101)) != 0
@@ -100,8 +103,12 @@ class _Facts:
                     addr = (key << 21) | (i << 12)
                     if pte_present(pte):
                         self.pte_list.append((mm, addr, pte))
-                    elif is_swap_pte(pte) and is_migration_entry(pte_to_swp_entry(pte)):
-                        self.migration_ptes.append((mm.id, addr))
+                    elif is_swap_pte(pte):
+                        entry = pte_to_swp_entry(pte)
+                        if is_migration_entry(entry):
+                            self.migration_ptes.append((mm.id, addr))
+                        else:
+                            self.swap_ptes.append((mm.id, addr, entry))
         self.slots = np.zeros(n, np.int64)
         self.slot_owner: dict[int, tuple[int, int]] = {}
         self.slot_dups: list[int] = []
@@ -240,8 +247,13 @@ def check_cache(k: Kernel, f: _Facts) -> list[str]:
              for pfn in np.flatnonzero(filed & (f.slots == 0)).tolist()]
     for pfn, (space_id, index) in f.slot_owner.items():
         mapping = int(k.pages.mapping[pfn])
-        if mapping_is_anon(mapping) or mapping_id(mapping) != space_id or \
-                k.page_index(pfn) != index:
+        if space_id == k.swapper_space.id:
+            # A swap-cache page: PG_swapcache, private = the entry (= the offset of type 0).
+            bad = not int(k.pages.flags[pfn]) & F_SWAPCACHE or int(k.pages.private[pfn]) != index
+        else:
+            bad = mapping_is_anon(mapping) or mapping_id(mapping) != space_id or \
+                k.page_index(pfn) != index
+        if bad:
             errs.append(f"page {pfn} in slot {space_id}:{index} points elsewhere: "
                         f"{k.describe_page(pfn)}")
     return errs
@@ -298,7 +310,7 @@ def check_memcg(k: Kernel, f: _Facts) -> list[str]:
     has = p.memcg != 0
     kind_cache = (p.memcg & 1) == MEMCG_KIND_CACHE
     anon_mapped = ((p.mapping & 1) == 1) & (p.mapcount > 0)
-    cached = f.slots > 0
+    cached = (f.slots > 0) & ((p.flags & F_SWAPCACHE) == 0)  # the swap cache is not charged
     errs += [f"mapped anon page {pfn} has no MAPPED charge: {k.describe_page(pfn)}"
              for pfn in np.flatnonzero(anon_mapped & ~(has & ~kind_cache) & ~cached).tolist()]
     errs += [f"cached page {pfn} has no CACHE charge: {k.describe_page(pfn)}"
@@ -313,6 +325,37 @@ def check_memcg(k: Kernel, f: _Facts) -> list[str]:
         records = int(np.count_nonzero(has & ((p.memcg >> 1) == cg.id)))
         if records != cg.usage:
             errs.append(f"memcg {cg.id}: usage {cg.usage} but {records} pages are charged")
+        if cg.usage > cg.limit:
+            errs.append(f"memcg {cg.id}: usage {cg.usage} above its limit {cg.limit}")
+        if cg.max_usage < cg.usage:
+            errs.append(f"memcg {cg.id}: max_usage {cg.max_usage} below usage {cg.usage}")
+    return errs
+
+
+def check_swap(k: Kernel, f: _Facts) -> list[str]:
+    """§5.12: each slot's count is the swap ptes holding its entry plus one if the swap
+    cache holds a page for it; PG_swapcache pages are exactly the swap cache's."""
+    from pagemig.mm.swapops import swp_offset
+
+    p = k.pages
+    errs = []
+    in_swapper = np.zeros(p.nr_pages, bool)
+    held = k.swapper_space.page_tree
+    in_swapper[held[held >= 0]] = True
+    flagged = (p.flags & F_SWAPCACHE) != 0
+    errs += [f"page {pfn}: PG_swapcache disagrees with the swap cache: {k.describe_page(pfn)}"
+             for pfn in np.flatnonzero(flagged != in_swapper).tolist()]
+    si = k.swap_info
+    if si is None:
+        return errs + [f"swap pte of mm {mm_id} at {addr:#x} without a swap area"
+                       for mm_id, addr, _ in f.swap_ptes]
+    expect = np.zeros(si.pages, np.int64)
+    for _, _, entry in f.swap_ptes:
+        expect[swp_offset(entry)] += 1
+    cached = held[: si.pages] >= 0
+    expect[: len(cached)] += cached
+    errs += [f"swap slot {off}: count {int(si.swap_map[off])} but {int(expect[off])} "
+             "references exist" for off in np.flatnonzero(si.swap_map != expect).tolist()]
     return errs
 
 
@@ -356,7 +399,7 @@ def check_locks(k: Kernel, f: _Facts) -> list[str]:
 
 
 CHECKS = (check_no_page_lost, check_one_list, check_counters, check_references, check_cache,
-          check_ptes, check_memcg, check_buffers, check_locks)
+          check_ptes, check_memcg, check_swap, check_buffers, check_locks)
 
 
 def validate(k: Kernel) -> None:

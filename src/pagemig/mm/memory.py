@@ -20,6 +20,7 @@ from pagemig.mm.mempolicy import alloc_page_vma
 from pagemig.mm.mm_types import (
     PAGE_SHIFT,
     PAGE_SIZE,
+    VM_LOCKED,
     VM_MIXEDMAP,
     VM_NONLINEAR,
     VM_PFNMAP,
@@ -196,13 +197,39 @@ def handle_mm_fault_gen(k: Kernel, mm: MmStruct, vma: VmArea, address: int,
 def do_swap_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, pte: int,
                  write: bool) -> FaultGen:
     """Model of do_swap_page(): a migration entry makes the fault wait, then retry."""
+    from pagemig.mm.filemap import lock_page, unlock_page
     from pagemig.mm.migrate import migration_entry_wait
+    from pagemig.mm.rmap import page_add_anon_rmap
+    from pagemig.mm.swap_state import read_swap_cache_async
+    from pagemig.mm.swapfile import can_share_swap_page, remove_exclusive_swap_page, swap_free
 
     entry = pte_to_swp_entry(pte)
     if is_migration_entry(entry):
         yield from migration_entry_wait(k, mm, address)
         return 0
-    raise NotImplementedError("swap-in of a swap entry: the swap cache comes with issue 3")
+    page = read_swap_cache_async(k, entry, vma, address)
+    if page < 0:
+        return VM_FAULT_OOM
+    yield from lock_page(k, page)
+    if mem_cgroup_charge(k, page, mm, GFP_KERNEL):
+        unlock_page(k, page)
+        put_page(k, page)
+        return VM_FAULT_OOM
+    mm.anon_rss += 1
+    new_pte = mk_pte(page, vma_page_prot(vma))
+    if write and can_share_swap_page(k, page):
+        new_pte = maybe_mkwrite(pte_mkdirty(new_pte), vma)
+        write = False
+    mm.set_pte(address, new_pte)
+    page_add_anon_rmap(k, page, vma, address)
+    swap_free(k, entry)
+    if k.vm_swap_full() or vma.vm_flags & VM_LOCKED:
+        remove_exclusive_swap_page(k, page)
+    unlock_page(k, page)
+    k.trace("mm_fault_swapin", mm=mm.id, addr=address, pfn=page)
+    if write:
+        return do_wp_page(k, mm, vma, address, new_pte)
+    return 0
 
 
 def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write: bool) -> int:
@@ -250,8 +277,10 @@ def _vma_fault(k: Kernel, vma: VmArea, address: int) -> int | None:
     if vma.vm_ops.fault == "filemap":
         return filemap_fault(k, vma.vm_file, pgoff)
     pfn = shmem_getpage(k, vma.vm_file, pgoff)
-    if pfn is not None:
-        mark_page_accessed(k, pfn)
+    if pfn is None:
+        # shmem_fault(): no page, or the memcg charge failed: -ENOMEM is VM_FAULT_OOM
+        return -VM_FAULT_OOM
+    mark_page_accessed(k, pfn)
     return pfn
 
 
@@ -260,7 +289,9 @@ def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte
     """Model of __do_fault(): map the object's page, or a private copy for a private write."""
     page = _vma_fault(k, vma, address)
     if page is None:
-        return VM_FAULT_SIGBUS if vma.vm_file is None or vma.vm_file.size_pages else VM_FAULT_OOM
+        return VM_FAULT_SIGBUS  # beyond the end of the object
+    if page < 0:
+        return -page
     anon = write and not vma.vm_flags & VM_SHARED
     if anon:
         if anon_vma_prepare(k, vma):
@@ -364,9 +395,9 @@ def zap_pte_range(k: Kernel, vma: VmArea, start: int, end: int) -> None:
             page_remove_rmap(k, pfn, vma)
             put_page(k, pfn)
         elif not pte_file(pte):
-            entry = pte_to_swp_entry(pte)
-            if not is_migration_entry(entry):
-                raise NotImplementedError("freeing a swap entry: the swap cache comes with issue 3")
+            from pagemig.mm.swapfile import free_swap_and_cache
+
+            free_swap_and_cache(k, pte_to_swp_entry(pte))
 
 
 def _populated_addresses(mm: MmStruct, start: int, end: int) -> list[int]:
@@ -415,8 +446,10 @@ def copy_page_range(k: Kernel, dst_mm: MmStruct, src_mm: MmStruct, vma: VmArea,
             if not pte_file(pte):
                 entry = pte_to_swp_entry(pte)
                 if not is_migration_entry(entry):
-                    raise NotImplementedError("fork of a swap entry: issue 3 (swap cache)")
-                if is_write_migration_entry(entry) and cow:
+                    from pagemig.mm.swapfile import swap_duplicate
+
+                    swap_duplicate(k, entry)
+                elif is_write_migration_entry(entry) and cow:
                     entry = make_migration_entry_read(entry)
                     pte = swp_entry_to_pte(entry)
                     src_mm.set_pte(addr, pte)

@@ -9,7 +9,6 @@ Statuses and errors are the kernel's: 0 or a negative errno from each function, 
 array of node ids or negative errnos from sys_move_pages().
 
 Simplifications:
-- the swap cache is not modelled yet: moving a swap-cache slot raises NotImplementedError;
 - the PF_SWAPWRITE flag is kept on the task but nothing reads it (no reclaim).
 """
 
@@ -24,7 +23,6 @@ import numpy as np
 from pagemig.cpuset import cpuset_mems_allowed
 from pagemig.mm.buffer import BH_Lock, page_buffers, try_to_free_buffers, try_to_release_page
 from pagemig.mm.filemap import (
-    SWAPPER_SPACE_ID,
     AddressSpace,
     __set_page_dirty_nobuffers,
     clear_page_dirty_for_io,
@@ -109,7 +107,6 @@ Gen = Generator[Any, None, int]
 # get_new_page(k, page, private) -> (new pfn or None, index of the status slot or None)
 NewPageFn = Callable[["Kernel", int, Any], tuple[int | None, int | None]]
 
-ISSUE3 = "comes with issue 3 (the swap cache)"
 
 
 def isolate_lru_page(k: Kernel, page: int, pagelist: PageList) -> int:
@@ -269,8 +266,6 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
         k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=int(k.pages.count[page]),
                 expected=1, rc=rc)
         return rc
-    if mapping.id == SWAPPER_SPACE_ID:
-        raise NotImplementedError(f"moving a swap-cache slot {ISSUE3}")
     index = k.page_index(page)
     expected = 2 + (1 if int(k.pages.flags[page]) & F_PRIVATE else 0)
     count = int(k.pages.count[page])

@@ -72,7 +72,11 @@ def end_io(k: Kernel, page: int) -> None:
     if page in k.writeback_inflight:
         k.writeback_inflight.remove(page)
     mapping = k.page_mapping(page)
-    if mapping is not None and mapping.disk is not None:
+    if int(k.pages.flags[page]) & 0x8000 and k.swap_info is not None:  # PG_swapcache
+        from pagemig.mm.swapops import swp_offset
+
+        k.swap_info.data[swp_offset(int(k.pages.private[page]))] = k.frames.data[page]
+    elif mapping is not None and mapping.disk is not None:
         mapping.disk[k.page_index(page)] = k.frames.data[page]
         mapping.on_disk[k.page_index(page)] = True
     if int(k.pages.flags[page]) & 0x800:  # PG_private: end_buffer_async_write() per buffer

@@ -201,9 +201,15 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
         set_page_dirty(k, pfn)
     anon = mapping_is_anon(int(k.pages.mapping[pfn]))
     if anon and int(k.pages.flags[pfn]) & F_SWAPCACHE:
-        raise NotImplementedError(
-            "try_to_unmap_one on a swap-cache page: the swap cache comes with issue 3")
-    if migration or anon:
+        # A swap-cache page gets its real swap entry, even for migration (SPEC §1.10).
+        from pagemig.mm.swapfile import swap_duplicate
+
+        entry = int(k.pages.private[pfn])
+        swap_duplicate(k, entry)
+        mm.anon_rss -= 1
+        mm.set_pte(address, swp_entry_to_pte(entry))
+        k.trace("mm_swap_unmap", pfn=pfn, mm=mm.id, addr=address)
+    elif migration or anon:
         assert migration, "try_to_unmap_one: anon page without swap cache needs migration"
         entry = make_migration_entry(pfn, pte_write(pteval))
         mm.set_pte(address, swp_entry_to_pte(entry))
