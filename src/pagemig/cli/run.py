@@ -18,8 +18,6 @@ from pagemig.script.jsonout import dumps
 from pagemig.script.parse import Script, ScriptError, parse_script
 from pagemig.script.runner import run_script
 
-STORAGE_OPTIONS = ("swap", "swap-dev", "blockfs", "blockfs-mb", "mount-opts", "blk-throttle")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``pagemig run``."""
@@ -68,14 +66,25 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
         named = re.search(r"--([a-z-]+)", str(e))
         line = _option_line(text, named.group(1)) if named else 0
         raise ScriptError(script.path, line, str(e)) from None
-    for key in STORAGE_OPTIONS:
-        if key in opts.storage:
-            raise ScriptError(script.path, _option_line(text, key), f"not supported yet: --{key}")
+    storage = dict(opts.storage)
+    fs = storage.get("blockfs")
+    if fs is not None and fs != "ext2":
+        # ext4 was still "ext4dev" (experimental) in 2.6.27
+        raise ScriptError(script.path, _option_line(text, "blockfs"),
+                          f"--blockfs {fs}: not in Linux 2.6.27")
+    if "swap" in storage and storage.get("swap-dev", "zram") == "zram":
+        # zram arrived in 2.6.33 (staging)
+        raise ScriptError(script.path, _option_line(text, "swap"),
+                          "--swap-dev zram: not in Linux 2.6.27 (use --swap-dev disk)")
     topo = Topology(opts.nodes, opts.mem_per_node_mb, opts.cpus_per_node, opts.memless_nodes)
     try:
-        return ModelBackend(topo, args.kernel, args.seed)
+        backend = ModelBackend(topo, args.kernel, args.seed)
     except ValueError as e:
         raise ScriptError(script.path, 0, str(e)) from None
+    backend.blockfs = fs
+    if "swap" in storage and int(storage["swap"]) > 0:
+        backend.k.swapon(int(storage["swap"]) * 256)
+    return backend
 
 
 def run(args: argparse.Namespace) -> int:
