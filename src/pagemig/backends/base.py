@@ -9,7 +9,13 @@ live in the calling process.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
+
+
+class Unsupported(Exception):
+    """The backend cannot answer a request the way the kernel would (the message says
+    what); the runner reports it as ``file:line: not supported yet: ...``."""
 
 
 class Backend(Protocol):
@@ -21,7 +27,9 @@ class Backend(Protocol):
         """Start the probe process; returns its handle."""
 
     def env(self, proc: Any) -> dict[str, Any]:
-        """The fields of the probe's ``env`` object that describe the machine."""
+        """The machine fields of the probe's ``env`` object that come from uname(2),
+        /proc/uptime and sysconf(): kernel_release, kernel_version, machine, uptime_s,
+        page_size and ncpus (the runner reads the /proc and /sys files itself)."""
 
     def getpid(self, proc: Any) -> int:
         """The process's pid."""
@@ -98,3 +106,39 @@ class Backend(Protocol):
 
     def vmstat(self, key: str) -> int:
         """A /proc/vmstat field, or -1 when the kernel has no such field."""
+
+    def madvise(self, proc: Any, addr: int, length: int, advice: int) -> int:
+        """madvise(2): 0 or a negative errno."""
+
+    def read_file(self, proc: Any, path: str) -> str | int:
+        """open(O_RDONLY) and read to the end: the text read, or a negative errno from open.
+
+        A file that opens but cannot be read (a directory) gives "", as a read loop sees it.
+        """
+
+    def write_file(self, proc: Any, path: str, value: str) -> int:
+        """open(O_WRONLY) and one write(): 0 or a negative errno."""
+
+    def pagemap_read(self, proc: Any, pid: int, buf: int, addr: int, count: int) -> int:
+        """pread() of ``count`` entries of /proc/PID/pagemap (pid 0: /proc/self) from the
+        entry of ``addr`` into the process's buffer ``buf``: bytes read or a negative errno."""
+
+    def kpage_read(self, proc: Any, path: str, pfn: int) -> int | None:
+        """The u64 of ``pfn`` in /proc/kpagecount or /proc/kpageflags; None if the open or the
+        read fails."""
+
+    def sched_getaffinity(self, proc: Any) -> list[int]:
+        """The CPUs the process may run on."""
+
+    def sched_setaffinity(self, proc: Any, cpus: Iterable[int]) -> int:
+        """sched_setaffinity(2) of the process itself: 0 or a negative errno."""
+
+    def getcpu(self, proc: Any) -> int:
+        """sched_getcpu(): the CPU the process runs on."""
+
+    def nprocessors_conf(self) -> int:
+        """sysconf(_SC_NPROCESSORS_CONF)."""
+
+    def complete_writeback(self) -> int:
+        """Let time pass: writeback in flight completes (before each action, at sleep, when
+        waiting for writeback); returns the pages whose writeback ended."""

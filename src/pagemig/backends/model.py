@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from pagemig.backends.base import Unsupported
+from pagemig.fs import procfs
 from pagemig.kernel import Kernel, Topology
 from pagemig.mm.fault import copy_from_user, copy_to_user
 from pagemig.mm.mm_types import PAGE_SIZE
@@ -20,7 +23,7 @@ from pagemig.mm.mmap import (
 from pagemig.mm.mmzone import ZoneStat
 from pagemig.sched import CAP_SYS_NICE, Task
 
-ZERO_PAGE_KB = PAGE_SIZE // 1024
+PAGE_KB = PAGE_SIZE // 1024
 
 
 class ModelBackend:
@@ -29,39 +32,27 @@ class ModelBackend:
     def __init__(self, topology: Topology, profile: str = "2.6.27", seed: int = 0) -> None:
         self.k = Kernel(topology, profile, seed)
         self.kernel_release = self.k.profile.release
+        self._affinity: dict[Task, frozenset[int]] = {}
 
     # -- processes --
 
     def start(self) -> Task:
         """The probe, started by init and pinned to CPU 0."""
-        return self.k.spawn("probe", cpu=0)
+        task = self.k.spawn("probe", cpu=0)
+        self._affinity[task] = frozenset({0})
+        return task
 
     def env(self, proc: Task) -> dict[str, Any]:
-        """The machine part of the probe's ``env`` object."""
+        """uname(2), /proc/uptime and sysconf() fields of the probe's ``env`` object."""
         k = self.k
-        nodes = [n.nid for n in k.nodes]
-        with_mem = k.nodes_with_memory()
         return {
             "kernel_release": k.profile.release,
             "kernel_version": k.profile.version,
             "machine": "x86_64",
             "uptime_s": 1.0,
-            "nodes_possible": _cpulist(nodes),
-            "nodes_online": _cpulist(nodes),
-            "nodes_has_memory": _cpulist(with_mem),
-            "nodes_has_cpu": _cpulist([n.nid for n in k.nodes if n.cpus]),
-            "node_cpus": {str(n.nid): _cpulist(n.cpus) for n in k.nodes},
-            "node_mem_kb": self._node_mem_json(),
-            "cmdline": "console=ttyS0 loglevel=4 panic=-1 rdinit=/init nokaslr norandmaps",
             "page_size": PAGE_SIZE,
             "ncpus": k.nr_cpus,
-            "ncpus_allowed": 1,
-            "cpu_now": proc.cpu,
-            "randomize_va_space": "0",
         }
-
-    def _node_mem_json(self) -> dict[str, dict[str, int]]:
-        return {str(nid): {"total": t, "free": f} for nid, (t, f) in self.node_meminfo_kb().items()}
 
     def getpid(self, proc: Task) -> int:
         """The pid."""
@@ -72,8 +63,10 @@ class ModelBackend:
         return proc.parent.pid if proc.parent is not None else 0
 
     def fork(self, proc: Task) -> Task:
-        """fork(2)."""
-        return self.k.fork(proc)
+        """fork(2): the child inherits the CPU affinity."""
+        child = self.k.fork(proc)
+        self._affinity[child] = self.sched_getaffinity(proc)
+        return child
 
     def after_fork(self, proc: Task, live: bool) -> None:
         """The stack writes (and for a live probe child, code and heap use) after fork."""
@@ -89,12 +82,31 @@ class ModelBackend:
         """waitpid(2)."""
         self.k.reap(proc)
 
-    def pin_to_node(self, proc: Task, nid: int) -> bool:
-        """sched_setaffinity() to the CPUs of node ``nid``; False if it has none."""
-        if not 0 <= nid < len(self.k.nodes) or not self.k.nodes[nid].cpus:
-            return False
-        proc.cpu = self.k.nodes[nid].cpus[0]
-        return True
+    # -- CPU affinity --
+
+    def sched_getaffinity(self, proc: Task) -> list[int]:
+        """The CPUs ``proc`` may run on (the probe starts pinned to CPU 0)."""
+        return sorted(self._affinity.get(proc, range(self.k.nr_cpus)))
+
+    def sched_setaffinity(self, proc: Task, cpus: Iterable[int]) -> int:
+        """sched_setaffinity(2): the mask is cut to the online CPUs (all are, and the root
+        cpuset has them all); -EINVAL if none is left.  A task whose CPU is no longer allowed
+        moves to the first allowed one (set_cpus_allowed_ptr())."""
+        mask = frozenset(c for c in cpus if 0 <= c < self.k.nr_cpus)
+        if not mask:
+            return -errno.EINVAL
+        self._affinity[proc] = mask
+        if proc.cpu not in mask:
+            proc.cpu = min(mask)
+        return 0
+
+    def getcpu(self, proc: Task) -> int:
+        """sched_getcpu()."""
+        return proc.cpu
+
+    def nprocessors_conf(self) -> int:
+        """sysconf(_SC_NPROCESSORS_CONF): every CPU of the machine."""
+        return self.k.nr_cpus
 
     # -- memory --
 
@@ -139,6 +151,14 @@ class ModelBackend:
             if op in ("mlock", "munlock"):
                 return do_mlock(self.k, mm, addr, length, op == "mlock")
         raise ValueError(f"unknown memory operation {op}")
+
+    def madvise(self, proc: Task, addr: int, length: int, advice: int) -> int:
+        """madvise(2)."""
+        from pagemig.mm.madvise import sys_madvise
+
+        assert proc.mm is not None
+        with self.k.as_task(proc):
+            return sys_madvise(self.k, proc.mm, addr, length, advice)
 
     def mbind(self, proc: Task, addr: int, length: int, mode: int, mask_ptr: int, maxnode: int,
               flags: int) -> int:
@@ -230,53 +250,46 @@ class ModelBackend:
         """Per node (MemTotal, MemFree) in kB, as /sys/devices/system/node/nodeN/meminfo."""
         out = {}
         for node in self.k.nodes:
-            free = sum(z.free_top for z in node.zones)
-            out[node.nid] = (node.nr_pages * ZERO_PAGE_KB, free * ZERO_PAGE_KB)
+            free = sum(int(self.k.zone_stat[z.id, ZoneStat.NR_FREE_PAGES]) for z in node.zones)
+            out[node.nid] = (node.nr_pages * PAGE_KB, free * PAGE_KB)
         return out
 
     def meminfo_kb(self, key: str) -> int:
         """A /proc/meminfo field of 2.6.27, in kB; -1 for fields 2.6.27 did not have."""
-        k = self.k
-        stat = k.zone_stat.sum(axis=0)
-        fields = {
-            "MemTotal": k.totalram_pages(),
-            "MemFree": k.nr_free_pages(),
-            "Cached": int(stat[ZoneStat.NR_FILE_PAGES]),
-            "Active": int(stat[ZoneStat.NR_ACTIVE]),
-            "Inactive": int(stat[ZoneStat.NR_INACTIVE]),
-            "Dirty": int(stat[ZoneStat.NR_FILE_DIRTY]),
-            "Writeback": int(stat[ZoneStat.NR_WRITEBACK]),
-            "AnonPages": int(stat[ZoneStat.NR_ANON_PAGES]),
-            "Mapped": int(stat[ZoneStat.NR_FILE_MAPPED]),
-            "Buffers": 0,
-            "SwapCached": 0,
-            "SwapTotal": 0,
-            "SwapFree": 0,
-        }
-        value = fields.get(key)
-        return -1 if value is None else value * ZERO_PAGE_KB
+        return _answer(procfs.meminfo_kb, self.k, key)
 
     def vmstat(self, key: str) -> int:
         """A /proc/vmstat field of 2.6.27 (no pgmigrate_* counters: -1)."""
-        from pagemig.mm.mmzone import ZoneStat as Z
+        return _answer(procfs.vmstat_value, self.k, key)
 
-        names = {z.name.lower(): z for z in Z}
-        if key in names:
-            return int(self.k.zone_stat[:, names[key]].sum())
-        return -1
+    def read_file(self, proc: Task, path: str) -> str | int:
+        """Read a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs)."""
+        return _answer(procfs.read_file, self.k, proc, path)
+
+    def write_file(self, proc: Task, path: str, value: str) -> int:
+        """Write a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs)."""
+        return _answer(procfs.write_file, self.k, proc, path, value)
+
+    def pagemap_read(self, proc: Task, pid: int, buf: int, addr: int, count: int) -> int:
+        """open() and pread() of /proc/PID/pagemap (pid 0: /proc/self) into ``buf``."""
+        target = procfs.pagemap_open(self.k, proc, pid if pid > 0 else proc.pid)
+        if isinstance(target, int):
+            return target
+        return procfs.pagemap_read(self.k, proc, target, buf, addr, count)
+
+    def kpage_read(self, proc: Task, path: str, pfn: int) -> int | None:
+        """One u64 of /proc/kpagecount or /proc/kpageflags."""
+        return procfs.kpage_read(self.k, proc, path, pfn)
+
+    def complete_writeback(self) -> int:
+        """Time passes: writeback in flight completes (unless a test holds it open); returns
+        the pages whose writeback ended."""
+        return int(self.k.complete_writeback())
 
 
-def _cpulist(ids: list[int]) -> str:
-    # Linux's cpulist format: "0-3,5".
-    if not ids:
-        return ""
-    ids = sorted(ids)
-    parts, start, prev = [], ids[0], ids[0]
-    for i in ids[1:] + [None]:  # type: ignore[list-item]
-        if i is not None and i == prev + 1:
-            prev = i
-            continue
-        parts.append(f"{start}-{prev}" if prev != start else f"{start}")
-        if i is not None:
-            start = prev = i
-    return ",".join(parts)
+def _answer(fn: Callable[..., Any], *args: Any) -> Any:
+    # A procfs answer, with "the model cannot tell" turned into the backend's Unsupported.
+    try:
+        return fn(*args)
+    except procfs.NotModelled as e:
+        raise Unsupported(str(e)) from None

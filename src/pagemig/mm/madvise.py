@@ -215,12 +215,14 @@ def truncate_inode_pages_range(k: Kernel, mapping: AddressSpace, first: int, las
     locked, waited for if under writeback, cleaned and removed from the page cache."""
     from pagemig.mm.filemap import lock_page, unlock_page, wait_on_page_writeback
     from pagemig.mm.page_flags import F_DIRTY, F_MAPPEDTODISK, F_PRIVATE
+    from pagemig.mm.swap import get_page, put_page
     from pagemig.mm.truncate import __remove_from_page_cache
 
     for index in range(first, min(last, len(mapping.page_tree) - 1) + 1):
         page = mapping.slot(index)
         if page < 0:
             continue
+        get_page(k, page)  # the lookup's reference (pagevec_lookup())
         k.run(lock_page(k, page))
         k.run(wait_on_page_writeback(k, page))
         if int(k.pages.flags[page]) & F_PRIVATE:
@@ -230,6 +232,7 @@ def truncate_inode_pages_range(k: Kernel, mapping: AddressSpace, first: int, las
         __remove_from_page_cache(k, page, mapping)
         k.pages.flags[page] &= ~F_MAPPEDTODISK
         unlock_page(k, page)
+        put_page(k, page)
 
 
 def madvise_remove(k: Kernel, vma: VmArea, start: int, end: int) -> tuple[int, None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pagemig.backends.base import Backend
+from pagemig.backends.base import Backend, Unsupported
 from pagemig.script.jsonout import err_fields, errname, placement_value, status_fields
 from pagemig.script.parse import (
     Action,
@@ -62,12 +63,50 @@ MPOL = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3, "local": 4}
 
 SUPPORTED_OPS = frozenset({
     "map", "touch", "verify", "move", "query", "placement", "fork", "kill", "droppriv",
-    "dropcap", "munmap", "mprotect", "mlock", "munlock", "vmsplice", "unsplice", "meminfo",
-    "note", "migrate", "mbind", "set_mempolicy",
+    "dropcap", "munmap", "mprotect", "mlock", "munlock", "madvise", "vmsplice", "unsplice",
+    "meminfo", "vmstat", "read", "write", "env", "note", "sleep", "pin", "cpuset", "ksm",
+    "pageflags", "pageout", "swapin", "migrate", "mbind", "set_mempolicy",
 })
 SUPPORTED_MAP_OPTS = frozenset({"node", "policy", "touch", "seed", "same", "align", "file",
-                                "cpu_node"})
+                                "cpu_node", "thp"})
 SUPPORTED_VM_OPTIONS = frozenset()  # storage options: none yet
+
+# madvise() advice as the probe passes it (values of a current <sys/mman.h>; 2.6.27 knows
+# only 0-4 and 9-11 of them, and answers the others with EINVAL).
+MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED = 0, 1, 2, 3, 4
+MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE = 12, 13, 14, 15
+MADV_COLD, MADV_PAGEOUT = 20, 21
+MADV_BY_NAME = {
+    "dontneed": MADV_DONTNEED, "hugepage": MADV_HUGEPAGE, "nohugepage": MADV_NOHUGEPAGE,
+    "pageout": MADV_PAGEOUT, "cold": MADV_COLD, "mergeable": MADV_MERGEABLE,
+    "unmergeable": MADV_UNMERGEABLE, "willneed": MADV_WILLNEED, "normal": MADV_NORMAL,
+    "random": MADV_RANDOM, "sequential": MADV_SEQUENTIAL,
+}
+THP_SIZE = 2 << 20  # the probe's thp=1 mappings start at a 2 MiB boundary
+
+# /proc/PID/pagemap bits (the probe's PM_* masks).
+PM_PRESENT = 1 << 63
+PM_SWAP = 1 << 62
+PM_PFN_MASK = (1 << 55) - 1
+
+# /proc/kpageflags bits the probe names in page_flags (its kpf_stable[] table).  Bit 34 is
+# called "exclusive" on anonymous pages; "dirty" is left out on anonymous pages that are not
+# in the swap cache.
+KPF_NAMES = ((4, "dirty"), (8, "writeback"), (11, "mmap"), (12, "anon"), (13, "swapcache"),
+             (14, "swapbacked"), (17, "huge"), (18, "unevictable"), (21, "ksm"), (22, "thp"),
+             (24, "zero_page"), (33, "mlocked"), (34, "mappedtodisk"), (35, "private"))
+KPF_ANON, KPF_SWAPCACHE, KPF_DIRTY, KPF_MAPPEDTODISK = 12, 13, 4, 34
+
+# The probe's default vmstat keys (none of them exists in 2.6.27: each reads as -1).
+VMSTAT_DEFAULT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
+                       "thp_migration_fail", "thp_migration_split", "numa_pages_migrated",
+                       "nr_isolated_anon", "nr_isolated_file", "nr_mlock", "nr_unevictable")
+
+NODE_SYSFS = "/sys/devices/system/node"
+KSM_SYSFS = "/sys/kernel/mm/ksm"
+CGROUP_ROOT = "/sys/fs/cgroup"
+MAX_PROBE_NODES = 64  # the probe looks at node0 .. node63
+CPU_SETSIZE = 1024
 
 
 class ScriptFault(Exception):
@@ -162,9 +201,11 @@ class Runner:
         """Run the whole scenario: env, every action, the final verify."""
         self.proc.handle = self.b.start()
         self.line = 0
-        self.emit("env", "parent", self._env())
+        self.emit("env", "parent", self._env(self.proc))
         for action in self.script.actions:
             self.line = action.line
+            # One actor: writeback an earlier action started without waiting is done by now.
+            self.b.complete_writeback()
             self._dispatch(action)
             if self.after_action is not None:
                 self.after_action(action)
@@ -187,11 +228,97 @@ class Runner:
             raise self.error(str(e)) from None
         except ScriptFault as e:
             raise self.error(str(e)) from None
+        except Unsupported as e:
+            raise self.error(f"not supported yet: {e}") from None
 
-    def _env(self) -> dict[str, Any]:
-        fields = self.b.env(self.proc.handle)
-        fields.update(self.b.creds(self.proc.handle))
+    def _env(self, proc: Proc) -> dict[str, Any]:
+        # The probe's act_env(): uname and sysconf values, and what the /proc and /sys files
+        # it reads say; a file that cannot be read leaves its key out.
+        machine = self.b.env(proc.handle)
+        fields = {key: machine[key] for key in ("kernel_release", "kernel_version", "machine",
+                                                "uptime_s")}
+        for key, name in (("nodes_possible", "possible"), ("nodes_online", "online"),
+                          ("nodes_has_memory", "has_memory"), ("nodes_has_cpu", "has_cpu")):
+            text = self._read_file(proc, f"{NODE_SYSFS}/{name}")
+            if isinstance(text, str):
+                fields[key] = text
+        node_cpus = {}
+        for nd in range(MAX_PROBE_NODES):
+            text = self._read_file(proc, f"{NODE_SYSFS}/node{nd}/cpulist")
+            if isinstance(text, str):
+                node_cpus[str(nd)] = text
+        fields["node_cpus"] = node_cpus
+        fields["node_mem_kb"] = self._node_mem_kb(proc)
+        for key, path in (("thp", "/sys/kernel/mm/transparent_hugepage/enabled"),
+                          ("numa_balancing", "/proc/sys/kernel/numa_balancing"),
+                          ("cmdline", "/proc/cmdline")):
+            text = self._read_file(proc, path)
+            if isinstance(text, str):
+                fields[key] = text
+        fields["page_size"] = machine["page_size"]
+        fields["ncpus"] = machine["ncpus"]
+        fields["ncpus_allowed"] = len(self.b.sched_getaffinity(proc.handle))
+        fields["cpu_now"] = self.b.getcpu(proc.handle)
+        text = self._read_file(proc, "/proc/sys/kernel/randomize_va_space")
+        if isinstance(text, str):
+            fields["randomize_va_space"] = text
+        fields.update(self.b.creds(proc.handle))
         return fields
+
+    # -- /proc and /sys, as the probe reads them --
+
+    def _read_file(self, proc: Proc, path: str) -> str | int:
+        """The probe's read_file(): the text without trailing newlines and spaces, or the
+        negative errno of a failed open."""
+        text = self.b.read_file(proc.handle, path)
+        if isinstance(text, int):
+            return text
+        return text.rstrip("\n ")
+
+    def _node_mem_kb(self, proc: Proc) -> dict[str, dict[str, int]]:
+        # The probe's node_meminfo_json(): MemTotal and MemFree of each nodeN/meminfo.
+        out: dict[str, dict[str, int]] = {}
+        for nd in range(MAX_PROBE_NODES):
+            text = self._read_file(proc, f"{NODE_SYSFS}/node{nd}/meminfo")
+            if isinstance(text, str):
+                out[str(nd)] = {"total": _atol_after(text, "MemTotal:"),
+                                "free": _atol_after(text, "MemFree:")}
+        return out
+
+    def _pin_to_node(self, proc: Proc, node: int) -> tuple[int, int, list[int]]:
+        """The probe's pin_to_node(): (0 or -1, errno, the affinity it had before).
+
+        The node's cpulist comes from sysfs; an unreadable or empty one fails (an empty one
+        leaves errno as it was: the model prints 0).
+        """
+        saved = self.b.sched_getaffinity(proc.handle)
+        text = self._read_file(proc, f"{NODE_SYSFS}/node{node}/cpulist")
+        if isinstance(text, int):
+            return -1, -text, saved
+        cpus = parse_cpulist(text)
+        if not cpus:
+            return -1, 0, saved
+        ret = self.b.sched_setaffinity(proc.handle, cpus)
+        if ret < 0:
+            return -1, -ret, saved
+        return 0, 0, saved
+
+    def _pagemap(self, proc: Proc, pid: int, addr: int, count: int) -> tuple[list[int], int,
+                                                                               int]:
+        """The probe's pagemap_read() into a calloc()ed buffer: (entries, 0 or -1, errno).
+
+        A short read fails with whatever errno held before (the model prints 0).
+        """
+        with self._scratch(proc, 8 * max(count, 1)) as buf:
+            got = self.b.pagemap_read(proc.handle, pid, buf, addr, count)
+            if got < 0:
+                return [0] * count, -1, -got
+            if got != 8 * count:
+                return [0] * count, -1, 0
+            raw = self.b.read_user(proc.handle, buf, 8 * count) if count else b""
+        if raw is None:
+            raise ScriptFault(f"the process would get SIGSEGV at {buf:#x}")
+        return [int(v) for v in np.frombuffer(raw, "<u8")], 0, 0
 
     # -- mappings and contents --
 
@@ -236,16 +363,21 @@ class Runner:
                 continue
             mm.seed[p] = s
 
-    def _access(self, proc: Proc, addr: int, data: bytes | None) -> None:
-        # A load (data None) or store by the process; a fault would kill it (SIGSEGV).
+    def _access(self, proc: Proc, addr: int, data: bytes | None) -> bytes:
+        # A load of one byte (data None) or a store by the process; returns the byte loaded.
+        # A fault would kill the process (SIGSEGV).
+        loaded = b""
         if data is None:
-            err = 0 if self.b.read_user(proc.handle, addr, 1) is not None else -errno.EFAULT
+            got = self.b.read_user(proc.handle, addr, 1)
+            err = -errno.EFAULT if got is None else 0
+            loaded = got or b""
         else:
             err = self.b.write_user(proc.handle, addr, data)
         if err == -errno.ENOMEM:
             raise ScriptFault(f"out of memory at {addr:#x}: the process would be OOM-killed")
         if err:
             raise ScriptFault(f"the process would get SIGSEGV at {addr:#x}")
+        return loaded
 
     def touch_pages(self, proc: Proc, m: Mapping, first: int, count: int, write: bool,
                     seed: int) -> None:
@@ -273,33 +405,32 @@ class Runner:
         return seed
 
     def _with_cpu_node(self, proc: Proc, a: Action, fn: Callable[[], None]) -> dict[str, Any]:
+        # cpu_node=N: run fn pinned to the CPUs of node N, then restore the affinity (the
+        # task then moves back only if its CPU is no longer allowed).
         cpu_node = a.int_kv("cpu_node", -1)
-        extra: dict[str, Any] = {}
         if cpu_node < 0:
             fn()
-            return extra
-        saved = getattr(proc.handle, "cpu", None)
-        pinned = self.b.pin_to_node(proc.handle, cpu_node) if hasattr(self.b, "pin_to_node") \
-            else False
+            return {}
+        ret, _, saved = self._pin_to_node(proc, cpu_node)
+        pinned = ret == 0
         try:
             fn()
         finally:
-            if pinned and saved is not None:
-                proc.handle.cpu = saved
+            if pinned:
+                self.b.sched_setaffinity(proc.handle, saved)
         return {"cpu_node": cpu_node, "pinned": pinned}
 
     # -- actions --
 
     def act_map(self, proc: Proc, a: Action) -> None:
-        """map NAME TYPE NPAGES [node= policy= touch= seed= same= align= file= cpu_node=]."""
+        """map NAME TYPE NPAGES [node= policy= touch= seed= same= align= file= cpu_node= thp=]."""
         name, typ, np_ = a.pos(1), a.pos(2), a.pos(3)
         if not name or not typ or not np_:
             raise ValueError("usage: map NAME TYPE NPAGES")
         for key in a.kv:
-            if key not in SUPPORTED_MAP_OPTS and key not in ("thp",):
+            if key not in SUPPORTED_MAP_OPTS:
                 raise ValueError(f"unknown map option: {key}=")
-        if a.int_kv("thp", 0):
-            raise ValueError("not supported yet: thp=")
+        thp = a.int_kv("thp", 0)
         if typ not in TYPES:
             raise ValueError(f"unknown mapping type: {typ}")
         if typ.startswith("blk"):
@@ -327,7 +458,11 @@ class Runner:
                 m.owner, file = owner.name, owner.file
             else:
                 file = self.b.create_file(proc.handle, f"/tmp/oracle-{name}", npages)
-        addr = self.b.mmap(proc.handle, npages * PAGE, 3, shared, file, align)
+            addr = self.b.mmap(proc.handle, npages * PAGE, 3, shared, file, align)
+        elif thp:
+            addr = self._mmap_thp(proc, npages * PAGE, shared)
+        else:
+            addr = self.b.mmap(proc.handle, npages * PAGE, 3, shared, None, align)
         if addr < 0:
             raise ValueError(f"mmap failed: {errname(-addr)}")
         m.addr, m.file = addr, file
@@ -339,6 +474,8 @@ class Runner:
             proc.maps[name].live = False
         proc.maps[name] = m
         proc.order.append(m)
+        # The probe advises every mapping; 2.6.27 knows neither advice: EINVAL, ignored.
+        self.b.madvise(proc.handle, addr, npages * PAGE, MADV_HUGEPAGE if thp else MADV_NOHUGEPAGE)
         fields: dict[str, Any] = {"name": name, "type": typ, "npages": npages,
                                   "addr": f"0x{addr:x}"}
         node = a.get("node")
@@ -349,16 +486,27 @@ class Runner:
             fields.update({"mbind_node": nid, "mbind_ret": -1 if r < 0 else r,
                            "mbind_err": errname(-r) if r < 0 else "OK"})
         touch = a.get("touch")
-        if touch is not None:
-            write = touch == "write"
+
+        def do_touch() -> None:
             if touch in ("write", "read"):
-                seed = self._write_seed(a)
-                fields.update(self._with_cpu_node(
-                    proc, a, lambda: self.touch_pages(proc, m, 0, npages, write, seed)))
+                self.touch_pages(proc, m, 0, npages, touch == "write", self._write_seed(a))
+
+        pinned = self._with_cpu_node(proc, a, do_touch)
+        if touch is not None:
             fields["touch"] = touch
-        elif a.get("cpu_node") is not None:
-            fields.update({"cpu_node": a.int_kv("cpu_node", -1), "pinned": True})
+        fields.update(pinned)
         self.emit("map", proc.who, fields)
+
+    def _mmap_thp(self, proc: Proc, length: int, shared: bool) -> int:
+        # The probe's thp=1 path: map 2 MiB more, keep the 2 MiB aligned part.
+        raw = self.b.mmap(proc.handle, length + THP_SIZE, 3, shared, None)
+        if raw < 0:
+            return raw
+        al = (raw + THP_SIZE - 1) & ~(THP_SIZE - 1)
+        if al > raw:
+            self.b.memop(proc.handle, "munmap", raw, al - raw)
+        self.b.memop(proc.handle, "munmap", al + length, raw + length + THP_SIZE - (al + length))
+        return al
 
     def _mbind_one(self, proc: Proc, addr: int, length: int, mode: int, node: int) -> int:
         # The probe's apply_bind(): a 16-long mask with one bit, maxnode 16*64+1, flags 0.
@@ -768,15 +916,309 @@ class Runner:
 
     def act_meminfo(self, proc: Proc, a: Action) -> None:
         """meminfo [KEY...]: per-node memory, and the named /proc/meminfo fields."""
-        fields: dict[str, Any] = {"node_mem_kb": {
-            str(n): {"total": t, "free": f} for n, (t, f) in self.b.node_meminfo_kb().items()}}
+        fields: dict[str, Any] = {"node_mem_kb": self._node_mem_kb(proc)}
         if a.args:
             fields["kb"] = {key: self.b.meminfo_kb(key) for key in a.args}
         self.emit("meminfo", proc.who, fields)
 
+    def act_vmstat(self, proc: Proc, a: Action) -> None:
+        """vmstat [KEY...]: the named /proc/vmstat fields, or the probe's migration counters
+        (-1 for a name the kernel does not print)."""
+        keys = a.args or VMSTAT_DEFAULT_KEYS
+        self.emit("vmstat", proc.who, {key: self.b.vmstat(key) for key in keys})
+
+    def act_read(self, proc: Proc, a: Action) -> None:
+        """read PATH: the file's text, or strerror() of the failed open."""
+        path = a.pos(1)
+        if path is None:
+            raise ValueError("usage: read PATH")
+        text = self._read_file(proc, path)
+        if isinstance(text, int):
+            self.emit("read", proc.who, {"path": path, "err": os.strerror(-text)})
+        else:
+            self.emit("read", proc.who, {"path": path, "content": text})
+
+    def act_write(self, proc: Proc, a: Action) -> None:
+        """write PATH VALUE: one write(2), then the file read back."""
+        path, value = a.pos(1), a.pos(2)
+        if path is None or value is None:
+            raise ValueError("usage: write PATH VALUE")
+        ret = self.b.write_file(proc.handle, path, value)
+        back = self._read_file(proc, path)
+        fields: dict[str, Any] = {"path": path, "value": value}
+        fields.update(syscall_fields(min(ret, 0)))
+        fields["readback"] = back if isinstance(back, str) else ""
+        self.emit("write", proc.who, fields)
+
+    def act_env(self, proc: Proc, a: Action) -> None:
+        """env: the machine and the process, as at the start."""
+        self.emit("env", proc.who, self._env(proc))
+
+    def act_sleep(self, proc: Proc, a: Action) -> None:
+        """sleep MS (or ms=MS): no output; I/O in flight completes meanwhile."""
+        a.int_kv("ms", 0)
+        self.b.complete_writeback()
+
+    def act_pin(self, proc: Proc, a: Action) -> None:
+        """pin cpu_node=N | pin all: set the process's CPU affinity."""
+        node = a.get("cpu_node")
+        if node is not None:
+            ret, e, _ = self._pin_to_node(proc, c_atoi(node))
+        else:
+            r = self.b.sched_setaffinity(
+                proc.handle, range(min(CPU_SETSIZE, self.b.nprocessors_conf())))
+            ret, e = (-1, -r) if r < 0 else (0, 0)
+        fields = err_fields(ret, e)
+        fields["ncpus_allowed"] = len(self.b.sched_getaffinity(proc.handle))
+        fields["cpu_now"] = self.b.getcpu(proc.handle)
+        self.emit("pin", proc.who, fields)
+
+    def act_cpuset(self, proc: Proc, a: Action) -> None:
+        """cpuset NAME mems=LIST [pid=P]: the probe's cgroup v2 steps (2.6.27 has no cgroup v2
+        at /sys/fs/cgroup: the first write fails with ENOENT)."""
+        name = a.pos(1) or "lim"
+        mems = a.get("mems", "0")
+        pid = self._resolve_pid(proc, a.get("pid"))
+        getpid = self.b.getpid(proc.handle)
+        if pid == 0:
+            pid = getpid
+        step = "subtree_control"
+        ret = self.b.write_file(proc.handle, f"{CGROUP_ROOT}/cgroup.subtree_control", "+cpuset")
+        if ret == 0:
+            raise Unsupported("cpuset: cgroup v2 cpusets are not modelled")
+        eff = self._read_file(proc, f"{CGROUP_ROOT}/{name}/cpuset.mems.effective")
+        fields: dict[str, Any] = {"cgroup": name, "mems": mems,
+                                  "mems_effective": eff if isinstance(eff, str) else "",
+                                  "pid": pid, "step": step}
+        fields.update(syscall_fields(ret))
+        fields["placement"] = self._placement(proc, 0 if pid == getpid else pid)
+        self.emit("cpuset", proc.who, fields)
+
+    def _ksm_get(self, proc: Proc, name: str) -> int:
+        text = self._read_file(proc, f"{KSM_SYSFS}/{name}")
+        return -1 if isinstance(text, int) else c_atoi(text)
+
+    def _ksm_set(self, proc: Proc, name: str, value: str) -> tuple[int, int]:
+        ret = self.b.write_file(proc.handle, f"{KSM_SYSFS}/{name}", value)
+        return (-1, -ret) if ret < 0 else (0, 0)
+
+    def act_ksm(self, proc: Proc, a: Action) -> None:
+        """ksm on|off|unmerge|wait|stat [scans=] [merge_across_nodes=] [timeout_ms=].
+
+        The probe's steps on /sys/kernel/mm/ksm.  Without KSM (2.6.27) every write fails
+        with ENOENT and every counter reads -1; a wait times out (ETIMEDOUT), because no
+        ksmd ever finishes a scan.
+        """
+        what = a.pos(1) or "stat"
+        scans, timeout = a.int_kv("scans", 3), a.int_kv("timeout_ms", 20000)
+        ret, e, step = 0, 0, "done"
+        seconds = 0.0
+        fs0 = self._ksm_get(proc, "full_scans")
+        if what == "on":
+            man = a.get("merge_across_nodes")
+            if man is not None:
+                self._ksm_set(proc, "run", "2")
+                step = "merge_across_nodes"
+                ret, e = self._ksm_set(proc, "merge_across_nodes", man)
+            if ret == 0:
+                step = "run"
+                self._ksm_set(proc, "pages_to_scan", "1000")
+                self._ksm_set(proc, "sleep_millisecs", "10")
+                ret, e = self._ksm_set(proc, "run", "1")
+        elif what in ("off", "unmerge"):
+            step = "run"
+            ret, e = self._ksm_set(proc, "run", "0" if what == "off" else "2")
+        elif what not in ("wait", "stat"):
+            raise ValueError(f"usage: ksm on|off|unmerge|wait|stat: {what}")
+        if ret == 0 and what in ("on", "wait"):
+            step = "wait"
+            # The model has no ksmd: the scan count cannot move while the probe waits.
+            if self._ksm_get(proc, "full_scans") < fs0 + scans:
+                ret, e = -1, errno.ETIMEDOUT
+                seconds = max(timeout, 0) / 1000
+            else:
+                step = "done"
+        fields: dict[str, Any] = {"action": what}
+        fields.update(err_fields(ret, e))
+        fields["step"] = step
+        for key in ("run", "merge_across_nodes", "pages_shared", "pages_sharing",
+                    "pages_unshared"):
+            fields[key] = self._ksm_get(proc, key)
+        if what in ("on", "wait"):
+            fields["full_scans_waited"] = self._ksm_get(proc, "full_scans") - fs0
+        fields["seconds"] = seconds
+        self.emit("ksm", proc.who, fields)
+
+    # -- madvise and per-page state --
+
+    def act_madvise(self, proc: Proc, a: Action) -> None:
+        """madvise RANGE ADVICE: madvise(2), with the probe's bookkeeping for dontneed."""
+        spec = a.pos(1)
+        m, first, count = self._range(proc, spec)
+        advice = MADV_BY_NAME.get(a.pos(2) or "", -1)
+        ret = self.b.madvise(proc.handle, m.addr + first * PAGE, count * PAGE, advice)
+        if ret == 0 and advice == MADV_DONTNEED:
+            sl = slice(first, first + count)
+            if m.private_file:
+                m.seed[sl] = ST_UNTOUCHED
+                m.cow[sl] = 0
+            elif not m.shared_file:
+                seeds = m.seed[sl]
+                seeds[seeds != ST_UNMAPPED] = ST_UNTOUCHED
+        fields: dict[str, Any] = {"range": spec}
+        if a.pos(2) is not None:
+            fields["arg"] = a.pos(2)
+        fields.update(syscall_fields(ret))
+        self.emit("madvise", proc.who, fields)
+
+    def act_pageflags(self, proc: Proc, a: Action) -> None:
+        """pageflags RANGE [pid=P]: pte state, mapcount and kpageflags of each page."""
+        spec = a.pos(1)
+        m, first, count = self._range(proc, spec)
+        pid = self._resolve_pid(proc, a.get("pid"))
+        pm, ret, e = self._pagemap(proc, pid, m.addr + first * PAGE, count)
+        mapcount = [-1] * count
+        kpf = [0] * count
+        readable = True
+        for i in range(count if ret == 0 else 0):
+            if not pm[i] & PM_PRESENT:
+                continue
+            pfn = pm[i] & PM_PFN_MASK
+            if not pfn:
+                readable = False
+                continue
+            value = self.b.kpage_read(proc.handle, "/proc/kpagecount", pfn)
+            if value is not None:
+                mapcount[i] = value
+            value = self.b.kpage_read(proc.handle, "/proc/kpageflags", pfn)
+            if value is not None:
+                kpf[i] = value
+            else:
+                readable = False
+        n = count if ret == 0 else 0
+        fields: dict[str, Any] = {"range": spec, "pid": pid}
+        fields.update(err_fields(ret, e))
+        fields["pte"] = [pte_state(v) for v in pm[:n]]
+        fields["mapcount"] = mapcount[:n]
+        fields["page_flags"] = [page_flag_names(kpf[i]) if pm[i] & PM_PRESENT else "-"
+                                for i in range(n)]
+        fields["kpf"] = [f"0x{v:x}" for v in kpf[:n]]
+        fields["kpageflags_readable"] = readable
+        self.emit("pageflags", proc.who, fields)
+
+    def act_pageout(self, proc: Proc, a: Action) -> None:
+        """pageout RANGE [wait=1]: madvise(MADV_PAGEOUT) (EINVAL in 2.6.27), then the ptes."""
+        spec = a.pos(1)
+        m, first, count = self._range(proc, spec)
+        addr = m.addr + first * PAGE
+        t0 = time.perf_counter()
+        ret = self.b.madvise(proc.handle, addr, count * PAGE, MADV_PAGEOUT)
+        seconds = time.perf_counter() - t0
+        if a.int_kv("wait", 1):
+            self.b.complete_writeback()
+        pm, pmret, _ = self._pagemap(proc, 0, addr, count)
+        fields: dict[str, Any] = {"range": spec}
+        fields.update(syscall_fields(ret))
+        fields["seconds"] = round(seconds, 8)
+        fields["writeback_wait_s"] = 0.0
+        if pmret == 0:
+            fields["swapped"] = sum(1 for v in pm if v & PM_SWAP and not v & PM_PRESENT)
+            fields["present"] = sum(1 for v in pm if v & PM_PRESENT)
+            if count <= 512:
+                fields["pte"] = [pte_state(v) for v in pm]
+        self.emit("pageout", proc.who, fields)
+
+    def act_swapin(self, proc: Proc, a: Action) -> None:
+        """swapin RANGE [read|write] [cpu_node=N]: fault the pages in, contents unchanged."""
+        spec = a.pos(1)
+        m, first, count = self._range(proc, spec)
+        mode = a.pos(2) or "read"
+        write = mode == "write"
+
+        def body() -> None:
+            for p in range(first, first + count):
+                addr = m.addr + p * PAGE
+                byte = self._access(proc, addr, None)
+                if write:
+                    self._access(proc, addr, byte)
+                if m.seed[p] == ST_UNTOUCHED:
+                    m.seed[p] = self._fault_content(proc, m, p)
+                if write and m.private_file:
+                    m.cow[p] = 1
+
+        t0 = time.perf_counter()
+        self._with_cpu_node(proc, a, body)
+        seconds = time.perf_counter() - t0
+        self.emit("swapin", proc.who, {"range": spec, "mode": mode, "pages": count,
+                                       "seconds": round(seconds, 8)})
+
     def act_note(self, proc: Proc, a: Action) -> None:
         """note TEXT."""
         self.emit("note", proc.who, {"text": a.text[4:].strip()})
+
+
+def pte_state(pm: int) -> str:
+    """The probe's pte_state(): present, swap or none, from a pagemap entry."""
+    return "present" if pm & PM_PRESENT else "swap" if pm & PM_SWAP else "none"
+
+
+def page_flag_names(kpf: int) -> str:
+    """The probe's page_flags string for a /proc/kpageflags word (its kpf_stable[] names)."""
+    anon = bool(kpf >> KPF_ANON & 1)
+    anon_noswap = anon and not kpf >> KPF_SWAPCACHE & 1
+    names = []
+    for bit, name in KPF_NAMES:
+        if not kpf >> bit & 1 or (bit == KPF_DIRTY and anon_noswap):
+            continue
+        names.append("exclusive" if bit == KPF_MAPPEDTODISK and anon else name)
+    return ",".join(names)
+
+
+def parse_cpulist(text: str) -> list[int]:
+    """The probe's parse_cpulist(): "0-1,4" -> [0, 1, 4]; stops at the first token that is
+    not a number or range followed by a comma."""
+    cpus: list[int] = []
+    pos = 0
+    while pos < len(text):
+        lo, end = _c_strtol(text, pos)
+        if end == pos:
+            break
+        hi = lo
+        if text[end:end + 1] == "-":
+            hi, end = _c_strtol(text, end + 1)
+        cpus.extend(range(lo, hi + 1))
+        if text[end:end + 1] != ",":
+            break
+        pos = end + 1
+    return cpus
+
+
+def c_atoi(text: str) -> int:
+    """C atoi()/atol(): the leading decimal integer, 0 if there is none."""
+    return _c_strtol(text, 0)[0]
+
+
+def _c_strtol(text: str, pos: int) -> tuple[int, int]:
+    # strtol(text + pos, &end, 10): (value, end index); end == pos when nothing was parsed.
+    i = pos
+    while i < len(text) and text[i] in " \t\n\v\f\r":
+        i += 1
+    sign = 1
+    if i < len(text) and text[i] in "+-":
+        sign = -1 if text[i] == "-" else 1
+        i += 1
+    j = i
+    while j < len(text) and text[j] in "0123456789":
+        j += 1
+    if j == i:
+        return 0, pos
+    return sign * int(text[i:j]), j
+
+
+def _atol_after(text: str, label: str) -> int:
+    # The probe's atol(strstr(buf, label) + len(label)), -1 when the label is absent.
+    at = text.find(label)
+    return -1 if at < 0 else c_atoi(text[at + len(label):])
 
 
 def syscall_fields(ret: int) -> dict[str, Any]:
