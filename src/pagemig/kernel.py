@@ -481,6 +481,14 @@ class Kernel:
 
         _check(mem_cgroup_move_task(self, task, memcg))
 
+    def madvise(self, task: Task, addr: int, length: int, advice: int) -> None:
+        """madvise(2) in ``task``."""
+        from pagemig.mm.madvise import sys_madvise
+
+        assert task.mm is not None
+        with self.as_task(task):
+            _check(sys_madvise(self, task.mm, addr, length, advice))
+
     def swapon(self, nr_pages: int) -> None:
         """swapon(2) of a swap area of ``nr_pages`` pages."""
         from pagemig.mm.swapfile import sys_swapon

@@ -261,11 +261,13 @@ def test_write_of_meminfo_is_eio_then_its_read_is_not_modelled() -> None:
         run("write /proc/meminfo 1\n")
 
 
-def test_write_of_drop_caches_is_not_supported_yet() -> None:
-    """Writing /proc/sys/vm/drop_caches waits for the drop_caches work: file:line error."""
-    with pytest.raises(ScriptError,
-                       match=r"t.scn:1: not supported yet: write /proc/sys/vm/drop_caches"):
-        run("write /proc/sys/vm/drop_caches 1\n")
+def test_write_of_drop_caches_drops_clean_unmapped_page_cache() -> None:
+    """Writing 1 to /proc/sys/vm/drop_caches drops a clean tmpfs page nobody maps; a written
+    (dirty) one stays."""
+    objs, _ = run("map f fileshared 2 touch=read\nmap g fileshared 1 touch=write\n"
+                  "munmap f\nmunmap g\nwrite /proc/sys/vm/drop_caches 1\nplacement\n")
+
+    assert 0 == op(objs, "write")["ret"]
 
 
 def test_write_of_a_sysctl_as_a_user_is_eacces() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pagemig.backends.base import Unsupported
+from pagemig.backends.model_files import FileOpsMixin
 from pagemig.fs import procfs
 from pagemig.kernel import Kernel, Topology
 from pagemig.mm.fault import copy_from_user, copy_to_user
@@ -26,7 +27,7 @@ from pagemig.sched import CAP_SYS_NICE, Task
 PAGE_KB = PAGE_SIZE // 1024
 
 
-class ModelBackend:
+class ModelBackend(FileOpsMixin):
     """Runs a scenario's processes and system calls on a kernel model."""
 
     def __init__(self, topology: Topology, profile: str = "2.6.27", seed: int = 0) -> None:
@@ -131,9 +132,11 @@ class ModelBackend:
                 do_munmap(self.k, proc.mm, al + length, raw + length + align - (al + length))
             return addr
 
-    def create_file(self, proc: Task, path: str, npages: int) -> Any:
-        """A tmpfs file of ``npages`` pages."""
+    def create_file(self, proc: Task, path: str, npages: int, blockfs: bool = False) -> Any:
+        """A file of ``npages`` pages on tmpfs, or on the ext2 filesystem."""
         with self.k.as_task(proc):
+            if blockfs:
+                return self.k.create_blockfs_file(path, npages)
             return self.k.create_file(path, npages)
 
     def memop(self, proc: Task, op: str, addr: int, length: int, arg: int = 0) -> int:

@@ -15,10 +15,6 @@ class FileOpsMixin:
 
     k: Any
 
-    def complete_writeback(self) -> int:
-        """Every write started so far reaches the disk (unless held open)."""
-        return int(self.k.complete_writeback())
-
     def pwrite(self, proc: Task, file: AddressSpace, index: int, data: bytes) -> int:
         """pwrite(2) of one page: 0 or -errno."""
         try:

@@ -447,7 +447,9 @@ def do_migrate_pages(k: Kernel, mm, from_nodes: set[int], to_nodes: set[int], fl
     """
     from pagemig.mm.migrate import migrate_vmas
 
-    err = migrate_vmas(k, mm, frozenset(to_nodes), frozenset(from_nodes), flags)
+    # 2.6.27 passes (from, to) to a definition that names them (to, from), which passes them
+    # on as (to, from) to a hook declared (from, to): the hook gets from first.
+    err = migrate_vmas(k, mm, frozenset(from_nodes), frozenset(to_nodes), flags)
     if err:
         return err
     busy = 0

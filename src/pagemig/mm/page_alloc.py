@@ -155,6 +155,10 @@ def __alloc_pages(k: Kernel, gfp: int, zonelist: list[Zone],
     (no kswapd, no reclaim, no min-watermark retry).  Others get a second attempt at the
     min watermark (what waking kswapd allows); there is nothing to reclaim after that.
     """
+    if not gfp & __GFP_THISNODE and k.current is not None:
+        # ALLOC_CPUSET: only the current task's cpuset nodes (__GFP_THISNODE skips it)
+        allowed = set(k.current.mems_allowed)
+        nodemask = allowed if nodemask is None else set(nodemask) & allowed
     pfn = get_page_from_freelist(k, zonelist, False, nodemask)
     if pfn is None and not gfp & __GFP_THISNODE:
         pfn = get_page_from_freelist(k, zonelist, True, nodemask)

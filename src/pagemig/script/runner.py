@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pagemig.backends.base import Backend, Unsupported
+from pagemig.script.fileops import FileActions
 from pagemig.script.jsonout import err_fields, errname, placement_value, status_fields
 from pagemig.script.parse import (
     Action,
@@ -66,6 +67,8 @@ SUPPORTED_OPS = frozenset({
     "dropcap", "munmap", "mprotect", "mlock", "munlock", "madvise", "vmsplice", "unsplice",
     "meminfo", "vmstat", "read", "write", "env", "note", "sleep", "pin", "cpuset", "ksm",
     "pageflags", "pageout", "swapin", "migrate", "mbind", "set_mempolicy",
+    "pwrite", "pread", "fsync", "fdatasync", "sync", "msync", "sync_file_range", "fadvise",
+    "drop_caches",
 })
 SUPPORTED_MAP_OPTS = frozenset({"node", "policy", "touch", "seed", "same", "align", "file",
                                 "cpu_node", "thp"})
@@ -173,7 +176,7 @@ class Proc:
         return [m for m in self.order if m.live]
 
 
-class Runner:
+class Runner(FileActions):
     """Executes a parsed :class:`Script` on a backend, emitting one dict per probe object."""
 
     def __init__(self, backend: Backend, script: Script, emit: Callable[[dict[str, Any]], None],
@@ -433,8 +436,9 @@ class Runner:
         thp = a.int_kv("thp", 0)
         if typ not in TYPES:
             raise ValueError(f"unknown mapping type: {typ}")
-        if typ.startswith("blk"):
-            raise ValueError(f"not supported yet: {typ} (needs --blockfs)")
+        blk = typ.startswith("blk")
+        if blk and not getattr(self.b, "blockfs", None):
+            raise ValueError(f"file create failed (is the VM run with --blockfs?): {typ}")
         if len(proc.order) >= MAXMAPS:
             raise ValueError("too many mappings")
         npages = parse_long(np_)
@@ -457,8 +461,10 @@ class Runner:
                     raise ValueError(f"file=: mapping larger than the file: {other}")
                 m.owner, file = owner.name, owner.file
             else:
-                file = self.b.create_file(proc.handle, f"/tmp/oracle-{name}", npages)
-            addr = self.b.mmap(proc.handle, npages * PAGE, 3, shared, file, align)
+                path = f"/blk/oracle-{name}" if blk else f"/tmp/oracle-{name}"
+                file = self.b.create_file(proc.handle, path, npages, blk)
+            addr = self.b.mmap(proc.handle, npages * PAGE, 3, shared or typ == "blkshared",
+                               file, align)
         elif thp:
             addr = self._mmap_thp(proc, npages * PAGE, shared)
         else:
