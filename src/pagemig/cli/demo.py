@@ -18,6 +18,7 @@ from typing import Any
 from pagemig.backends.model import ModelBackend
 from pagemig.kernel import Kernel, Topology
 from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.page_flags import F_DIRTY, F_PRIVATE
 from pagemig.script.jsonout import status_name
 from pagemig.script.parse import Action, parse_script
 from pagemig.script.runner import Runner
@@ -56,7 +57,7 @@ def format_tables(before: dict[str, list[int]], after: dict[str, list[int]], nod
 
 
 def reasons(move: dict[str, Any], events: list[tuple[str, dict[str, Any]]],
-            pfn_of: dict[str, int]) -> list[str]:
+            pfn_of: dict[str, int], flags_of: dict[str, int]) -> list[str]:
     """Why each entry of the status array came out as it did."""
     isolated = {f["pfn"] for e, f in events if e == "mm_migrate_isolate" and f["ret"] == 0}
     results: dict[int, list[int]] = {}
@@ -79,6 +80,10 @@ def reasons(move: dict[str, Any], events: list[tuple[str, dict[str, Any]]],
             why = "no page is present at that address"
         elif st == -14:
             why = "no vma at or above that address (or not migratable)"
+        elif st >= 0 and pfn in isolated and flags_of.get(label, 0) & F_PRIVATE:
+            dirty = "dirty" if flags_of[label] & F_DIRTY else "clean"
+            why = (f"{dirty} ext2 page with buffers: 3 references after unmap (cache, buffers, "
+                   f"isolation), buffer_migrate_page() moved the buffer heads to node {st}")
         elif st >= 0 and pfn in isolated:
             why = f"isolated, unmapped to migration entries, copied to node {st}, remapped"
         elif st >= 0:
@@ -94,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     text = resources.files("pagemig").joinpath("demo/demo.scn").read_text()
     script = parse_script(text, "demo.scn")
     backend = ModelBackend(Topology(nodes=2, mem_per_node_mb=args.mem_per_node))
+    backend.blockfs = "ext2"  # the scenario's #@ --blockfs ext2
     k = backend.k
     objs: list[dict[str, Any]] = []
     snap: dict[str, Any] = {}
@@ -108,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             probe = runner.proc
             snap["pfns"] = {f"{m.name}[{i}]": k.page_at(probe.handle, m.addr + i * 4096)
                             for m in probe.live_maps() for i in range(m.npages)}
+            snap["flags"] = {label: int(k.pages.flags[pfn]) for label, pfn in
+                             snap["pfns"].items() if pfn is not None}
         else:
             snap["after"] = node_table(k)
             snap["events"] = list(k.trace_log or [])
@@ -126,13 +134,15 @@ def run(args: argparse.Namespace) -> int:
     w(f"machine: 2 nodes x {args.mem_per_node} MiB, 1 CPU each; the probe runs on CPU 0 "
       "(node 0)\n\n")
     w("The scenario (the oracle's language; `pagemig run` prints its JSON lines):\n")
-    w("".join(f"  {line}\n" for line in text.splitlines() if line and not line.startswith("#")))
+    w("".join(f"  {line}\n" for line in text.splitlines()
+              if line and (line.startswith("#@") or not line.startswith("#"))))
     w("\nPages: priv (4, private), cow (2, shared copy-on-write with the child), shm (2,\n"
       "shared memory on tmpfs, not yet touched by the child), pin (2, spliced into a pipe,\n"
-      "which holds an extra reference on each page).\n\n")
+      "which holds an extra reference on each page), blk (2, an ext2 file: page 0 dirty\n"
+      "from pwrite, page 1 written back by fsync; both carry buffer heads).\n\n")
     w(f"move_pages(pid=0, count={move['count']}, nodes=1, flags=MPOL_MF_MOVE) returned "
       f"{move['ret']} ({move['ret']} pages not migrated)\n")
-    w("\n".join(reasons(move, events, snap["pfns"])) + "\n\n")
+    w("\n".join(reasons(move, events, snap["pfns"], snap["flags"])) + "\n\n")
     w("Per-node counters just before and just after the call (numastat's layout):\n")
     w(format_tables(snap["before"], snap["after"], len(k.nodes)) + "\n")
     w("(Pages put back go through a per-CPU pagevec of 14 entries: until it drains they are\n"
