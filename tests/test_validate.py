@@ -799,3 +799,58 @@ def test_swapcache_flag_without_the_cache(k: Kernel) -> None:
     k.pages.flags[pfn] |= 1 << 15
     expect_violation(k, f"page {pfn}: PG_swapcache disagrees with the swap cache")
     k.pages.flags[pfn] &= ~(1 << 15)
+
+
+# check_buffers (§1.7, §5.10)
+
+
+def buffered_page(k: Kernel) -> tuple[Task, int]:
+    """A process with an ext2 page written by pwrite (so it has a ring of 4 buffers)."""
+    p = k.spawn()
+    f = k.create_blockfs_file("/blk/v", 1)
+    k.pwrite(p, f, 0, b"data")
+    return p, f.slot(0)
+
+
+def test_buffers_ring_pointing_elsewhere(k: Kernel) -> None:
+    """A buffer of a page's ring that points at another page is reported."""
+    _, page = buffered_page(k)
+    validate(k)
+    b = int(k.pages.private[page])
+    second = int(k.bh.b_this_page[b])
+    k.bh.b_page[second] = page + 1
+    expect_violation(k, f"buffer {second} of page {page}'s ring points at page {page + 1}")
+    k.bh.b_page[second] = page
+
+
+def test_buffers_pg_private_without_a_ring(k: Kernel) -> None:
+    """PG_private on a page whose private names no ring of its own is reported."""
+    _, page = buffered_page(k)
+    validate(k)
+    saved = int(k.pages.private[page])
+    k.pages.private[page] = 0
+    expect_violation(k, f"page {page} has PG_private but no buffer ring of its own")
+    k.pages.private[page] = saved
+
+
+def test_buffers_locked_without_io(k: Kernel) -> None:
+    """A buffer left locked with no writeback in flight is reported."""
+    from pagemig.mm.buffer import BH_Lock
+
+    _, page = buffered_page(k)
+    validate(k)
+    b = int(k.pages.private[page])
+    k.bh.b_state[b] |= BH_Lock
+    expect_violation(k, f"buffer {b} of page {page} is locked with no I/O in flight")
+    k.bh.b_state[b] &= ~BH_Lock
+
+
+def test_buffers_writeback_without_io(k: Kernel) -> None:
+    """PG_writeback on a page with no I/O in flight is reported (NR_WRITEBACK kept equal)."""
+    _, page = buffered_page(k)
+    validate(k)
+    k.pages.flags[page] |= 1 << 12
+    k.zone_stat[k.page_zone(page).id, ZoneStat.NR_WRITEBACK] += 1
+    expect_violation(k, f"page {page} is under writeback with no I/O in flight")
+    k.pages.flags[page] &= ~(1 << 12)
+    k.zone_stat[k.page_zone(page).id, ZoneStat.NR_WRITEBACK] -= 1
