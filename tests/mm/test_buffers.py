@@ -219,3 +219,35 @@ def test_orphan_with_buffers_loses_them_then_is_freed_under_us(k: Kernel, proc: 
     assert 1 == int(pm.status[0])
     lru_add_drain_all(k)
     assert 0 == int(k.pages.count[page])  # freed when putback's pagevec drains
+
+
+def test_dirty_page_without_writepage_is_einval(k: Kernel, proc: Task) -> None:
+    """Fallback on a dirty page of a mapping with neither ->migratepage nor ->writepage:
+    writeout() returns -EINVAL, a permanent failure (SPEC §2.15 step 1, §4.1)."""
+    f, addr = ext2_file(k, proc)
+    f.a_ops = dataclasses.replace(k.ext2_aops, migratepage=None, writepage=None)
+    k.write_user(proc, addr, b"cannot be written")
+
+    ret, status = k.move_pages(proc, 0, [addr], [1])
+
+    assert (1, [-errno.EINVAL]) == (ret, status)
+    assert b"cannot be written" == k.read_user(proc, addr, 17)
+
+
+def test_busy_buffers_cannot_be_released(k: Kernel, proc: Task) -> None:
+    """Fallback on a clean page whose buffers are in use: try_to_release_page() fails, so
+    -EAGAIN in every pass; the page and its buffers stay (SPEC §2.16 step 2)."""
+    f, addr = ext2_file(k, proc)
+    without_migratepage(k, f)
+    k.pwrite(proc, f, 0, b"busy")
+    k.fsync(proc, f)
+    k.read_user(proc, addr, 1)
+    page = k.page_at(proc, addr)
+    head = page_buffers(k, page)[0]
+    k.bh.b_count[head] += 1  # someone holds the buffer (get_bh())
+
+    ret, status = k.move_pages(proc, 0, [addr], [1])
+
+    assert (1, [-errno.EAGAIN]) == (ret, status)
+    assert (page, True) == (k.page_at(proc, addr), bool(k.pages.flags[page] & F_PRIVATE))
+    k.bh.b_count[head] -= 1
