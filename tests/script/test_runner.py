@@ -74,3 +74,23 @@ def test_child_keeps_its_own_mapping_table() -> None:
     child, parent = by_op(objs, "verify")[:2]
     assert ("c", ["a"], 0) == (child["who"], list(child["maps"]), child["mismatches"])
     assert (["a", "b"], 0) == (list(parent["maps"]), parent["mismatches"])
+
+
+def test_child_writes_to_a_shared_file_reach_the_parents_file() -> None:
+    """A file written by a child (pwrite) is the parent's file too: the parent reads the
+    child's data, which its own table does not expect (the probe does not track a child's
+    writes), so one mismatch; a copied file would read zeroes and match (regression, found
+    by fuzzing)."""
+    b = ModelBackend(SMALL)
+    b.blockfs = "ext2"
+    objs = run("map f blkshared 3\nfork c\n@c pwrite f[2:3] seed=6\npread f[2:3]\n", b)
+
+    assert (0, 1, 1) == (by_op(objs, "pread")[0]["ret"], by_op(objs, "pread")[0]["checked"],
+                         by_op(objs, "pread")[0]["mismatches"])
+
+
+def test_fsync_of_a_tmpfs_file_writes_nothing() -> None:
+    """fsync on tmpfs succeeds at once: tmpfs has no writeback (simple_sync_file())."""
+    objs = run("map f fileshared 2 touch=write\nfsync f\nverify\n")
+
+    assert (0, True) == (by_op(objs, "fsync")[0]["ret"], by_op(objs, "verify")[0]["ok"])

@@ -130,6 +130,8 @@ def write_cache_pages(k: Kernel, mapping, first: int, last: int, wait: bool):  #
     from pagemig.mm.filemap import lock_page, unlock_page
 
     err = 0
+    if not mapping.bdi.cap_writeback_dirty:
+        return 0  # tmpfs, the swap cache: nothing to write back (simple_sync_file())
     last = min(last, len(mapping.tag_dirty) - 1)
     for index in range(first, last + 1):
         if not mapping.tag_dirty[index]:

@@ -808,7 +808,9 @@ class Runner(FileActions):
         if mode not in ("live", "exit", "dead"):
             raise ValueError(f"fork: unknown mode {mode}")
         handle = self.b.fork(proc.handle)
-        maps, order = copy.deepcopy((proc.maps, proc.order))  # the child's copy of the table
+        # The child's copy of the table; the files themselves are shared, not copied.
+        memo: dict[int, Any] = {id(m.file): m.file for m in proc.order if m.file is not None}
+        maps, order = copy.deepcopy((proc.maps, proc.order), memo)
         child_proc = Proc(name, handle, maps, order, {}, [])
         self.b.after_fork(proc.handle, False)
         child = Child(name, child_proc, self.b.getpid(handle))
