@@ -60,6 +60,14 @@ class Task:
         return cap in self.cap_effective
 
 
+def may_move_memory_of(current: Task, task: Task) -> bool:
+    """The 2.6.27 permission rule of move_pages(2) and migrate_pages(2): CAP_SYS_NICE, or
+    the caller's euid or uid equals the target's suid or uid (no ptrace check until 4.13)."""
+    if current.capable(CAP_SYS_NICE):
+        return True
+    return bool({current.euid, current.uid} & {task.suid, task.uid})
+
+
 @dataclass(frozen=True)
 class Wait:
     """A sleep point: the task waits for ``what`` ("page_locked", "page_writeback") on ``pfn``."""

@@ -184,6 +184,21 @@ def get_nodes(k: Kernel, nmask: int, maxnode: int) -> tuple[int, set[int]]:
 
 # -- mbind() --
 
+def mode_and_nodes(k: Kernel, mode: int, nmask: int,
+                   maxnode: int) -> tuple[int, int, int, set[int]]:
+    """The checks sys_mbind() and sys_set_mempolicy() share: split the mode flags off,
+    refuse a bad mode or STATIC with RELATIVE, read the mask.  Returns
+    (0 or -errno, mode, mode flags, nodes)."""
+    mode_flags = mode & MPOL_MODE_FLAGS
+    mode &= ~MPOL_MODE_FLAGS
+    if not 0 <= mode < MPOL_MAX:
+        return -errno.EINVAL, mode, mode_flags, set()
+    if mode_flags & MPOL_F_STATIC_NODES and mode_flags & MPOL_F_RELATIVE_NODES:
+        return -errno.EINVAL, mode, mode_flags, set()
+    err, nodes = get_nodes(k, nmask, maxnode)
+    return err, mode, mode_flags, nodes
+
+
 def mpol_new(k: Kernel, mode: int, flags: int, nodes: set[int]) -> Mempolicy | None | int:
     """Model of mpol_new(): a policy, None for MPOL_DEFAULT, or -EINVAL.
 
@@ -338,13 +353,7 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
     from pagemig.mm.mm_types import PageList
     from pagemig.sched import CAP_SYS_NICE
 
-    mode_flags = mode & MPOL_MODE_FLAGS
-    mode &= ~MPOL_MODE_FLAGS
-    if not 0 <= mode < MPOL_MAX:
-        return -errno.EINVAL
-    if mode_flags & MPOL_F_STATIC_NODES and mode_flags & MPOL_F_RELATIVE_NODES:
-        return -errno.EINVAL
-    err, nodes = get_nodes(k, nmask, maxnode)
+    err, mode, mode_flags, nodes = mode_and_nodes(k, mode, nmask, maxnode)
     if err:
         return err
     if flags & ~(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
@@ -386,13 +395,7 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
 
 def sys_set_mempolicy(k: Kernel, mode: int, nmask: int, maxnode: int) -> int:
     """Model of sys_set_mempolicy() / do_set_mempolicy(): the current task's policy."""
-    mode_flags = mode & MPOL_MODE_FLAGS
-    mode &= ~MPOL_MODE_FLAGS
-    if not 0 <= mode < MPOL_MAX:
-        return -errno.EINVAL
-    if mode_flags & MPOL_F_STATIC_NODES and mode_flags & MPOL_F_RELATIVE_NODES:
-        return -errno.EINVAL
-    err, nodes = get_nodes(k, nmask, maxnode)
+    err, mode, mode_flags, nodes = mode_and_nodes(k, mode, nmask, maxnode)
     if err:
         return err
     new = mpol_new(k, mode, mode_flags, nodes)
@@ -478,7 +481,7 @@ def do_migrate_pages(k: Kernel, mm, from_nodes: set[int], to_nodes: set[int], fl
 def sys_migrate_pages(k: Kernel, pid: int, maxnode: int, old_nodes: int, new_nodes: int):  # type: ignore[no-untyped-def]
     """Model of sys_migrate_pages(): the migrate_pages(2) system call (a generator)."""
     from pagemig.cpuset import cpuset_mems_allowed
-    from pagemig.sched import CAP_SYS_NICE
+    from pagemig.sched import CAP_SYS_NICE, may_move_memory_of
     from pagemig.security import security_task_movememory
 
     err, old = get_nodes(k, old_nodes, maxnode)
@@ -496,8 +499,7 @@ def sys_migrate_pages(k: Kernel, pid: int, maxnode: int, old_nodes: int, new_nod
     if mm is None:
         return -errno.EINVAL
     nice = current.capable(CAP_SYS_NICE)
-    if (current.euid != task.suid and current.euid != task.uid and current.uid != task.suid
-            and current.uid != task.uid and not nice):
+    if not may_move_memory_of(current, task):
         return -errno.EPERM
     if not new <= set(cpuset_mems_allowed(task)) and not nice:
         return -errno.EPERM

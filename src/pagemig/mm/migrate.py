@@ -96,7 +96,7 @@ from pagemig.mm.swapops import (
     pte_mkwrite,
     pte_to_swp_entry,
 )
-from pagemig.sched import CAP_SYS_NICE, PF_SWAPWRITE, RESCHED, Wait
+from pagemig.sched import CAP_SYS_NICE, PF_SWAPWRITE, RESCHED, Wait, may_move_memory_of
 from pagemig.security import security_task_movememory
 
 if TYPE_CHECKING:
@@ -677,8 +677,7 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
     mm = k.get_task_mm(task)
     if mm is None:
         return -errno.EINVAL
-    if (current.euid != task.suid and current.euid != task.uid and current.uid != task.suid
-            and current.uid != task.uid and not current.capable(CAP_SYS_NICE)):
+    if not may_move_memory_of(current, task):
         return -errno.EPERM
     err = security_task_movememory(k.security, task)
     if err:
