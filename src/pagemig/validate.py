@@ -77,7 +77,7 @@ class _Facts:
         self.free_dups: list[int] = []
         self.free_misplaced: list[tuple[int, int]] = []
         for zone in k.zones:
-            stack = zone.free_stack[: zone.free_top]
+            stack = zone.free_stack[: zone.free_top].astype(np.int64)
             outside = (stack < zone.start_pfn) | (stack >= zone.end_pfn)
             self.free_misplaced += [(int(pfn), zone.id) for pfn in stack[outside]]
             stack = stack[~outside]

@@ -72,7 +72,7 @@ class Zone:
     zone_type: ZoneType
     start_pfn: int
     end_pfn: int
-    free_stack: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    free_stack: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.uint32))
     free_top: int = 0
     pages_min: int = 0
     pages_low: int = 0

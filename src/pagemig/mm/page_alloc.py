@@ -74,7 +74,7 @@ def setup_free_area(k: Kernel, zone: Zone, reserved: set[int]) -> None:
     if reserved:
         keep = ~np.isin(pfns, np.fromiter(reserved, np.int64))
         pfns = pfns[keep]
-    zone.free_stack = np.empty(zone.present_pages, np.int64)
+    zone.free_stack = np.empty(zone.present_pages, np.uint32)  # 4 bytes: 2^32 frames
     zone.free_stack[: len(pfns)] = pfns
     zone.free_top = len(pfns)
     k.zone_stat[zone.id, ZoneStat.NR_FREE_PAGES] = len(pfns)
