@@ -15,7 +15,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from pagemig.mm.filemap import filemap_fault, set_page_dirty
-from pagemig.mm.memcontrol import mem_cgroup_charge, mem_cgroup_uncharge_page
+from pagemig.mm.memcontrol import mem_cgroup_charge
 from pagemig.mm.mempolicy import alloc_page_vma
 from pagemig.mm.mm_types import (
     PAGE_SHIFT,
@@ -507,8 +507,3 @@ def get_user_pages(k: Kernel, mm: MmStruct, start: int, nr_pages: int, write: bo
             pfns.append(pfn)
         done += 1
     return done, pfns
-
-
-def unmap_uncharge(k: Kernel, pfn: int) -> None:
-    """Uncharge a page that lost its last mapping outside rmap (unused helper guard)."""
-    mem_cgroup_uncharge_page(k, pfn)

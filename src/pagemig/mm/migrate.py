@@ -654,7 +654,6 @@ def do_pages_stat(k: Kernel, mm: MmStruct, pm: PageToNode) -> int:
 
 
 ULONG_MAX = (1 << 64) - 1
-INT_MIN = -(1 << 31)
 
 
 def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, status: int,

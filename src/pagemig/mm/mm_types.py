@@ -277,13 +277,6 @@ class MmStruct:
         assert table is not None
         table[(addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)] = value
 
-    def iter_ptes(self):  # type: ignore[no-untyped-def]
-        """Yield (address, pte) for every non-none pte, in address order."""
-        for key in sorted(self.pgtables):
-            table = self.pgtables[key]
-            for i in np.flatnonzero(table):
-                yield (key << PMD_SHIFT) | (int(i) << PAGE_SHIFT), int(table[i])
-
 
 class PageList:
     """Model of a ``struct list_head`` of pages linked through ``page->lru``.

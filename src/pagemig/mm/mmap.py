@@ -254,7 +254,7 @@ def mmap_region(k: Kernel, mm: MmStruct, addr: int, length: int, vm_flags: int, 
                 file: AddressSpace | None, vm_ops: VmOps | None, name: str = "") -> VmArea:
     """Model of mmap_region(): map [addr, addr+length), merging private anon memory."""
     do_munmap(k, mm, addr, length)
-    vma_at, prev = mm.find_vma_prev(addr)
+    _, prev = mm.find_vma_prev(addr)
     if file is None and not vm_flags & VM_SHARED:
         merged = vma_merge(k, mm, prev, addr, addr + length, vm_flags, None, None, pgoff, None)
         if merged is not None:

@@ -94,11 +94,6 @@ def setup_per_zone_pages_min(k: Kernel) -> None:
         zone.pages_high = tmp + (tmp >> 1)
 
 
-def zone_free(k: Kernel, zone: Zone) -> int:
-    """NR_FREE_PAGES of a zone."""
-    return zone.free_top
-
-
 def zone_watermark_ok(k: Kernel, zone: Zone, mark: int) -> bool:
     """Model of zone_watermark_ok() for order 0: free pages must stay above ``mark``."""
     return zone.free_top > mark

@@ -28,7 +28,6 @@ from pagemig.mm.mmzone import ZoneStat
 from pagemig.mm.page_flags import F_SWAPCACHE
 from pagemig.mm.swap import put_page
 from pagemig.mm.swapops import (
-    is_swap_pte,
     make_migration_entry,
     pte_dirty,
     pte_pfn,
@@ -267,13 +266,3 @@ def try_to_unmap(k: Kernel, pfn: int, migration: bool) -> int:
     if int(k.pages.mapcount[pfn]) == 0:
         ret = SWAP_SUCCESS
     return ret
-
-
-def is_migration_pte_of(pte: int, pfn: int) -> bool:
-    """True when ``pte`` is a migration entry for ``pfn``."""
-    from pagemig.mm.swapops import is_migration_entry, migration_entry_to_pfn, pte_to_swp_entry
-
-    if not is_swap_pte(pte):
-        return False
-    entry = pte_to_swp_entry(pte)
-    return is_migration_entry(entry) and migration_entry_to_pfn(entry) == pfn
