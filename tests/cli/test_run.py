@@ -21,7 +21,10 @@ from pagemig.backends.model import ModelBackend
 from pagemig.cli.main import main
 from pagemig.kernel import Topology
 
-ORACLE_2627 = Path("/work/shared/oracle/cases-2.6.27")
+# shared/ lies beside the checkout (as CI lays it out); /work/shared otherwise.
+_BESIDE = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = _BESIDE if _BESIDE.is_dir() else Path("/work/shared")
+ORACLE_2627 = SHARED / "oracle" / "cases-2.6.27"
 CASES_2627 = ["h13_move_mode_statuses", "h14_pinned_eagain"]
 HANG_TIMEOUT_S = 60
 

@@ -21,7 +21,10 @@ from pagemig.script.jsonout import (
     status_name,
 )
 
-ORACLE = Path("/work/shared/oracle")
+# shared/ lies beside the checkout (as CI lays it out); /work/shared otherwise.
+_BESIDE = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = _BESIDE if _BESIDE.is_dir() else Path("/work/shared")
+ORACLE = SHARED / "oracle"
 
 # The probe's errname() table with Linux x86-64 errno values.
 LINUX_ERRNOS = {

@@ -33,7 +33,10 @@ from pagemig.script.parse import (
     wrap_int,
 )
 
-ORACLE = Path("/work/shared/oracle")
+# shared/ lies beside the checkout (as CI lays it out); /work/shared otherwise.
+_BESIDE = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = _BESIDE if _BESIDE.is_dir() else Path("/work/shared")
+ORACLE = SHARED / "oracle"
 CASE_DIRS = ("cases", "cases-2.6.27", "bench")
 
 
