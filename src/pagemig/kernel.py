@@ -162,6 +162,7 @@ class Kernel:
         self.pages = PageArrays(pfn)
         self.frames = FrameStore(pfn)
         self.zone_stat = np.zeros((len(zones), NR_VM_ZONE_STAT_ITEMS), np.int64)
+        self.zonelists: dict[int, list[Zone]] = {}
         self.policy_zone = max(z.zone_type for z in zones)
 
     def _build_cpus(self) -> None:

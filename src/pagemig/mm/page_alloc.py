@@ -105,8 +105,11 @@ def node_zonelist(k: Kernel, nid: int) -> list[Zone]:
     Other nodes follow in the order nid+1, nid+2, ... wrapping around (all remote distances
     are equal in the model, and 2.6.27 prefers the nodes after the local one on a tie).
     """
-    order = [(nid + i) % len(k.nodes) for i in range(len(k.nodes))]
-    return [z for n in order for z in reversed(k.nodes[n].zones)]
+    cached = k.zonelists.get(nid)
+    if cached is None:  # built once per node (build_zonelists() at boot)
+        order = [(nid + i) % len(k.nodes) for i in range(len(k.nodes))]
+        cached = k.zonelists[nid] = [z for n in order for z in reversed(k.nodes[n].zones)]
+    return cached
 
 
 def _take(k: Kernel, zone: Zone) -> int:
@@ -150,7 +153,8 @@ def __alloc_pages(k: Kernel, gfp: int, zonelist: list[Zone],
     (no kswapd, no reclaim, no min-watermark retry).  Others get a second attempt at the
     min watermark (what waking kswapd allows); there is nothing to reclaim after that.
     """
-    if not gfp & __GFP_THISNODE and k.current is not None:
+    if not gfp & __GFP_THISNODE and k.current is not None \
+            and len(k.current.mems_allowed) < len(k.nodes):
         # ALLOC_CPUSET: only the current task's cpuset nodes (__GFP_THISNODE skips it)
         allowed = set(k.current.mems_allowed)
         nodemask = allowed if nodemask is None else set(nodemask) & allowed
@@ -179,9 +183,7 @@ def alloc_pages_node(k: Kernel, nid: int, gfp: int) -> int | None:
     """Model of alloc_pages_node(nid, gfp, 0): with __GFP_THISNODE only ``nid`` is tried."""
     if not k.nodes[nid].has_memory and gfp & __GFP_THISNODE:
         return None
-    zonelist = node_zonelist(k, nid)
-    if gfp & __GFP_THISNODE:
-        zonelist = [z for z in zonelist if z.nid == nid]
+    zonelist = k.nodes[nid].zones[::-1] if gfp & __GFP_THISNODE else node_zonelist(k, nid)
     return __alloc_pages(k, gfp, zonelist)
 
 
