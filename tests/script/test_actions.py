@@ -578,3 +578,29 @@ def test_pagemap_buffer_is_in_the_probe_and_made_dirty() -> None:
     objs, _ = run("map a anon 1 touch=write\npageflags a\n", hook=look)
 
     assert ([None, True], ["present"]) == (dirty, op(objs, "pageflags")["pte"])
+
+
+def test_vmstat_numa_counters_follow_zone_statistics() -> None:
+    """numa_hit/numa_local count pages on the preferred, local node; a bind to node 1 from
+    CPU 0 is a hit (node 1 is the first allowed zone) but not local (2.6.27 zone_statistics)."""
+    # The first mbind faults in the heap page its mask is built in; the counting starts after.
+    objs, _ = run("map b anon 1 node=0\nvmstat numa_hit numa_local numa_other\n"
+                  "map a anon 4 node=1 touch=write\nvmstat numa_hit numa_local numa_other\n")
+    before, after = [o for o in objs if o["op"] == "vmstat"]
+
+    assert (4, 0, 4) == (after["numa_hit"] - before["numa_hit"],
+                         after["numa_local"] - before["numa_local"],
+                         after["numa_other"] - before["numa_other"])
+
+
+def test_read_node_numastat() -> None:
+    """nodeN/numastat prints 2.6.27's six counters; pages bound to node 1 from CPU 0 are
+    hits and other_node there."""
+    objs, _ = run("map a anon 4 node=1 touch=write\nread /sys/devices/system/node/node1/numastat\n")
+    text = op(objs, "read")["content"]
+
+    assert ["numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node",
+            "other_node"] == [line.split()[0] for line in text.splitlines()]
+    assert {"numa_hit": 4, "other_node": 4, "local_node": 0} == {
+        line.split()[0]: int(line.split()[1]) for line in text.splitlines()
+        if line.split()[0] in ("numa_hit", "other_node", "local_node")}

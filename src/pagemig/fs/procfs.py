@@ -354,7 +354,7 @@ VMSTAT_ZONE_NAMES = {
 }
 """2.6.27's /proc/vmstat names of the zone counters (vmstat_text[])."""
 
-VMSTAT_NOT_COUNTED = frozenset({ZoneStat.NUMA_LOCAL, ZoneStat.NUMA_OTHER})
+VMSTAT_NOT_COUNTED: frozenset[ZoneStat] = frozenset()  # every zone counter is kept
 """Zone counters the model has but its page allocator does not update yet."""
 
 _ZONE_SUFFIXES = ("dma", "dma32", "normal", "movable")
@@ -452,6 +452,16 @@ def _const(text: str) -> Callable[[], str]:
     return lambda: text
 
 
+def node_numastat_text(k: Kernel, nid: int) -> str:
+    """/sys/devices/system/node/nodeN/numastat of 2.6.27 (node_read_numastat())."""
+    items = [("numa_hit", ZoneStat.NUMA_HIT), ("numa_miss", ZoneStat.NUMA_MISS),
+             ("numa_foreign", ZoneStat.NUMA_FOREIGN),
+             ("interleave_hit", ZoneStat.NUMA_INTERLEAVE_HIT),
+             ("local_node", ZoneStat.NUMA_LOCAL), ("other_node", ZoneStat.NUMA_OTHER)]
+    zones = [z.id for z in k.nodes[nid].zones]
+    return "".join(f"{name} {int(k.zone_stat[zones, item].sum())}\n" for name, item in items)
+
+
 def _node_dir(k: Kernel, nid: int) -> _Dir:
     node = k.nodes[nid]
 
@@ -461,8 +471,7 @@ def _node_dir(k: Kernel, nid: int) -> _Dir:
             "cpumap": _File("sysfs", _not_modelled(
                 f"read node{nid}/cpumap: its width depends on NR_CPUS")),
             "meminfo": _File("sysfs", lambda: node_meminfo_text(k, nid)),
-            "numastat": _File("sysfs", _not_modelled(
-                f"read node{nid}/numastat: numa_local and numa_other are not counted")),
+            "numastat": _File("sysfs", lambda: node_numastat_text(k, nid)),
             "distance": _File("sysfs", _not_modelled(
                 f"read node{nid}/distance: the model has no node distances")),
         }

@@ -162,21 +162,25 @@ def __alloc_pages(k: Kernel, gfp: int, zonelist: list[Zone],
     if pfn is None and not gfp & __GFP_THISNODE:
         pfn = get_page_from_freelist(k, zonelist, True, nodemask)
     if pfn is not None:
-        _count_numa(k, pfn, zonelist)
+        _count_numa(k, pfn, zonelist, nodemask)
         if gfp & __GFP_ZERO:
             k.frames.zero(pfn)
         k.trace("mm_page_alloc", pfn=pfn, nid=k.pfn_to_nid(pfn))
     return pfn
 
 
-def _count_numa(k: Kernel, pfn: int, zonelist: list[Zone]) -> None:
+def _count_numa(k: Kernel, pfn: int, zonelist: list[Zone], nodemask: set[int] | None) -> None:
     zone = k.page_zone(pfn)
-    preferred = zonelist[0]
+    # first_zones_zonelist(): the preferred zone is the first the nodemask allows
+    preferred = next((z for z in zonelist if nodemask is None or z.nid in nodemask), zone)
+    # zone_statistics(): hit/miss against the preferred zone, local/other against the CPU
     if zone.nid == preferred.nid:
         k.zone_stat[zone.id, ZoneStat.NUMA_HIT] += 1
     else:
         k.zone_stat[zone.id, ZoneStat.NUMA_MISS] += 1
         k.zone_stat[preferred.id, ZoneStat.NUMA_FOREIGN] += 1
+    local = zone.nid == k.cpu_to_node(k.current_cpu())
+    k.zone_stat[zone.id, ZoneStat.NUMA_LOCAL if local else ZoneStat.NUMA_OTHER] += 1
 
 
 def alloc_pages_node(k: Kernel, nid: int, gfp: int) -> int | None:
