@@ -481,6 +481,7 @@ def do_migrate_pages(k: Kernel, mm, from_nodes: set[int], to_nodes: set[int], fl
 def sys_migrate_pages(k: Kernel, pid: int, maxnode: int, old_nodes: int, new_nodes: int):  # type: ignore[no-untyped-def]
     """Model of sys_migrate_pages(): the migrate_pages(2) system call (a generator)."""
     from pagemig.cpuset import cpuset_mems_allowed
+    from pagemig.mm.migrate import find_task_mm
     from pagemig.sched import CAP_SYS_NICE, may_move_memory_of
     from pagemig.security import security_task_movememory
 
@@ -492,12 +493,10 @@ def sys_migrate_pages(k: Kernel, pid: int, maxnode: int, old_nodes: int, new_nod
         return err
     current = k.current
     assert current is not None
-    task = current if pid == 0 else k.find_task_by_vpid(pid)
-    if task is None:
-        return -errno.ESRCH
-    mm = k.get_task_mm(task)
-    if mm is None:
-        return -errno.EINVAL
+    err, task, mm = find_task_mm(k, pid)
+    if err:
+        return err
+    assert task is not None and mm is not None
     nice = current.capable(CAP_SYS_NICE)
     if not may_move_memory_of(current, task):
         return -errno.EPERM

@@ -102,6 +102,7 @@ from pagemig.security import security_task_movememory
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
     from pagemig.mm.mm_types import MmStruct
+    from pagemig.sched import Task
 
 Gen = Generator[Any, None, int]
 # get_new_page(k, page, private) -> (new pfn or None, index of the status slot or None)
@@ -656,6 +657,18 @@ def do_pages_stat(k: Kernel, mm: MmStruct, pm: PageToNode) -> int:
 ULONG_MAX = (1 << 64) - 1
 
 
+def find_task_mm(k: Kernel, pid: int) -> tuple[int, Task | None, MmStruct | None]:
+    """The target of move_pages(2)/migrate_pages(2): current for pid 0, else the task with
+    that pid (-ESRCH), and its mm (-EINVAL for a kernel thread or an exited task)."""
+    task = k.current if pid == 0 else k.find_task_by_vpid(pid)
+    if task is None:
+        return -errno.ESRCH, None, None
+    mm = k.get_task_mm(task)
+    if mm is None:
+        return -errno.EINVAL, task, None
+    return 0, task, mm
+
+
 def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, status: int,
                    flags: int) -> Gen:
     """Model of sys_move_pages(): the move_pages(2) system call of the current task.
@@ -670,12 +683,10 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
     assert current is not None
     if flags & MPOL_MF_MOVE_ALL and not current.capable(CAP_SYS_NICE):
         return -errno.EPERM
-    task = current if pid == 0 else k.find_task_by_vpid(pid)
-    if task is None:
-        return -errno.ESRCH
-    mm = k.get_task_mm(task)
-    if mm is None:
-        return -errno.EINVAL
+    err, task, mm = find_task_mm(k, pid)
+    if err:
+        return err
+    assert task is not None and mm is not None
     if not may_move_memory_of(current, task):
         return -errno.EPERM
     err = security_task_movememory(k.security, task)

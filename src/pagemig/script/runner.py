@@ -745,8 +745,8 @@ class Runner(FileActions):
         with self._scratch(proc, 2 * MASK_BYTES) as base:
             self._store(proc, base, self._mask_bytes(a.get("old")))
             self._store(proc, base + MASK_BYTES, self._mask_bytes(a.get("new")))
-            old_ptr = self._mask_pointer(proc, a.get("old_ptr"), base)
-            new_ptr = self._mask_pointer(proc, a.get("new_ptr"), base + MASK_BYTES)
+            old_ptr = self._pointer(proc, a.get("old_ptr"), base, False)
+            new_ptr = self._pointer(proc, a.get("new_ptr"), base + MASK_BYTES, False)
             t0 = time.perf_counter()
             ret = self.b.migrate_pages(proc.handle, pid, maxnode, old_ptr, new_ptr)
             seconds = time.perf_counter() - t0
@@ -758,15 +758,6 @@ class Runner(FileActions):
         if a.int_kv("placement", 1):
             fields["placement"] = self._placement(proc, pid)
         self.emit("migrate_pages", proc.who, fields)
-
-    def _mask_pointer(self, proc: Proc, value: str | None, default: int) -> int:
-        if value is None:
-            return default
-        if value == "null":
-            return 0
-        if value == "kernel":
-            return KERNEL_ADDR
-        return self.b.special_address(proc.handle, "badpage")
 
     def act_mbind(self, proc: Proc, a: Action) -> None:
         """mbind RANGE mode=bind|preferred|interleave|default|local nodes=LIST [flags=]."""
