@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from pagemig.mm.mm_types import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
 from pagemig.mm.mmzone import ZoneStat
+from pagemig.mm.vmstat import vm_event_value
 from pagemig.mm.page_flags import F_RESERVED, PG
 
 if TYPE_CHECKING:
@@ -375,6 +376,9 @@ def vmstat_value(k: Kernel, key: str) -> int:
     """The value the probe's vmstat_get() reads for ``key`` from 2.6.27's /proc/vmstat:
     -1 for a name 2.6.27 does not print (pgmigrate_*, thp_*, nr_isolated_*, nr_mlock, ...);
     NotModelled for an event counter or a zone counter the model does not update."""
+    event = vm_event_value(k, key)
+    if event is not None:
+        return event
     item = _VMSTAT_BY_NAME.get(key)
     if item is not None:
         if item in VMSTAT_NOT_COUNTED:

@@ -96,6 +96,7 @@ from pagemig.mm.swapops import (
     pte_mkwrite,
     pte_to_swp_entry,
 )
+from pagemig.mm.vmstat import PGMIGRATE_FAIL, PGMIGRATE_SUCCESS, count_vm_events
 from pagemig.sched import CAP_SYS_NICE, PF_SWAPWRITE, RESCHED, Wait, may_move_memory_of
 from pagemig.security import security_task_movememory
 
@@ -513,6 +514,7 @@ def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, priva
     if task is not None and not swapwrite:
         task.flags |= PF_SWAPWRITE
     nr_failed = 0
+    nr_succeeded = 0  # Linux 6.1 counts these for /proc/vmstat's pgmigrate_success
     retry = 1
     rc = 0
     aborted = False
@@ -531,11 +533,15 @@ def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, priva
                 retry += 1
             elif rc:
                 nr_failed += 1
+            else:
+                nr_succeeded += 1
         if aborted:
             break
     if task is not None and not swapwrite:
         task.flags &= ~PF_SWAPWRITE
     putback_lru_pages(k, from_list)
+    count_vm_events(k, PGMIGRATE_SUCCESS, nr_succeeded)
+    count_vm_events(k, PGMIGRATE_FAIL, nr_failed + retry)
     if aborted:
         return -errno.ENOMEM
     return nr_failed + retry

@@ -670,6 +670,7 @@ class Runner(FileActions):
             pages_arg = self._pointer(proc, a.get("pages_ptr"), pp, False)
             nodes_arg = self._pointer(proc, a.get("nodes_ptr"), 0 if query else np_ptr, False)
             status_arg = self._pointer(proc, a.get("status_ptr"), sp, True)
+            before = self._vmsnap()
             t0 = time.perf_counter()
             ret = self.b.move_pages(proc.handle, pid, count, pages_arg, nodes_arg, status_arg,
                                     flags)
@@ -687,10 +688,18 @@ class Runner(FileActions):
             if not query:
                 fields["nodes"] = nodes
         fields.update(status_fields(status, full))
-        fields["vmstat_delta"] = {"pgmigrate_success": 0, "pgmigrate_fail": 0}
+        fields["vmstat_delta"] = self._vmstat_delta(before)
         if a.int_kv("placement", 0):
             fields["placement"] = self._placement(proc, pid)
         self.emit("query" if query_only else "move_pages", proc.who, fields)
+
+    def _vmsnap(self) -> tuple[int, int]:
+        # The probe's vmsnap(): the counters as /proc/vmstat shows them (-1 when absent).
+        return self.b.vmstat("pgmigrate_success"), self.b.vmstat("pgmigrate_fail")
+
+    def _vmstat_delta(self, before: tuple[int, int]) -> dict[str, int]:
+        succ, fail = self._vmsnap()
+        return {"pgmigrate_success": succ - before[0], "pgmigrate_fail": fail - before[1]}
 
     def act_placement(self, proc: Proc, a: Action) -> None:
         """placement [pid=P]: the node of every page of every live mapping."""
@@ -747,6 +756,7 @@ class Runner(FileActions):
             self._store(proc, base + MASK_BYTES, self._mask_bytes(a.get("new")))
             old_ptr = self._pointer(proc, a.get("old_ptr"), base, False)
             new_ptr = self._pointer(proc, a.get("new_ptr"), base + MASK_BYTES, False)
+            before = self._vmsnap()
             t0 = time.perf_counter()
             ret = self.b.migrate_pages(proc.handle, pid, maxnode, old_ptr, new_ptr)
             seconds = time.perf_counter() - t0
@@ -754,7 +764,7 @@ class Runner(FileActions):
                                   "old": a.get("old") or "none", "new": a.get("new") or "none"}
         fields.update(syscall_fields(ret))
         fields["seconds"] = round(seconds, 8)
-        fields["vmstat_delta"] = {"pgmigrate_success": 0, "pgmigrate_fail": 0}
+        fields["vmstat_delta"] = self._vmstat_delta(before)
         if a.int_kv("placement", 1):
             fields["placement"] = self._placement(proc, pid)
         self.emit("migrate_pages", proc.who, fields)
@@ -769,11 +779,12 @@ class Runner(FileActions):
         with self._scratch(proc, MASK_BYTES) as mask_ptr:
             self._store(proc, mask_ptr, self._mask_bytes(a.get("nodes")))
             ptr = 0 if mode in (0, 4) else mask_ptr
+            before = self._vmsnap()
             ret = self.b.mbind(proc.handle, m.addr + first * PAGE, count * PAGE, mode, ptr,
                                maxnode, flags)
         fields: dict[str, Any] = {"range": spec, "mode": mode, "flags": flags}
         fields.update(syscall_fields(ret))
-        fields["vmstat_delta"] = {"pgmigrate_success": 0, "pgmigrate_fail": 0}
+        fields["vmstat_delta"] = self._vmstat_delta(before)
         fields["placement"] = self._placement(proc, 0)
         self.emit("mbind", proc.who, fields)
 
