@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 from pagemig.mm.mm_types import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
 from pagemig.mm.mmzone import ZoneStat
-from pagemig.mm.vmstat import vm_event_value
 from pagemig.mm.page_flags import F_RESERVED, PG
+from pagemig.mm.vmstat import vm_event_value
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
