@@ -27,6 +27,14 @@ def k() -> Iterator[Kernel]:
 
 
 @pytest.fixture
+def k61() -> Iterator[Kernel]:
+    """A small 2-node machine running the Linux 6.1 profile, validated at the end."""
+    kernel = Kernel(SMALL, "6.1")
+    yield kernel
+    validate(kernel)
+
+
+@pytest.fixture
 def raw_k() -> Kernel:
     """A small 2-node machine that is not validated afterwards."""
     return Kernel(SMALL)
