@@ -33,11 +33,10 @@ from pagemig.script.parse import (
     wrap_int,
 )
 
-# shared/ lies beside the checkout (as CI lays it out); /work/shared otherwise.
-_BESIDE = Path(__file__).resolve().parents[2].parent / "shared"
-SHARED = _BESIDE if _BESIDE.is_dir() else Path("/work/shared")
-ORACLE = SHARED / "oracle"
-CASE_DIRS = ("cases", "cases-2.6.27", "bench")
+ROOT = Path(__file__).resolve().parents[2]
+ORACLE_61 = ROOT / "examples" / "oracle-6.1"
+CASE_DIRS = (ORACLE_61 / "cases", ORACLE_61 / "bench" / "cases",
+             ROOT / "examples" / "oracle-2.6.27", ROOT / "tests" / "kernel-cases" / "6.1")
 
 
 def _one(line: str) -> Action:
@@ -73,11 +72,10 @@ def _check_values(action: Action) -> None:
 
 
 def test_oracle_cases_parse() -> None:
-    """Every oracle scenario (cases, cases-2.6.27, bench) parses, values included."""
-    if not ORACLE.is_dir():
-        pytest.skip("oracle scenarios (/work/shared/oracle) not present")
-    files = sorted(p for d in CASE_DIRS for p in (ORACLE / d).glob("*.txt"))
-    assert [] != files
+    """Every example scenario (6.1 cases and bench, 2.6.27) and every recorded kernel case
+    parses, values included."""
+    files = sorted(p for d in CASE_DIRS for p in d.glob("*.txt"))
+    assert True is (len(files) >= 39 + 3 + 2)
     for path in files:
         script = parse_script(path.read_text(), str(path))
         assert [] != script.actions
@@ -88,9 +86,7 @@ def test_oracle_cases_parse() -> None:
 
 def test_oracle_case_options_and_ignores() -> None:
     """The #@ and #! ignore: lines of the oracle cases are read."""
-    case = ORACLE / "cases" / "34_enomem_target_full.txt"
-    if not case.is_file():
-        pytest.skip("oracle case 34 not present")
+    case = ORACLE_61 / "cases" / "34_enomem_target_full.txt"
     script = parse_script(case.read_text(), str(case))
     assert ["--mem-per-node", "768"] == script.options
     assert {"vmstat_delta", "placement"} == script.ignores

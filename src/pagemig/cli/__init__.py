@@ -1,1 +1,1 @@
-"""The command line: ``pagemig run``, ``pagemig demo``."""
+"""The command line: ``pagemig run``, ``compare``, ``parity``, ``demo``."""

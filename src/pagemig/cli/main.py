@@ -6,11 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pagemig.cli import demo, run
+from pagemig.cli import compare, demo, parity, run
 
 # (name, module, help): one module per subcommand, each with add_arguments() and run().
 COMMANDS = [
     ("run", run, "run a scenario script on the model and print JSON lines"),
+    ("compare", compare, "compare two JSON-lines outputs of one scenario (e.g. kernel vs model)"),
+    ("parity", parity, "run the example cases on the model and compare with recorded results"),
     ("demo", demo, "a short walk-through of page migration on a small machine"),
 ]
 

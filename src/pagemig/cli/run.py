@@ -8,6 +8,7 @@ model does not support (``file:line: message`` on stderr).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from typing import Any
@@ -85,6 +86,22 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
     if "swap" in storage and int(storage["swap"]) > 0:
         backend.k.swapon(int(storage["swap"]) * 256)
     return backend
+
+
+def run_case(text: str, path: str, kernel: str, seed: int = 0) -> list[dict[str, Any]]:
+    """Run a scenario in this process as ``pagemig run --kernel KERNEL`` does; its objects.
+
+    Each object goes through the same JSON text as the command prints (so tuples become
+    lists); the last is ``{"op": "end", "rc": 0}``.  Raises ScriptError as the command reports.
+    """
+    args = argparse.Namespace(kernel=kernel, seed=seed, nodes=None, mem_per_node=None,
+                              cpus_per_node=None, memless_nodes=None, trace=False)
+    objs: list[dict[str, Any]] = []
+    script = parse_script(text, path)
+    backend = machine_for(script, text, args)
+    run_script(backend, script, lambda obj: objs.append(json.loads(dumps(obj))))
+    objs.append({"op": "end", "rc": 0})
+    return objs
 
 
 def run(args: argparse.Namespace) -> int:
