@@ -166,26 +166,16 @@ class ModelBackend(FileOpsMixin):
     def mbind(self, proc: Task, addr: int, length: int, mode: int, mask_ptr: int, maxnode: int,
               flags: int) -> int:
         """mbind(2)."""
-        from pagemig.mm.mempolicy import sys_mbind
-
-        with self.k.as_task(proc):
-            return int(self.k.run(sys_mbind(self.k, addr, length, mode, mask_ptr, maxnode,
-                                            flags)))
+        return self.k.sys_mbind(proc, addr, length, mode, mask_ptr, maxnode, flags)
 
     def migrate_pages(self, proc: Task, pid: int, maxnode: int, old_ptr: int,
                       new_ptr: int) -> int:
         """migrate_pages(2)."""
-        from pagemig.mm.mempolicy import sys_migrate_pages
-
-        with self.k.as_task(proc):
-            return int(self.k.run(sys_migrate_pages(self.k, pid, maxnode, old_ptr, new_ptr)))
+        return self.k.sys_migrate_pages(proc, pid, maxnode, old_ptr, new_ptr)
 
     def set_mempolicy(self, proc: Task, mode: int, mask_ptr: int, maxnode: int) -> int:
         """set_mempolicy(2)."""
-        from pagemig.mm.mempolicy import sys_set_mempolicy
-
-        with self.k.as_task(proc):
-            return sys_set_mempolicy(self.k, mode, mask_ptr, maxnode)
+        return self.k.sys_set_mempolicy(proc, mode, mask_ptr, maxnode)
 
     def write_user(self, proc: Task, addr: int, data: bytes) -> int:
         """A store by the process."""
