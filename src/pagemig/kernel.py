@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from pagemig import binfmt, fork
+from pagemig.cpuset import CgroupRoot
 from pagemig.fs.ext2 import ext2_aops, ext2_new_file
 from pagemig.mm import migrate
 from pagemig.mm.buffer import BufferHeads
@@ -130,6 +131,7 @@ class Kernel:
         self.anon_vmas: dict[int, AnonVma] = {}
         self.security = SecurityOps()
         self.tasks: dict[int, Task] = {}
+        self.cgroups = CgroupRoot()  # the cgroup v2 cpusets (pagemig.cpuset)
         self.current: Task | None = None
         self.shmem_aops = shmem_aops()
         self.ext2_aops = ext2_aops()

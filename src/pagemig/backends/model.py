@@ -6,6 +6,7 @@ import errno
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pagemig import cpuset
 from pagemig.backends.base import Unsupported
 from pagemig.backends.model_files import FileOpsMixin
 from pagemig.fs import procfs
@@ -256,12 +257,30 @@ class ModelBackend(FileOpsMixin):
         return _answer(procfs.vmstat_value, self.k, key)
 
     def read_file(self, proc: Task, path: str) -> str | int:
-        """Read a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs)."""
+        """Read a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs), or a cgroup v2 file
+        where the release has them (see pagemig.cpuset)."""
+        if self.k.profile.has("cgroup2_cpuset"):
+            text = cpuset.cgroup_read(self.k, path)
+            if text is not None:
+                return text
         return _answer(procfs.read_file, self.k, proc, path)
 
     def write_file(self, proc: Task, path: str, value: str) -> int:
-        """Write a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs)."""
+        """Write a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs), or a cgroup v2 file
+        where the release has them (see pagemig.cpuset)."""
+        if self.k.profile.has("cgroup2_cpuset"):
+            with self.k.as_task(proc):
+                ret = cpuset.cgroup_write(self.k, proc, path, value)
+            if ret is not None:
+                return ret
         return _answer(procfs.write_file, self.k, proc, path, value)
+
+    def mkdir(self, proc: Task, path: str) -> int:
+        """mkdir(2): only cgroup v2 directories (below /sys/fs/cgroup) can be made; -ENOENT
+        elsewhere, and everywhere in a release without cgroup v2 cpusets."""
+        if not self.k.profile.has("cgroup2_cpuset"):
+            return -errno.ENOENT
+        return cpuset.cgroup_mkdir(self.k, proc, path)
 
     def pagemap_read(self, proc: Task, pid: int, buf: int, addr: int, count: int) -> int:
         """open() and pread() of /proc/PID/pagemap (pid 0: /proc/self) into ``buf``."""
