@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pagemig import binfmt, fork
+from pagemig.cpuset import CgroupRoot
 from pagemig.fs.ext2 import ext2_aops, ext2_new_file
 from pagemig.mm import migrate
 from pagemig.mm.buffer import BufferHeads
@@ -130,6 +131,7 @@ class Kernel:
         self.anon_vmas: dict[int, AnonVma] = {}
         self.security = SecurityOps()
         self.tasks: dict[int, Task] = {}
+        self.cgroups = CgroupRoot()  # the cgroup v2 cpusets (pagemig.cpuset)
         self.current: Task | None = None
         self.shmem_aops = shmem_aops()
         self.ext2_aops = ext2_aops()
@@ -635,6 +637,58 @@ class Kernel:
         return _check(ret), [int(s) for s in status]
 
 
+    def sys_mbind(self, task: Task, start: int, length: int, mode: int, nmask: int,
+                  maxnode: int, flags: int) -> int:
+        """mbind(2) made by ``task`` with a user mask pointer; the kernel's return value."""
+        from pagemig.mm.mempolicy import sys_mbind
+
+        with self.as_task(task):
+            return int(self.run(sys_mbind(self, start, length, mode, nmask, maxnode, flags)))
+
+    def mbind(self, task: Task, addr: int, length: int, mode: int,
+              nodes: Iterable[int] | None, flags: int = 0) -> None:
+        """mbind(2) in ``task`` with the node mask placed in its memory (``nodes`` None: a
+        NULL mask pointer); OSError for a negative result."""
+        with _NodeMask(self, task, nodes) as (ptr, maxnode):
+            _check(self.sys_mbind(task, addr, length, mode, ptr, maxnode, flags))
+
+    def sys_set_mempolicy(self, task: Task, mode: int, nmask: int, maxnode: int) -> int:
+        """set_mempolicy(2) made by ``task`` with a user mask pointer; the kernel's value."""
+        from pagemig.mm.mempolicy import sys_set_mempolicy
+
+        with self.as_task(task):
+            return int(sys_set_mempolicy(self, mode, nmask, maxnode))
+
+    def set_mempolicy(self, task: Task, mode: int, nodes: Iterable[int] | None) -> None:
+        """set_mempolicy(2): ``task``'s own policy, the mask placed in its memory (``nodes``
+        None: a NULL pointer); OSError for a negative result."""
+        with _NodeMask(self, task, nodes) as (ptr, maxnode):
+            _check(self.sys_set_mempolicy(task, mode, ptr, maxnode))
+
+    def sys_migrate_pages(self, caller: Task, pid: int, maxnode: int, old_nodes: int,
+                          new_nodes: int) -> int:
+        """migrate_pages(2) made by ``caller`` with user mask pointers; the kernel's return
+        value (the number of pages not moved, or a negative errno)."""
+        from pagemig.mm.mempolicy import sys_migrate_pages
+
+        with self.as_task(caller):
+            return int(self.run(sys_migrate_pages(self, pid, maxnode, old_nodes, new_nodes)))
+
+    def migrate_pages(self, caller: Task, pid: int, old_nodes: Iterable[int] | None,
+                      new_nodes: Iterable[int] | None) -> int:
+        """migrate_pages(2): move the pages of ``pid`` (0: the caller) from ``old_nodes`` to
+        ``new_nodes``, both masks placed in the caller's memory (None: a NULL pointer).
+
+        Returns the number of pages not moved; OSError for a negative result.
+        """
+        old = None if old_nodes is None else sorted(old_nodes)
+        new = None if new_nodes is None else sorted(new_nodes)
+        nlongs = _mask_longs((old or []) + (new or []))
+        with _NodeMask(self, caller, old, nlongs) as (old_ptr, maxnode), \
+                _NodeMask(self, caller, new, nlongs) as (new_ptr, _):
+            return _check(self.sys_migrate_pages(caller, pid, maxnode, old_ptr, new_ptr))
+
+
 class _AsTask:
     def __init__(self, k: Kernel, task: Task) -> None:
         self.k, self.task, self.saved = k, task, None
@@ -673,6 +727,42 @@ class UserArrays:
     def __exit__(self, *exc: object) -> None:
         for base, length in self.maps:
             self.k.munmap(self.task, base, length)
+
+
+def _mask_longs(nodes: Iterable[int]) -> int:
+    # How many longs a user node mask needs to hold these nodes (at least one).
+    return max([n // 64 + 1 for n in nodes if n >= 0] + [1])
+
+
+class _NodeMask:
+    """A node mask in a task's memory, as a program passes one to the mempolicy calls: an
+    array of longs ending at a guard page, and maxnode = its bits + 1 (get_nodes() keeps
+    the bits below maxnode - 1).  ``nodes`` None gives a NULL pointer."""
+
+    def __init__(self, k: Kernel, task: Task, nodes: Iterable[int] | None,
+                 nlongs: int | None = None) -> None:
+        self.k, self.task = k, task
+        self.nodes = None if nodes is None else [int(n) for n in nodes]
+        self.nlongs = nlongs or _mask_longs(self.nodes or [])
+        self.arrays: UserArrays | None = None
+
+    def __enter__(self) -> tuple[int, int]:
+        maxnode = self.nlongs * 64 + 1
+        if self.nodes is None:
+            return 0, maxnode
+        words = np.zeros(self.nlongs, "<u8")
+        for n in self.nodes:
+            if not 0 <= n < self.nlongs * 64:
+                raise ValueError(f"node {n} cannot be put in a mask")
+            words[n // 64] |= np.uint64(1 << (n % 64))
+        self.arrays = UserArrays(self.k, self.task, [8 * self.nlongs])
+        (ptr,) = self.arrays.__enter__()
+        self.k.write_user(self.task, ptr, words.tobytes())
+        return ptr, maxnode
+
+    def __exit__(self, *exc: object) -> None:
+        if self.arrays is not None:
+            self.arrays.__exit__(*exc)
 
 
 def _check(ret: int) -> int:

@@ -119,6 +119,9 @@ class Backend(Protocol):
     def write_file(self, proc: Any, path: str, value: str) -> int:
         """open(O_WRONLY) and one write(): 0 or a negative errno."""
 
+    def mkdir(self, proc: Any, path: str) -> int:
+        """mkdir(2): 0 or a negative errno (the probe makes cgroup directories)."""
+
     def pagemap_read(self, proc: Any, pid: int, buf: int, addr: int, count: int) -> int:
         """pread() of ``count`` entries of /proc/PID/pagemap (pid 0: /proc/self) from the
         entry of ``addr`` into the process's buffer ``buf``: bytes read or a negative errno."""

@@ -6,6 +6,7 @@ import errno
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pagemig import cpuset
 from pagemig.backends.base import Unsupported
 from pagemig.backends.model_files import FileOpsMixin
 from pagemig.fs import procfs
@@ -166,26 +167,16 @@ class ModelBackend(FileOpsMixin):
     def mbind(self, proc: Task, addr: int, length: int, mode: int, mask_ptr: int, maxnode: int,
               flags: int) -> int:
         """mbind(2)."""
-        from pagemig.mm.mempolicy import sys_mbind
-
-        with self.k.as_task(proc):
-            return int(self.k.run(sys_mbind(self.k, addr, length, mode, mask_ptr, maxnode,
-                                            flags)))
+        return self.k.sys_mbind(proc, addr, length, mode, mask_ptr, maxnode, flags)
 
     def migrate_pages(self, proc: Task, pid: int, maxnode: int, old_ptr: int,
                       new_ptr: int) -> int:
         """migrate_pages(2)."""
-        from pagemig.mm.mempolicy import sys_migrate_pages
-
-        with self.k.as_task(proc):
-            return int(self.k.run(sys_migrate_pages(self.k, pid, maxnode, old_ptr, new_ptr)))
+        return self.k.sys_migrate_pages(proc, pid, maxnode, old_ptr, new_ptr)
 
     def set_mempolicy(self, proc: Task, mode: int, mask_ptr: int, maxnode: int) -> int:
         """set_mempolicy(2)."""
-        from pagemig.mm.mempolicy import sys_set_mempolicy
-
-        with self.k.as_task(proc):
-            return sys_set_mempolicy(self.k, mode, mask_ptr, maxnode)
+        return self.k.sys_set_mempolicy(proc, mode, mask_ptr, maxnode)
 
     def write_user(self, proc: Task, addr: int, data: bytes) -> int:
         """A store by the process."""
@@ -266,12 +257,30 @@ class ModelBackend(FileOpsMixin):
         return _answer(procfs.vmstat_value, self.k, key)
 
     def read_file(self, proc: Task, path: str) -> str | int:
-        """Read a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs)."""
+        """Read a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs), or a cgroup v2 file
+        where the release has them (see pagemig.cpuset)."""
+        if self.k.profile.has("cgroup2_cpuset"):
+            text = cpuset.cgroup_read(self.k, path)
+            if text is not None:
+                return text
         return _answer(procfs.read_file, self.k, proc, path)
 
     def write_file(self, proc: Task, path: str, value: str) -> int:
-        """Write a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs)."""
+        """Write a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs), or a cgroup v2 file
+        where the release has them (see pagemig.cpuset)."""
+        if self.k.profile.has("cgroup2_cpuset"):
+            with self.k.as_task(proc):
+                ret = cpuset.cgroup_write(self.k, proc, path, value)
+            if ret is not None:
+                return ret
         return _answer(procfs.write_file, self.k, proc, path, value)
+
+    def mkdir(self, proc: Task, path: str) -> int:
+        """mkdir(2): only cgroup v2 directories (below /sys/fs/cgroup) can be made; -ENOENT
+        elsewhere, and everywhere in a release without cgroup v2 cpusets."""
+        if not self.k.profile.has("cgroup2_cpuset"):
+            return -errno.ENOENT
+        return cpuset.cgroup_mkdir(self.k, proc, path)
 
     def pagemap_read(self, proc: Task, pid: int, buf: int, addr: int, count: int) -> int:
         """open() and pread() of /proc/PID/pagemap (pid 0: /proc/self) into ``buf``."""

@@ -46,6 +46,7 @@ MPOL_MF_DISCONTIG_OK = MPOL_MF_INTERNAL << 0
 MPOL_MF_INVERT = MPOL_MF_INTERNAL << 1
 
 MAX_NUMNODES = 64  # CONFIG_NODES_SHIFT=6, the x86_64 default of 2.6.27
+MAX_NUMNODES_SHIFT_10 = 1024  # CONFIG_NODES_SHIFT=10, as Debian builds 6.1
 BITS_PER_LONG = 64
 
 MODE_NAMES = {MPOL_DEFAULT: "default", MPOL_PREFERRED: "preferred", MPOL_BIND: "bind",
@@ -146,11 +147,17 @@ def alloc_page_pseudo_vma(k: Kernel, gfp: int, pol: Mempolicy | None, idx: int) 
     return _alloc_by_policy(k, gfp, pol, il)
 
 
+def max_numnodes(k: Kernel) -> int:
+    """MAX_NUMNODES of the modelled build: 64 (2.6.27's x86_64 default) or 1024."""
+    return MAX_NUMNODES_SHIFT_10 if k.profile.has("nodes_shift_10") else MAX_NUMNODES
+
+
 def get_nodes(k: Kernel, nmask: int, maxnode: int) -> tuple[int, set[int]]:
     """Model of get_nodes(): read a user node mask; returns (0 or -errno, nodes).
 
     Only bits below ``maxnode - 1`` are taken.  Longs beyond the kernel's own nodemask
     (MAX_NUMNODES bits) are read and must have no set bit among the kept bits.
+    Linux 6.1 (Debian's build): MAX_NUMNODES is 1024, so the kernel's mask is 16 longs.
     """
     from pagemig.mm.fault import copy_from_user
 
@@ -160,7 +167,7 @@ def get_nodes(k: Kernel, nmask: int, maxnode: int) -> tuple[int, set[int]]:
     if m > PAGE_SIZE * 8:
         return -errno.EINVAL, set()
     nlongs = (m + BITS_PER_LONG - 1) // BITS_PER_LONG
-    klongs = (MAX_NUMNODES + BITS_PER_LONG - 1) // BITS_PER_LONG
+    klongs = (max_numnodes(k) + BITS_PER_LONG - 1) // BITS_PER_LONG
     if nlongs > klongs:
         for i in range(klongs, nlongs):
             data = copy_from_user(k, nmask + i * 8, 8)
@@ -460,6 +467,11 @@ def do_migrate_pages(k: Kernel, mm, from_nodes: set[int], to_nodes: set[int], fl
     while tmp:
         source, dest = -1, 0
         for s in sorted(tmp):
+            # Linux 6.1: with |from| != |to| the relative placement cannot be kept, so a
+            # source node that is also a destination keeps its pages.
+            if (k.profile.has("migrate_pages_skip_dest_sources")
+                    and len(from_nodes) != len(to_nodes) and s in to_nodes):
+                continue
             d = node_remap(s, from_nodes, to_nodes)
             if s == d:
                 continue
@@ -482,6 +494,7 @@ def sys_migrate_pages(k: Kernel, pid: int, maxnode: int, old_nodes: int, new_nod
     """Model of sys_migrate_pages(): the migrate_pages(2) system call (a generator)."""
     from pagemig.cpuset import cpuset_mems_allowed
     from pagemig.mm.migrate import find_task_mm
+    from pagemig.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
     from pagemig.sched import CAP_SYS_NICE, may_move_memory_of
     from pagemig.security import security_task_movememory
 
@@ -493,19 +506,43 @@ def sys_migrate_pages(k: Kernel, pid: int, maxnode: int, old_nodes: int, new_nod
         return err
     current = k.current
     assert current is not None
-    err, task, mm = find_task_mm(k, pid)
-    if err:
-        return err
-    assert task is not None and mm is not None
     nice = current.capable(CAP_SYS_NICE)
-    if not may_move_memory_of(current, task):
-        return -errno.EPERM
-    if not new <= set(cpuset_mems_allowed(task)) and not nice:
-        return -errno.EPERM
-    if not new <= set(k.nodes_with_memory()):
-        return -errno.EINVAL
-    err = security_task_movememory(k.security, task)
-    if err:
-        return err
+    if k.profile.has("migrate_pages_new_in_cpuset"):
+        # Linux 6.1: the task first, then ptrace_may_access(), the target's cpuset (EPERM),
+        # `new` cut to the caller's cpuset (empty: EINVAL), the LSM, and only then the mm.
+        task = k.current if pid == 0 else k.find_task_by_vpid(pid)
+        if task is None:
+            return -errno.ESRCH
+        if k.profile.has("move_pages_ptrace_check"):
+            allowed = ptrace_may_access(current, task, PTRACE_MODE_READ_REALCREDS)
+        else:
+            allowed = may_move_memory_of(current, task)
+        if not allowed:
+            return -errno.EPERM
+        if not new <= set(cpuset_mems_allowed(task)) and not nice:
+            return -errno.EPERM
+        new &= set(cpuset_mems_allowed(current))
+        if not new:
+            return -errno.EINVAL
+        err = security_task_movememory(k.security, task)
+        if err:
+            return err
+        mm = k.get_task_mm(task)
+        if mm is None:
+            return -errno.EINVAL
+    else:
+        err, task, mm = find_task_mm(k, pid)
+        if err:
+            return err
+        assert task is not None and mm is not None
+        if not may_move_memory_of(current, task):
+            return -errno.EPERM
+        if not new <= set(cpuset_mems_allowed(task)) and not nice:
+            return -errno.EPERM
+        if not new <= set(k.nodes_with_memory()):
+            return -errno.EINVAL
+        err = security_task_movememory(k.security, task)
+        if err:
+            return err
     flags = MPOL_MF_MOVE_ALL if nice else MPOL_MF_MOVE
     return (yield from do_migrate_pages(k, mm, old, new, flags))

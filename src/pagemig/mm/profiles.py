@@ -46,6 +46,15 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "-EBUSY for an isolated page, positive return counts entries not attempted "
             "(commit a49bd4d71637)"),
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
+    Feature("migrate_pages_skip_dest_sources", (3, 4),
+            "do_migrate_pages(): when |from| != |to|, source nodes that are also in `to` "
+            "are not migrated"),
+    Feature("migrate_pages_new_in_cpuset", (4, 15),
+            "migrate_pages(2) intersects `new` with the caller's cpuset (empty: -EINVAL) and "
+            "looks for the target's mm after the permission checks"),
+    Feature("nodes_shift_10", (6, 1),
+            "the distribution's build has CONFIG_NODES_SHIFT=10: MAX_NUMNODES is 1024 "
+            "(a build setting, not a release change; Debian's 6.1)"),
 ]}
 """Every behaviour change the model knows, by name."""
 

@@ -995,7 +995,14 @@ class Runner(FileActions):
         step = "subtree_control"
         ret = self.b.write_file(proc.handle, f"{CGROUP_ROOT}/cgroup.subtree_control", "+cpuset")
         if ret == 0:
-            raise Unsupported("cpuset: cgroup v2 cpusets are not modelled")
+            self.b.mkdir(proc.handle, f"{CGROUP_ROOT}/{name}")
+            step = "cpuset.mems"
+            ret = self.b.write_file(proc.handle, f"{CGROUP_ROOT}/{name}/cpuset.mems", mems)
+        if ret == 0:
+            step = "cgroup.procs"
+            ret = self.b.write_file(proc.handle, f"{CGROUP_ROOT}/{name}/cgroup.procs", str(pid))
+        if ret == 0:
+            step = "done"
         eff = self._read_file(proc, f"{CGROUP_ROOT}/{name}/cpuset.mems.effective")
         fields: dict[str, Any] = {"cgroup": name, "mems": mems,
                                   "mems_effective": eff if isinstance(eff, str) else "",
