@@ -27,10 +27,13 @@ from pagemig.mm.mm_types import (
     PAGE_SHIFT,
     PAGE_SIZE,
     VM_ALWAYSDUMP,
+    VM_DONTEXPAND,
     VM_EXEC,
+    VM_IO,
     VM_MAYEXEC,
     VM_MAYREAD,
     VM_MAYWRITE,
+    VM_PFNMAP,
     VM_READ,
     VM_STACK_FLAGS,
     MmStruct,
@@ -88,6 +91,7 @@ class ProcessLayout:
     heap: int
     stack: int
     vdso: int
+    vvar: int = 0  # 0: no [vvar] mapping (2.6.27)
     bad_page: int = 0
     ro_page: int = 0
 
@@ -133,9 +137,10 @@ def exec_program(k: Kernel, task: Task, prog: Program) -> MmStruct:
     mmap_region(k, mm, stack_base, prog.stack_pages * PAGE_SIZE, VM_STACK_FLAGS,
                 stack_base >> PAGE_SHIFT, None, None, "[stack]")
     mm.start_stack = STACK_TOP - PAGE_SIZE
-    vdso = _install_vdso(k, mm)
+    vdso, vvar = _install_vdso(k, mm)
     layout = ProcessLayout(text=ELF_BASE, data=data_at, heap=mm.start_brk,
-                           stack=STACK_TOP - prog.stack_touched * PAGE_SIZE, vdso=vdso)
+                           stack=STACK_TOP - prog.stack_touched * PAGE_SIZE, vdso=vdso,
+                           vvar=vvar)
     _touch_startup(k, task, mm, prog, layout)
     if prog.probe_maps:
         layout.bad_page = k.mmap(task, PAGE_SIZE, PROT_NONE)
@@ -144,13 +149,29 @@ def exec_program(k: Kernel, task: Task, prog: Program) -> MmStruct:
     return mm
 
 
-def _install_vdso(k: Kernel, mm: MmStruct) -> int:
-    # arch_setup_additional_pages(): install_special_mapping() of the boot-time vdso page.
-    addr = arch_get_unmapped_area_topdown(mm, PAGE_SIZE)
+VVAR_PAGES = 4  # Linux 6.1 x86-64: the vvar page, hpet, pvclock and hvclock pages
+
+
+def _install_vdso(k: Kernel, mm: MmStruct) -> tuple[int, int]:
+    # arch_setup_additional_pages(): install_special_mapping() of the boot-time vdso pages,
+    # top-down below mmap_base.  Returns (vdso, vvar) addresses (vvar 0 when there is none).
+    vdso_size = len(k.vdso_pages) * PAGE_SIZE
     flags = VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ALWAYSDUMP
-    ops = VmOps(fault="special", special_pages=(k.vdso_pfn,))
-    mmap_region(k, mm, addr, PAGE_SIZE, flags, 0, None, ops, "[vdso]")
-    return addr
+    ops = VmOps(fault="special", special_pages=k.vdso_pages)
+    if not k.profile.has("vvar_mapping"):
+        addr = arch_get_unmapped_area_topdown(mm, vdso_size)
+        mmap_region(k, mm, addr, vdso_size, flags, 0, None, ops, "[vdso]")
+        return addr, 0
+    # Linux 6.1: map_vdso() takes one area for both and puts the vvar pages first; the
+    # vvar vma maps kernel pfns (VM_PFNMAP | VM_IO), so it is neither migratable nor
+    # reported as a page (move_pages: -EFAULT).
+    vvar = arch_get_unmapped_area_topdown(mm, VVAR_PAGES * PAGE_SIZE + vdso_size)
+    vdso = vvar + VVAR_PAGES * PAGE_SIZE
+    mmap_region(k, mm, vdso, vdso_size, flags, 0, None, ops, "[vdso]")
+    vvar_flags = VM_READ | VM_MAYREAD | VM_IO | VM_DONTEXPAND | VM_PFNMAP
+    vvar_ops = VmOps(fault="pfnmap", special_pages=(k.vvar_pfn,))
+    mmap_region(k, mm, vvar, VVAR_PAGES * PAGE_SIZE, vvar_flags, 0, None, vvar_ops, "[vvar]")
+    return vdso, vvar
 
 
 def _touch_startup(k: Kernel, task: Task, mm: MmStruct, prog: Program,
@@ -167,6 +188,8 @@ def _touch_startup(k: Kernel, task: Task, mm: MmStruct, prog: Program,
         for i in range(1, prog.stack_touched + 1):
             k.touch(task, STACK_TOP - i * PAGE_SIZE, True)
         k.touch(task, layout.vdso, False)
+        if layout.vvar:
+            k.touch(task, layout.vvar, False)  # the vdso's clock reads the vvar page
 
 
 def touch_after_fork(k: Kernel, task: Task, live: bool) -> None:

@@ -142,7 +142,12 @@ class Kernel:
         self.exec_files: dict[str, AddressSpace] = {}
         self._make_swapper_space()
         self._reserve_boot_memory()
-        self.vdso_pfn = self._boot_alloc()
+        # The vdso image's pages (one in 2.6.27, two in 6.1) and the vvar data page, which
+        # lives in the kernel image and is mapped as a raw pfn.
+        vdso_pages = 2 if self.profile.has("vvar_mapping") else 1
+        self.vdso_pages = tuple(self._boot_alloc() for _ in range(vdso_pages))
+        self.vdso_pfn = self.vdso_pages[0]
+        self.vvar_pfn = KERNEL_START_PFN + KERNEL_IMAGE_PAGES - 2
         self._next_pid = 1
         self._boot_tasks()
 

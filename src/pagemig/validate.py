@@ -138,7 +138,8 @@ class _Facts:
             self.leaked[pfn] += 1
         self.kernel = np.zeros(n, np.int64)
         self.kernel[(k.pages.flags & F_RESERVED) != 0] = 1
-        self.kernel[k.vdso_pfn] += 1
+        for pfn in k.vdso_pages:
+            self.kernel[pfn] += 1
 
 
 def _all_mms(k: Kernel) -> list:  # type: ignore[type-arg]

@@ -198,7 +198,7 @@ class ModelBackend(FileOpsMixin):
         assert proc.mm is not None
         layout = proc.mm.layout  # type: ignore[attr-defined]
         table = {"text": layout.text, "heap": layout.heap, "stack": layout.stack,
-                 "vdso": layout.vdso, "vvar": 0, "badpage": layout.bad_page,
+                 "vdso": layout.vdso, "vvar": layout.vvar, "badpage": layout.bad_page,
                  "ro_page": layout.ro_page}
         return int(table[name])
 

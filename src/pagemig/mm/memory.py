@@ -284,9 +284,31 @@ def _vma_fault(k: Kernel, vma: VmArea, address: int) -> int | None:
     return pfn
 
 
+def vm_insert_pfn(k: Kernel, vma: VmArea, address: int, pfn: int) -> int:
+    """Model of vm_insert_pfn(): map a raw pfn with a special pte (no reference, no rmap,
+    no rss); returns 0."""
+    vma.vm_mm.set_pte(address, mk_pte(pfn, vma_page_prot(vma)) | _PAGE_SPECIAL)
+    return 0
+
+
+def _pfnmap_fault(k: Kernel, vma: VmArea, address: int) -> int:
+    # A fault handler that inserts pfns (x86's vvar_fault()): pages it has no pfn for
+    # (an absent hpet or pvclock page) are SIGBUS.
+    assert vma.vm_ops is not None
+    index = (address - vma.vm_start) >> PAGE_SHIFT
+    pfns = vma.vm_ops.special_pages
+    if index >= len(pfns):
+        return VM_FAULT_SIGBUS
+    vm_insert_pfn(k, vma, address, pfns[index])
+    return 0
+
+
 def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int,
                     write: bool) -> int:
     """Model of __do_fault(): map the object's page, or a private copy for a private write."""
+    assert vma.vm_ops is not None
+    if vma.vm_ops.fault == "pfnmap":
+        return _pfnmap_fault(k, vma, address)
     page = _vma_fault(k, vma, address)
     if page is None:
         return VM_FAULT_SIGBUS  # beyond the end of the object

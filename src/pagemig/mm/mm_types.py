@@ -157,8 +157,10 @@ class AnonVma:
 class VmOps:
     """Model of struct vm_operations_struct: the few operations the model uses.
 
-    ``fault`` names the fault handler ("shmem" or "special"); ``migrate`` is the optional
-    ``vm_ops->migrate`` hook that migrate_vmas() calls.
+    ``fault`` names the fault handler ("shmem", "filemap", "special" for pages installed by
+    install_special_mapping(), "pfnmap" for raw pfns mapped without a struct page's
+    references); ``migrate`` is the optional ``vm_ops->migrate`` hook that migrate_vmas()
+    calls.  ``special_pages`` are the pages (or raw pfns) of a special mapping.
     """
 
     fault: str

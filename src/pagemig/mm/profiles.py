@@ -46,6 +46,9 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "-EBUSY for an isolated page, positive return counts entries not attempted "
             "(commit a49bd4d71637)"),
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
+    Feature("vvar_mapping", (6, 1),
+            "x86-64 exec maps a 4-page [vvar] (VM_PFNMAP) below a 2-page [vdso], as seen on "
+            "6.1 (a separate [vvar] vma dates from 3.16; its size changed over releases)"),
     Feature("migrate_pages_skip_dest_sources", (3, 4),
             "do_migrate_pages(): when |from| != |to|, source nodes that are also in `to` "
             "are not migrated"),
