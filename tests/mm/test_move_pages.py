@@ -44,8 +44,16 @@ from pagemig.mm.mm_types import (
 )
 from pagemig.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE
 from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, GFP_THISNODE, alloc_pages_node
+from pagemig.mm.page_flags import F_DIRTY
 from pagemig.mm.swap import get_page, put_page
-from pagemig.mm.swapops import _PAGE_SPECIAL, PAGE_READONLY, mk_pte, pte_protnone
+from pagemig.mm.swapops import (
+    _PAGE_SPECIAL,
+    PAGE_READONLY,
+    mk_pte,
+    pte_dirty,
+    pte_protnone,
+    pte_write,
+)
 from pagemig.sched import CAP_SYS_NICE, Task
 from pagemig.validate import validate
 
@@ -763,6 +771,28 @@ def test_q2_read_touched_anon_page_is_ordinary_and_migrates(k: Kernel, proc: Tas
     assert (0, [0, 0]) == call(k, proc, pages(r, 2), None)
     assert (0, [1, 1]) == call(k, proc, pages(r, 2), [1, 1])
     assert bytes(PAGE_SIZE) == k.read_user(proc, r, PAGE_SIZE)
+
+
+def test_read_fault_maps_anon_page_dirty_and_writable_so_it_moves_dirty(k: Kernel,
+                                                                         proc: Task) -> None:
+    """2.6.27's do_anonymous_page() maps even a read-faulted page dirty and writable; the
+    move folds the pte's dirty bit into PG_dirty and carries it to the new page."""
+    r = anon(k, proc, 1, touch="read")
+    pte = proc.mm.get_pte(r)
+    assert pte_dirty(pte) and pte_write(pte)
+    assert 0 == int(k.pages.flags[k.page_at(proc, r)]) & F_DIRTY
+
+    assert (0, [1]) == call(k, proc, [r], [1])
+    assert F_DIRTY == int(k.pages.flags[k.page_at(proc, r)]) & F_DIRTY
+
+
+def test_read_fault_of_read_only_anon_vma_is_dirty_but_not_writable(k: Kernel,
+                                                                   proc: Task) -> None:
+    """maybe_mkwrite(): a read fault in a PROT_READ anon vma maps the page dirty but
+    read-only."""
+    r = anon(k, proc, 1, touch="read", prot=PROT_READ)
+    pte = proc.mm.get_pte(r)
+    assert pte_dirty(pte) and not pte_write(pte)
 
 
 def test_query_mode_every_kind(k: Kernel, proc: Task) -> None:

@@ -235,8 +235,9 @@ def do_swap_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, pte: int,
 def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write: bool) -> int:
     """Model of do_anonymous_page(): a new private zeroed page, read or write (2.6.27).
 
-    The pte is writable and dirty only for a write fault; a read fault maps the new page
-    read-only, and the first write then reuses it in do_wp_page().
+    Every fault, read or write, maps the new page dirty and, if the vma allows writes,
+    writable (maybe_mkwrite(pte_mkdirty())), so a read-touched page ends PG_dirty once it
+    is unmapped (try_to_unmap_one() folds the pte's dirty bit into the page).
     """
     if anon_vma_prepare(k, vma):
         return VM_FAULT_OOM
@@ -247,9 +248,7 @@ def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write:
         put_page(k, pfn)
         return VM_FAULT_OOM
     k.pages.flags[pfn] |= F_UPTODATE
-    entry = mk_pte(pfn, vma_page_prot(vma))
-    if write:
-        entry = pte_mkwrite(pte_mkdirty(entry))
+    entry = maybe_mkwrite(pte_mkdirty(mk_pte(pfn, vma_page_prot(vma))), vma)
     mm.anon_rss += 1
     lru_cache_add_active(k, pfn)
     page_add_new_anon_rmap(k, pfn, vma, address)
