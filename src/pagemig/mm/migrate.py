@@ -742,31 +742,49 @@ def put_user_array(k: Kernel, addr: int, values: np.ndarray) -> int:
 
 def _copy_in_move_args(k: Kernel, nr_pages: int, pages: int, nodes: int,
                        task_nodes: frozenset[int]) -> PageToNode | int:
-    # The get_user() loop of sys_move_pages(): addresses, then nodes, element by element;
-    # the first bad element fails the whole call before anything moves.  The user arrays
-    # are read a page at a time up to the first fault, which gives the same first failure.
-    from pagemig.mm.fault import copy_from_user_prefix
+    # The get_user() loop of sys_move_pages(): pages[i], then nodes[i] and its checks,
+    # element by element; the first bad element fails the whole call before anything
+    # moves, and no argument page past it is touched.  The elements that lie in the pages
+    # already reached are handled together (no fault can happen inside such a run).
+    from pagemig.mm.fault import copy_from_user
 
-    pdata = copy_from_user_prefix(k, pages, 8 * nr_pages)
-    ndata = copy_from_user_prefix(k, nodes, 4 * nr_pages) if nodes else b""
-    addrs = np.frombuffer(pdata[: len(pdata) // 8 * 8], "<u8")
-    nvals = np.frombuffer(ndata[: len(ndata) // 4 * 4], "<i4")
-    readable = min(len(addrs), len(nvals)) if nodes else len(addrs)
-    if nodes:
-        for i in range(readable):
-            node = int(nvals[i])
-            # 2.6.27 has no range check before node_state() (Q9): modelled as -ENODEV.
-            if not 0 <= node < MAX_NUMNODES or not k.node_state_high_memory(node):
-                return -errno.ENODEV
-            if node not in task_nodes:
-                return -errno.EACCES
-    if readable < nr_pages:
-        return -errno.EFAULT
     pm = PageToNode(nr_pages)
-    pm.addr[:nr_pages] = addrs[:nr_pages]
-    if nodes:
-        pm.node[:nr_pages] = nvals[:nr_pages]
+    has_memory = np.array([k.node_state_high_memory(n) for n in range(MAX_NUMNODES)])
+    allowed = np.zeros(MAX_NUMNODES, bool)
+    allowed[[n for n in task_nodes if 0 <= n < MAX_NUMNODES]] = True
+    i = 0
+    while i < nr_pages:
+        run = _elements_in_user_page(pages, i, 8, nr_pages)
+        if nodes:
+            run = min(run, _elements_in_user_page(nodes, i, 4, nr_pages))
+        pdata = copy_from_user(k, pages + 8 * i, 8 * run)
+        if pdata is None:
+            return -errno.EFAULT
+        pm.addr[i:i + run] = np.frombuffer(pdata, "<u8")
+        if nodes:
+            ndata = copy_from_user(k, nodes + 4 * i, 4 * run)
+            if ndata is None:
+                return -errno.EFAULT
+            vals = np.frombuffer(ndata, "<i4").astype(np.int64)
+            # 2.6.27 has no range check before node_state() (Q9): modelled as -ENODEV.
+            in_range = (vals >= 0) & (vals < MAX_NUMNODES)
+            clipped = np.where(in_range, vals, 0)
+            nodev = ~in_range | ~has_memory[clipped]
+            denied = ~allowed[clipped]
+            bad = np.flatnonzero(nodev | denied)
+            if len(bad):
+                return -errno.ENODEV if nodev[bad[0]] else -errno.EACCES
+            pm.node[i:i + run] = vals
+        i += run
     return pm
+
+
+def _elements_in_user_page(base: int, i: int, size: int, n: int) -> int:
+    # How many elements from element i of the user array at ``base`` start in the page of
+    # element i (at least one: an element straddling two pages is read on its own).
+    start = base + size * i
+    in_page = ((start | 4095) + 1 - start) // size
+    return max(1, min(in_page, n - i))
 
 
 def migrate_vmas(k: Kernel, mm: MmStruct, to: frozenset[int], from_: frozenset[int],
