@@ -14,9 +14,22 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from pagemig.mm.memory import VM_FAULT_ERROR, VM_FAULT_OOM, handle_mm_fault, vm_normal_page
+from pagemig.mm.memory import (
+    VM_FAULT_ERROR,
+    VM_FAULT_OOM,
+    handle_mm_fault,
+    is_zero_pfn,
+    vm_normal_page,
+)
 from pagemig.mm.mm_types import PAGE_MASK, PAGE_SIZE, VM_EXEC, VM_READ, VM_WRITE
-from pagemig.mm.swapops import pte_mkdirty, pte_mkyoung, pte_present, pte_protnone, pte_write
+from pagemig.mm.swapops import (
+    pte_mkdirty,
+    pte_mkyoung,
+    pte_pfn,
+    pte_present,
+    pte_protnone,
+    pte_write,
+)
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
@@ -65,7 +78,10 @@ def user_page(k: Kernel, mm: MmStruct, addr: int, write: bool) -> int:
                 return -errno.EFAULT
             if write:
                 mm.set_pte(page, pte_mkdirty(pte_mkyoung(pte)))
-            return vm_normal_page(k, vma, page, pte)
+            pfn = vm_normal_page(k, vma, page, pte)
+            if pfn < 0 and is_zero_pfn(k, pte_pfn(pte)):
+                return pte_pfn(pte)  # Linux 6.1: reads of the zero page see its zeroes
+            return pfn
         err = do_page_fault(k, mm, page, write)
         if err:
             return err

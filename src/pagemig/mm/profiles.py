@@ -46,6 +46,17 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "-EBUSY for an isolated page, positive return counts entries not attempted "
             "(commit a49bd4d71637)"),
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
+    Feature("foll_numa_protnone", (4, 0),
+            "follow_page() does not follow a PROT_NONE pte without FOLL_FORCE"),
+    Feature("move_pages_foll_dump", (2, 6, 32),
+            "move_pages(2) looks pages up with FOLL_DUMP: the zero page and holes of "
+            "anonymous memory are -EFAULT"),
+    Feature("move_pages_vma_lookup", (2, 6, 29),
+            "move_pages(2) wants a vma containing the address (a hole is -EFAULT) and "
+            "query mode reads the arrays in chunks of 16 entries"),
+    Feature("lru_cache_disable", (5, 13),
+            "move_pages(2) disables the per-CPU LRU add caches for the call instead of "
+            "draining them once (migrate_prep)"),
 ]}
 """Every behaviour change the model knows, by name."""
 
