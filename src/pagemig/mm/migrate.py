@@ -531,6 +531,7 @@ def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, priva
             rc = yield from unmap_and_move(k, get_new_page, private, page, pass_ > 2, from_list)
             if rc == -errno.ENOMEM:
                 aborted = True
+                nr_failed += 1  # counted as failed in pgmigrate_fail only (Linux 6.1)
                 break
             if rc == -errno.EAGAIN:
                 retry += 1
