@@ -121,6 +121,7 @@ class Kernel:
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
         self.pinned: dict[int, int] = {}  # extra references held by pins (vmsplice)
+        self.hugetlb_pool: dict[int, list[list[int]]] = {}  # node -> frames of each huge page
         self.vm_events: dict[str, int] = {}  # event counters of /proc/vmstat (mm/vmstat.py)
         self._ids: dict[str, int] = {}
         self._build_nodes()

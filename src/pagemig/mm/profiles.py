@@ -46,6 +46,11 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "-EBUSY for an isolated page, positive return counts entries not attempted "
             "(commit a49bd4d71637)"),
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
+    Feature("node_hugepages", (2, 6, 32),
+            "per-node hugetlb pools: /sys/devices/system/node/nodeN/hugepages"),
+    Feature("migrate_to_node_thisnode", (4, 14),
+            "migrate_pages(2) allocates its target pages on the target node only "
+            "(__GFP_THISNODE), so a full node is -ENOMEM"),
     Feature("foll_numa_protnone", (4, 0),
             "follow_page() does not follow a PROT_NONE pte without FOLL_FORCE"),
     Feature("move_pages_foll_dump", (2, 6, 32),
