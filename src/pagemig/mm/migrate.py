@@ -8,6 +8,13 @@ their result; ``k.run()`` drives them with one actor.
 Statuses and errors are the kernel's: 0 or a negative errno from each function, a status
 array of node ids or negative errnos from sys_move_pages().
 
+Linux 6.1 (features move_pages_ptrace_check, move_pages_batched, move_pages_vma_lookup,
+move_pages_foll_dump, lru_cache_disable): sys_move_pages() finds the target with
+find_mm_struct() (the ptrace rule), then do_pages_move() reads and handles the entries one
+at a time, migrating runs of entries with the same node (add_page_for_migration(),
+move_pages_and_store_status(), store_status() follow do_move_pages()), and query mode works
+16 entries at a time (after do_pages_stat()).
+
 Simplifications:
 - the PF_SWAPWRITE flag is kept on the task but nothing reads it (no reclaim).
 """
