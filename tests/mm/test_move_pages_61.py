@@ -379,3 +379,30 @@ def test_move_all_still_needs_cap_sys_nice(k: Kernel, proc: Task) -> None:
     a = anon(k, proc, 1)
     proc.cap_effective = proc.cap_effective - {CAP_SYS_NICE}
     assert (-errno.EPERM, [UNSET]) == call(k, proc, [a], [1], MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)
+
+
+def test_ptrace_rule_wants_every_uid_and_the_gid(k: Kernel, proc: Task) -> None:
+    """Same uids but another gid, or another saved uid, without CAP_SYS_PTRACE: -EPERM;
+    the same ids and capabilities: allowed."""
+    from pagemig.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
+
+    target = k.spawn("other")
+    _user(proc, 1000)
+    _user(target, 1000)
+    assert ptrace_may_access(proc, target, PTRACE_MODE_READ_REALCREDS)
+    target.gid = 1001
+    assert not ptrace_may_access(proc, target, PTRACE_MODE_READ_REALCREDS)
+    target.gid, target.suid = 1000, 0
+    assert not ptrace_may_access(proc, target, PTRACE_MODE_READ_REALCREDS)
+
+
+def test_page_in_a_pagevec_is_isolated_after_lru_cache_disable(k: Kernel,
+                                                               proc: Task) -> None:
+    """A page just faulted in sits in a per-CPU pagevec; lru_cache_disable() drains it at
+    the start of the call, so it moves; caching is enabled again afterwards."""
+    a = anon(k, proc, 1)
+    pfn = k.page_at(proc, a)
+    assert int(k.pvec_len[0].sum()) > 0 and pfn in k.pvecs[0].ravel().tolist()
+
+    assert (0, [1]) == call(k, proc, [a], [1])
+    assert 0 == k.lru_disable_count
