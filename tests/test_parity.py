@@ -23,12 +23,7 @@ from pagemig.script.compare import MISSING, compare_objects, ignored_fields, loa
 
 # Case names (without .txt) that differ from their recorded result today.
 KNOWN_DIFFERENT = {
-    "02_query_mode", "03_already_on_target", "04_zero_page", "05_untouched_anon",
-    "10_fork_private_noall", "12_fork_shared_anon", "15_mprotect", "16_munmap_hole",
-    "18_duplicates_same_node", "20_kernel_addresses", "22_invalid_nodes",
-    "26_pid_variants", "27_eperm_unprivileged", "28_eperm_dropcap", "31_count_e2big",
-    "32_pinned_partial_failure", "34_enomem_target_full", "42_thp", "44_initial_placement",
-    "48_swap_pageout_move", "52_migrate_pages_swap_ext4", "53_ext4_clean_dirty_move",
+    "42_thp", "48_swap_pageout_move", "52_migrate_pages_swap_ext4", "53_ext4_clean_dirty_move",
     "60_ext2_buffer_pages",
 }
 

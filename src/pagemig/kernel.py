@@ -122,6 +122,7 @@ class Kernel:
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
         self.pinned: dict[int, int] = {}  # extra references held by pins (vmsplice)
+        self.hugetlb_pool: dict[int, list[list[int]]] = {}  # node -> frames of each huge page
         self.vm_events: dict[str, int] = {}  # event counters of /proc/vmstat (mm/vmstat.py)
         self._ids: dict[str, int] = {}
         self._build_nodes()
@@ -182,6 +183,7 @@ class Kernel:
         self.nr_cpus = len(self.cpu_node)
         self.pvecs = np.zeros((self.nr_cpus, 2, PAGEVEC_SIZE), np.int64)
         self.pvec_len = np.zeros((self.nr_cpus, 2), np.int64)
+        self.lru_disable_count = 0  # lru_cache_disable() nesting (Linux 6.1)
 
     def _make_swapper_space(self) -> None:
         self._ids["address_space"] = SWAPPER_SPACE_ID
@@ -582,13 +584,13 @@ class Kernel:
 
     def page_at(self, task: Task, addr: int) -> int | None:
         """The pfn mapped at ``addr`` in ``task``, or None (no fault, no reference)."""
-        from pagemig.mm.memory import follow_page
+        from pagemig.mm.memory import FOLL_FORCE, follow_page
 
         assert task.mm is not None
         vma = task.mm.vma_containing(addr)
         if vma is None:
             return None
-        pfn = follow_page(self, vma, addr, 0)
+        pfn = follow_page(self, vma, addr, FOLL_FORCE)
         return pfn if pfn is not None and pfn >= 0 else None
 
     def pin(self, task: Task, addr: int, npages: int) -> list[int]:

@@ -1,17 +1,17 @@
-"""Model of ptrace_may_access() (kernel/ptrace.c, Linux 4.10 and later, with the capability
-LSM of security/commoncap.c): may ``caller`` inspect ``task``?
+"""Model of ptrace_may_access() (kernel/ptrace.c, Linux 6.1) and its capability hook.
 
-Since 4.10 migrate_pages(2) and move_pages(2) ask this question (PTRACE_MODE_READ with the
-real credentials) instead of 2.6.27's uid rule.
+Since 4.10 move_pages(2) and migrate_pages(2) of another process ask whether the caller may
+read that process as a debugger would (PTRACE_MODE_READ_REALCREDS); 2.6.27 used its own uid
+rule (:func:`pagemig.sched.may_move_memory_of`).
 
-Simplifications: one user namespace; a task's effective, saved and real gids are its one
-``gid``; its filesystem uid is its ``euid``; a task that has an mm is dumpable (the oracle's
-probe calls prctl(PR_SET_DUMPABLE, 1) after dropping privileges); no Yama (it restricts
-attaching only, never PTRACE_MODE_READ).
+Simplifications: one user namespace; every mm is dumpable (the model has no setuid
+programs, and does not reset dumpability when credentials change); the task's gid stands
+for its gid, egid and sgid; no Yama (it restricts only PTRACE_MODE_ATTACH).
 """
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 from pagemig.sched import CAP_SYS_PTRACE
@@ -28,23 +28,43 @@ PTRACE_MODE_READ_REALCREDS = PTRACE_MODE_READ | PTRACE_MODE_REALCREDS
 PTRACE_MODE_READ_FSCREDS = PTRACE_MODE_READ | PTRACE_MODE_FSCREDS
 
 
-def ptrace_may_access(caller: Task, task: Task, mode: int) -> bool:
-    """Model of ptrace_may_access(): True when ``caller`` may access ``task`` in ``mode``.
+def ptrace_has_cap(current: Task) -> bool:
+    """Model of ptrace_has_cap(): CAP_SYS_PTRACE in the caller's effective set."""
+    return current.capable(CAP_SYS_PTRACE)
 
-    A task may always access itself.  Otherwise the caller's uid (FSCREDS: its fsuid) must
-    equal the target's uid, euid and suid and its gid the target's gid, or the caller has
-    CAP_SYS_PTRACE; a target with an mm must be dumpable (always, here); and the capability
-    LSM wants the target's permitted capabilities to be a subset of the caller's (REALCREDS:
-    permitted; FSCREDS: effective), unless the caller has CAP_SYS_PTRACE.
+
+def cap_ptrace_access_check(current: Task, task: Task, mode: int) -> int:
+    """Model of cap_ptrace_access_check(): the target's permitted capabilities must be a
+    subset of the caller's (permitted ones, or effective ones with FSCREDS), unless the
+    caller has CAP_SYS_PTRACE; 0 or -EPERM."""
+    caller_caps = current.cap_effective if mode & PTRACE_MODE_FSCREDS else current.cap_permitted
+    if task.cap_permitted <= caller_caps:
+        return 0
+    if ptrace_has_cap(current):
+        return 0
+    return -errno.EPERM
+
+
+def __ptrace_may_access(current: Task, task: Task, mode: int) -> int:
+    """Model of __ptrace_may_access(): 0 or -EPERM.
+
+    The caller's real (REALCREDS) or filesystem ids must equal all of the target's uids and
+    gids, or the caller needs CAP_SYS_PTRACE; then the capability hook decides.
     """
-    if not mode & PTRACE_MODE_FSCREDS == (not mode & PTRACE_MODE_REALCREDS):
-        return False  # exactly one of FSCREDS and REALCREDS must be given
-    if task is caller:
-        return True
-    has_ptrace = caller.capable(CAP_SYS_PTRACE)
-    uid = caller.euid if mode & PTRACE_MODE_FSCREDS else caller.uid
-    same_ids = uid == task.uid == task.euid == task.suid and caller.gid == task.gid
-    if not same_ids and not has_ptrace:
-        return False
-    caps = caller.cap_effective if mode & PTRACE_MODE_FSCREDS else caller.cap_permitted
-    return task.cap_permitted <= caps or has_ptrace
+    if bool(mode & PTRACE_MODE_FSCREDS) == bool(mode & PTRACE_MODE_REALCREDS):
+        return -errno.EPERM  # exactly one credential mode must be given (the kernel warns)
+    if task is current:
+        return 0
+    # FSCREDS compares the filesystem uid, which follows the effective uid in the model.
+    caller_uid = current.euid if mode & PTRACE_MODE_FSCREDS else current.uid
+    caller_gid = current.gid
+    same_ids = (caller_uid == task.uid == task.euid == task.suid
+                and caller_gid == task.gid)
+    if not same_ids and not ptrace_has_cap(current):
+        return -errno.EPERM
+    return cap_ptrace_access_check(current, task, mode)
+
+
+def ptrace_may_access(current: Task, task: Task, mode: int) -> bool:
+    """Model of ptrace_may_access(): whether ``current`` may access ``task`` in ``mode``."""
+    return not __ptrace_may_access(current, task, mode)

@@ -140,6 +140,9 @@ class _Facts:
         self.kernel[(k.pages.flags & F_RESERVED) != 0] = 1
         for pfn in k.vdso_pages:
             self.kernel[pfn] += 1
+        for pool in k.hugetlb_pool.values():  # Linux 6.1: the huge pages of a node's pool
+            for frames in pool:
+                self.kernel[frames] += 1
 
 
 def _all_mms(k: Kernel) -> list:  # type: ignore[type-arg]

@@ -111,8 +111,8 @@ def anon_page(k: Kernel, task: Task, data: bytes = b"anon page", write: bool = T
               prot: int = RW) -> tuple[int, int]:
     """A private anonymous page of ``task`` (written, or read-touched), settled on the LRU.
 
-    Returns (address, pfn).  A write fault maps it writable and dirty, a read fault
-    read-only (2.6.27 allocates a private page for both, SPEC Q2).
+    Returns (address, pfn).  2.6.27 allocates a private page for both (SPEC Q2) and maps
+    it dirty, and writable if the vma allows writes.
     """
     addr = k.mmap(task, PAGE_SIZE, prot)
     if write:
@@ -534,9 +534,9 @@ def test_remove_migration_pte_write_entry(k: Kernel, t: Task) -> None:
 
 
 def test_remove_migration_pte_read_entry(k: Kernel, t: Task) -> None:
-    """§2.5, §1.10: a read-faulted anon page has a read-only pte, so a read entry; it is
-    restored read-only (PAGE_COPY has no write), old and clean."""
-    addr, pfn = anon_page(k, t, write=False)
+    """§2.5, §1.10: a read-faulted page of a read-only anon vma has a read-only pte, so a
+    read entry; it is restored read-only (PAGE_READONLY has no write), old and clean."""
+    addr, pfn = anon_page(k, t, write=False, prot=PROT_READ)
     assert not pte_write(pte_of(t, addr))
     pl = isolated(k, pfn)
     lock_and_unmap(k, pfn)

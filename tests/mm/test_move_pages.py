@@ -44,8 +44,16 @@ from pagemig.mm.mm_types import (
 )
 from pagemig.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE
 from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, GFP_THISNODE, alloc_pages_node
+from pagemig.mm.page_flags import F_DIRTY
 from pagemig.mm.swap import get_page, put_page
-from pagemig.mm.swapops import _PAGE_SPECIAL, PAGE_READONLY, mk_pte, pte_protnone
+from pagemig.mm.swapops import (
+    _PAGE_SPECIAL,
+    PAGE_READONLY,
+    mk_pte,
+    pte_dirty,
+    pte_protnone,
+    pte_write,
+)
 from pagemig.sched import CAP_SYS_NICE, Task
 from pagemig.validate import validate
 
@@ -423,6 +431,44 @@ def test_check10_first_bad_element_decides(k: Kernel, proc: Task, other: Task) -
     assert (-errno.EACCES, [UNSET] * 2) == call(k, proc, pages(a, 2), [1, 7], pid=other.pid)
 
 
+def _lazy_arrays(k: Kernel, task: Task, n: int, nodes: dict[int, int]) -> tuple[int, int, int]:
+    """pages[] (n entries over two pages, only its first page written), nodes[] (all 0
+    but ``nodes``) and status[] in fresh mappings; (pages, nodes, status) pointers."""
+    p_ptr = k.mmap(task, 2 * PAGE_SIZE)
+    n_ptr = k.mmap(task, PAGE_SIZE)
+    s_ptr = k.mmap(task, PAGE_SIZE)
+    k.write_user(task, p_ptr, bytes(8))  # pages[0] = NULL; the second page stays untouched
+    vals = np.zeros(n, "<i4")
+    for i, node in nodes.items():
+        vals[i] = node
+    k.write_user(task, n_ptr, vals.tobytes())
+    return p_ptr, n_ptr, s_ptr
+
+
+def test_check10_bad_node_at_entry_0_touches_no_later_argument_page(k: Kernel,
+                                                                   proc: Task) -> None:
+    """The argument loop reads pages[i] then nodes[i] element by element: a bad node at
+    entry 0 fails before pages[512] (the second page of pages[]) is read, so that page is
+    never faulted in (its pte stays none)."""
+    p_ptr, n_ptr, s_ptr = _lazy_arrays(k, proc, 1024, {0: 7})
+    assert 0 == proc.mm.get_pte(p_ptr + PAGE_SIZE)
+
+    assert -errno.ENODEV == k.sys_move_pages(proc, 0, 1024, p_ptr, n_ptr, s_ptr, MPOL_MF_MOVE)
+    assert 0 == proc.mm.get_pte(p_ptr + PAGE_SIZE)
+    assert 0 == proc.mm.get_pte(s_ptr)
+
+
+def test_check10_bad_node_in_the_second_page_faults_it_in_first(k: Kernel,
+                                                                proc: Task) -> None:
+    """A bad node at entry 600: pages[512..600] were read first, so the second page of
+    pages[] was faulted in (2.6.27: a private zeroed page) before -ENODEV."""
+    p_ptr, n_ptr, s_ptr = _lazy_arrays(k, proc, 1024, {600: 7})
+
+    assert -errno.ENODEV == k.sys_move_pages(proc, 0, 1024, p_ptr, n_ptr, s_ptr, MPOL_MF_MOVE)
+    assert k.page_at(proc, p_ptr + PAGE_SIZE) is not None
+    assert 0 == proc.mm.get_pte(s_ptr)
+
+
 @pytest.mark.parametrize("which", ["null", "kernel", "prot_none", "read_only"])
 def test_check13_status_write_failure_is_efault_after_the_move(k: Kernel, proc: Task,
                                                                which: str) -> None:
@@ -763,6 +809,28 @@ def test_q2_read_touched_anon_page_is_ordinary_and_migrates(k: Kernel, proc: Tas
     assert (0, [0, 0]) == call(k, proc, pages(r, 2), None)
     assert (0, [1, 1]) == call(k, proc, pages(r, 2), [1, 1])
     assert bytes(PAGE_SIZE) == k.read_user(proc, r, PAGE_SIZE)
+
+
+def test_read_fault_maps_anon_page_dirty_and_writable_so_it_moves_dirty(k: Kernel,
+                                                                         proc: Task) -> None:
+    """2.6.27's do_anonymous_page() maps even a read-faulted page dirty and writable; the
+    move folds the pte's dirty bit into PG_dirty and carries it to the new page."""
+    r = anon(k, proc, 1, touch="read")
+    pte = proc.mm.get_pte(r)
+    assert pte_dirty(pte) and pte_write(pte)
+    assert 0 == int(k.pages.flags[k.page_at(proc, r)]) & F_DIRTY
+
+    assert (0, [1]) == call(k, proc, [r], [1])
+    assert F_DIRTY == int(k.pages.flags[k.page_at(proc, r)]) & F_DIRTY
+
+
+def test_read_fault_of_read_only_anon_vma_is_dirty_but_not_writable(k: Kernel,
+                                                                   proc: Task) -> None:
+    """maybe_mkwrite(): a read fault in a PROT_READ anon vma maps the page dirty but
+    read-only."""
+    r = anon(k, proc, 1, touch="read", prot=PROT_READ)
+    pte = proc.mm.get_pte(r)
+    assert pte_dirty(pte) and not pte_write(pte)
 
 
 def test_query_mode_every_kind(k: Kernel, proc: Task) -> None:

@@ -481,9 +481,29 @@ def _node_dir(k: Kernel, nid: int) -> _Dir:
         }
         for cpu in node.cpus:
             out[f"cpu{cpu}"] = _Dir(dict, False)
+        if k.profile.has("node_hugepages"):
+            out["hugepages"] = _Dir(lambda: {"hugepages-2048kB": _node_hstate_dir(k, nid)}, True)
         return out
 
     return _Dir(entries, True)
+
+
+def _node_hstate_dir(k: Kernel, nid: int) -> _Dir:
+    # nodeN/hugepages/hugepages-2048kB (Linux 6.1): the node's pool size, read and written.
+    from pagemig.mm.hugetlb import nr_huge_pages_node, set_max_huge_pages
+
+    def store(value: str) -> int:
+        text = value.strip()
+        if not text.isdigit():
+            return -errno.EINVAL
+        return set_max_huge_pages(k, int(text), nid)
+
+    def pool() -> str:
+        return f"{nr_huge_pages_node(k, nid)}\n"
+
+    return _Dir(lambda: {"nr_hugepages": _File("sysfs_rw", pool, store),
+                         "free_hugepages": _File("sysfs", pool),
+                         "surplus_hugepages": _File("sysfs", _const("0\n"))}, True)
 
 
 def _root(k: Kernel) -> _Dir:

@@ -99,32 +99,6 @@ def copy_from_user(k: Kernel, addr: int, size: int, mm: MmStruct | None = None) 
     return bytes(out)
 
 
-def copy_from_user_prefix(k: Kernel, addr: int, size: int) -> bytes:
-    """The longest readable prefix of [addr, addr+size), whole pages at a time.
-
-    Lets a caller reading an array element by element find the first element that would
-    fault without a fault per element.
-    """
-    mm = k.current_mm()
-    out = bytearray()
-    if mm is None or addr < 0:
-        return bytes(out)
-    pos, end = addr, addr + size
-    while pos < end:
-        if not access_ok(pos, 1):
-            break
-        pfn = user_page(k, mm, pos, False)
-        if pfn < 0:
-            break
-        off = pos & (PAGE_SIZE - 1)
-        n = min(PAGE_SIZE - off, end - pos)
-        if not access_ok(pos, n):
-            break
-        out += k.frames.read(pfn, off, n)
-        pos += n
-    return bytes(out)
-
-
 def copy_to_user(k: Kernel, addr: int, data: bytes, mm: MmStruct | None = None) -> int:
     """Model of copy_to_user() into the current task: 0, -EFAULT if a byte faults (-ENOMEM
     when the fault found no memory: the task would be OOM-killed).

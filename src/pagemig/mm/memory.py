@@ -1,7 +1,9 @@
 """Model of mm/memory.c (Linux 2.6.27): page faults, follow_page(), zap and fork copies.
 
 In 2.6.27 a read fault on private anonymous memory allocates a private zeroed page (the
-anonymous ZERO_PAGE mapping was removed in 2.6.24 and returned in 2.6.32).  Shared mappings
+anonymous ZERO_PAGE mapping was removed in 2.6.24 and returned in 2.6.32).  Linux 6.1 maps
+the zero page there (feature anon_zero_page): a special pte, no reference, no mapcount, no
+rmap, never on an LRU list; the first write fault copies it to a fresh zeroed page.  Shared mappings
 without an anon_vma are not copied at fork: the child faults their pages in later.
 
 Faults are generators, because a fault that meets a migration entry sleeps in
@@ -80,7 +82,9 @@ VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS
 FOLL_WRITE = 0x01
 FOLL_TOUCH = 0x02
 FOLL_GET = 0x04
-FOLL_ANON = 0x08
+FOLL_ANON = 0x08  # 2.6.27 only: give the ZERO_PAGE for a none pte
+FOLL_FORCE = 0x10
+FOLL_DUMP = 0x40  # 2.6.32 on (it replaced FOLL_ANON): special pages and holes are errors
 
 FaultGen = Generator[Any, None, int]
 
@@ -120,6 +124,11 @@ def maybe_mkwrite(pte: int, vma: VmArea) -> int:
     return pte_mkwrite(pte) if vma.vm_flags & VM_WRITE else pte
 
 
+def is_zero_pfn(k: Kernel, pfn: int) -> bool:
+    """Model of is_zero_pfn(): the pfn of the shared zero page."""
+    return pfn == k.zero_page_pfn
+
+
 def vm_normal_page(k: Kernel, vma: VmArea, addr: int, pte: int) -> int:
     """Model of vm_normal_page(): the page a present pte maps, or -1 for a special pfn."""
     if pte & _PAGE_SPECIAL:
@@ -138,6 +147,11 @@ def follow_page(k: Kernel, vma: VmArea, address: int, flags: int) -> int | None:
     Returns a pfn, None when no page is mapped (no page table, a none, swap, migration or
     nonlinear file pte), or -EFAULT (an error pointer) for a special pfn.  FOLL_GET takes a
     reference.  Without FOLL_ANON (move_pages never passes it) no ZERO_PAGE is returned.
+
+    Linux 6.1: with FOLL_DUMP a none pte (or no page table) of an anonymous vma, or of a
+    vma without a fault handler, is -EFAULT, and so is a special pte (the zero page
+    included); without it the zero page is returned.  A PROT_NONE pte is not followed
+    without FOLL_FORCE (feature foll_numa_protnone).
     """
     import errno
 
@@ -149,12 +163,19 @@ def follow_page(k: Kernel, vma: VmArea, address: int, flags: int) -> int | None:
             if flags & FOLL_GET:
                 get_page(k, pfn)
             return pfn
+        if pte_none(pte) and flags & FOLL_DUMP and (vma.vm_ops is None
+                                                   or vma.vm_ops.fault is None):
+            return -errno.EFAULT  # no_page_table(): a hole of anonymous memory
+        return None
+    if pte_protnone(pte) and k.profile.has("foll_numa_protnone") and not flags & FOLL_FORCE:
         return None
     if flags & FOLL_WRITE and not pte_write(pte):
         return None
     pfn = vm_normal_page(k, vma, address, pte)
     if pfn < 0:
-        return -errno.EFAULT
+        if flags & FOLL_DUMP or not is_zero_pfn(k, pte_pfn(pte)):
+            return -errno.EFAULT
+        pfn = pte_pfn(pte)  # the zero page itself (only Linux 6.1 maps it)
     if flags & FOLL_GET:
         get_page(k, pfn)
     if flags & FOLL_TOUCH:
@@ -235,9 +256,17 @@ def do_swap_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, pte: int,
 def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write: bool) -> int:
     """Model of do_anonymous_page(): a new private zeroed page, read or write (2.6.27).
 
-    The pte is writable and dirty only for a write fault; a read fault maps the new page
-    read-only, and the first write then reuses it in do_wp_page().
+    Every fault, read or write, maps the new page dirty and, if the vma allows writes,
+    writable (maybe_mkwrite(pte_mkdirty())), so a read-touched page ends PG_dirty once it
+    is unmapped (try_to_unmap_one() folds the pte's dirty bit into the page).
+
+    Linux 6.1: a read fault maps the zero page instead (a special read-only pte that takes
+    no reference); only a write fault allocates, so the page is still always dirty.
     """
+    if not write and k.profile.has("anon_zero_page"):
+        mm.set_pte(address, mk_pte(k.zero_page_pfn, vma_page_prot(vma)) | _PAGE_SPECIAL)
+        k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=k.zero_page_pfn, write=0)
+        return 0
     if anon_vma_prepare(k, vma):
         return VM_FAULT_OOM
     pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, vma, address)
@@ -247,9 +276,7 @@ def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write:
         put_page(k, pfn)
         return VM_FAULT_OOM
     k.pages.flags[pfn] |= F_UPTODATE
-    entry = mk_pte(pfn, vma_page_prot(vma))
-    if write:
-        entry = pte_mkwrite(pte_mkdirty(entry))
+    entry = maybe_mkwrite(pte_mkdirty(mk_pte(pfn, vma_page_prot(vma))), vma)
     mm.anon_rss += 1
     lru_cache_add_active(k, pfn)
     page_add_new_anon_rmap(k, pfn, vma, address)
@@ -355,6 +382,8 @@ def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte
 def do_wp_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int) -> int:
     """Model of do_wp_page(): reuse an exclusive page, or copy it (copy-on-write)."""
     old = vm_normal_page(k, vma, address, orig_pte)
+    if old < 0 and is_zero_pfn(k, pte_pfn(orig_pte)):
+        return _wp_zero_page_copy(k, mm, vma, address)
     if old < 0:
         raise NotImplementedError("write fault on a special pfn mapping")
     flags = int(k.pages.flags[old])
@@ -393,6 +422,26 @@ def do_wp_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int
     k.trace("mm_fault_cow", mm=mm.id, addr=address, old=old, new=new)
     put_page(k, old)  # the pte's reference
     put_page(k, old)  # ours
+    return VM_FAULT_WRITE
+
+
+def _wp_zero_page_copy(k: Kernel, mm: MmStruct, vma: VmArea, address: int) -> int:
+    # Linux 6.1 wp_page_copy() for the zero page: a fresh zeroed page replaces it; the
+    # zero page had no reference, mapcount or rmap to drop.
+    if anon_vma_prepare(k, vma):
+        return VM_FAULT_OOM
+    new = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, vma, address)
+    if new is None:
+        return VM_FAULT_OOM
+    if mem_cgroup_charge(k, new, mm, GFP_KERNEL):
+        put_page(k, new)
+        return VM_FAULT_OOM
+    k.pages.flags[new] |= F_UPTODATE
+    mm.anon_rss += 1
+    mm.set_pte(address, maybe_mkwrite(pte_mkdirty(mk_pte(new, vma_page_prot(vma))), vma))
+    lru_cache_add_active(k, new)
+    page_add_new_anon_rmap(k, new, vma, address)
+    k.trace("mm_fault_cow", mm=mm.id, addr=address, old=k.zero_page_pfn, new=new)
     return VM_FAULT_WRITE
 
 

@@ -417,6 +417,11 @@ def new_node_page(k: Kernel, page: int, node: int) -> tuple[int | None, int | No
     """Model of new_node_page(): a page on ``node`` or, failing that, another (no THISNODE)."""
     from pagemig.mm.page_alloc import alloc_pages_node
 
+    if k.profile.has("migrate_to_node_thisnode"):
+        # Linux 6.1: migrate_to_node() uses alloc_migration_target() with __GFP_THISNODE.
+        from pagemig.mm.migrate import alloc_migration_target
+
+        return alloc_migration_target(k, page, node)
     return alloc_pages_node(k, node, GFP_HIGHUSER_MOVABLE), None
 
 

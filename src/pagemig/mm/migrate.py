@@ -8,6 +8,13 @@ their result; ``k.run()`` drives them with one actor.
 Statuses and errors are the kernel's: 0 or a negative errno from each function, a status
 array of node ids or negative errnos from sys_move_pages().
 
+Linux 6.1 (features move_pages_ptrace_check, move_pages_batched, move_pages_vma_lookup,
+move_pages_foll_dump, lru_cache_disable): sys_move_pages() finds the target with
+find_mm_struct() (the ptrace rule), then do_pages_move() reads and handles the entries one
+at a time, migrating runs of entries with the same node (add_page_for_migration(),
+move_pages_and_store_status(), store_status() follow do_move_pages()), and query mode works
+16 entries at a time (after do_pages_stat()).
+
 Simplifications:
 - the PF_SWAPWRITE flag is kept on the task but nothing reads it (no reclaim).
 """
@@ -40,7 +47,7 @@ from pagemig.mm.memcontrol import (
     mem_cgroup_prepare_migration,
     mem_cgroup_uncharge_cache_page,
 )
-from pagemig.mm.memory import FOLL_GET, follow_page, vma_page_prot
+from pagemig.mm.memory import FOLL_DUMP, FOLL_GET, follow_page, vma_page_prot
 from pagemig.mm.mempolicy import MAX_NUMNODES, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, vma_migratable
 from pagemig.mm.mm_types import (
     PageList,
@@ -84,6 +91,8 @@ from pagemig.mm.swap import (
     lru_add_drain_all,
     lru_cache_add,
     lru_cache_add_active,
+    lru_cache_disable,
+    lru_cache_enable,
     put_page,
 )
 from pagemig.mm.swapops import (
@@ -97,6 +106,7 @@ from pagemig.mm.swapops import (
     pte_to_swp_entry,
 )
 from pagemig.mm.vmstat import PGMIGRATE_FAIL, PGMIGRATE_SUCCESS, count_vm_events
+from pagemig.ptrace import PTRACE_MODE_READ_REALCREDS, ptrace_may_access
 from pagemig.sched import CAP_SYS_NICE, PF_SWAPWRITE, RESCHED, Wait, may_move_memory_of
 from pagemig.security import security_task_movememory
 
@@ -528,6 +538,7 @@ def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, priva
             rc = yield from unmap_and_move(k, get_new_page, private, page, pass_ > 2, from_list)
             if rc == -errno.ENOMEM:
                 aborted = True
+                nr_failed += 1  # counted as failed in pgmigrate_fail only (Linux 6.1)
                 break
             if rc == -errno.EAGAIN:
                 retry += 1
@@ -618,13 +629,7 @@ def _move_pages_entry(k: Kernel, mm: MmStruct, pm: PageToNode, i: int, migrate_a
                       pagelist: PageList) -> int:
     # The status of one entry, in do_move_pages()'s check order.
     pm.page[i] = k.zero_page_pfn
-    addr = int(pm.addr[i])
-    vma = mm.find_vma(addr)
-    if vma is None or not vma_migratable(k, vma):
-        return -errno.EFAULT
-    page = follow_page(k, vma, addr, FOLL_GET)
-    if page is None:
-        return -errno.ENOENT
+    page = _lookup_page(k, mm, int(pm.addr[i]), True)
     if page < 0:
         return page
     if int(k.pages.flags[page]) & F_RESERVED:
@@ -641,23 +646,240 @@ def _move_pages_entry(k: Kernel, mm: MmStruct, pm: PageToNode, i: int, migrate_a
     return err
 
 
+NUMA_NO_NODE = -1
+
+
+def store_status(k: Kernel, status: int, start: int, value: int, nr: int) -> int:
+    """Model of store_status() (Linux 6.1): put_user(value) into status[start:start+nr];
+    -EFAULT at the first element that cannot be written (those before it are written)."""
+    if nr <= 0:
+        return 0
+    failed = put_user_array(k, status + 4 * start, np.full(nr, value, "<i4"), stop=True)
+    return -errno.EFAULT if failed else 0
+
+
+def do_move_pages_to_node(k: Kernel, mm: MmStruct, pagelist: PageList, node: int) -> Gen:
+    """Model of do_move_pages_to_node() (Linux 6.1): migrate the batch to ``node``
+    (GFP_HIGHUSER_MOVABLE | __GFP_THISNODE, synchronous); the pages left are put back.
+    Returns migrate_pages()'s result."""
+    err = yield from migrate_pages(k, pagelist, alloc_migration_target, node)
+    if err:
+        putback_lru_pages(k, pagelist)
+    return err
+
+
+def alloc_migration_target(k: Kernel, page: int, nid: int) -> tuple[int | None, int | None]:
+    """Model of alloc_migration_target() (Linux 6.1) for move_pages(2): a page on node
+    ``nid`` with __GFP_THISNODE; no status slot (statuses are stored per batch)."""
+    return alloc_pages_node(k, nid, GFP_HIGHUSER_MOVABLE | GFP_THISNODE), None
+
+
+def add_page_for_migration(k: Kernel, mm: MmStruct, addr: int, node: int,
+                           pagelist: PageList, migrate_all: bool) -> int:
+    """Model of add_page_for_migration() (Linux 6.1): find and isolate one page.
+
+    Returns 1 (queued on ``pagelist``), 0 (already on ``node``) or a negative errno:
+    -EFAULT (no vma containing it, not migratable, the zero page, untouched anonymous
+    memory, a special pte), -ENOENT (not present, PROT_NONE), -EACCES (mapped more than
+    once without MPOL_MF_MOVE_ALL: checked after the node), -EBUSY (isolation failed, for
+    example a page already isolated by an earlier entry of this call).
+    """
+    page = _lookup_page(k, mm, addr, True)
+    if page < 0:
+        return page
+    if k.pfn_to_nid(page) == node:
+        err = 0
+    elif int(k.pages.mapcount[page]) > 1 and not migrate_all:
+        err = -errno.EACCES
+    else:
+        err = isolate_lru_page(k, page, pagelist)
+        if not err:
+            err = 1
+    put_page(k, page)
+    return err
+
+
+def move_pages_and_store_status(k: Kernel, mm: MmStruct, node: int, pagelist: PageList,
+                                status: int, start: int, i: int, nr_pages: int) -> Gen:
+    """Model of move_pages_and_store_status() (Linux 6.1): migrate the pending batch
+    (entries start..i-1) and store ``node`` as their statuses.
+
+    If migration fails the statuses are not stored: a positive result counts the pages
+    that failed plus the entries from ``i`` on (not attempted); -ENOMEM is returned as is.
+    """
+    if pagelist.list_empty():
+        return 0
+    err = yield from do_move_pages_to_node(k, mm, pagelist, node)
+    if err:
+        if err > 0:
+            err += nr_pages - i
+        return err
+    return store_status(k, status, start, node, i - start)
+
+
+def do_pages_move(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_pages: int,
+                  pages: int, nodes: int, status: int, flags: int) -> Gen:
+    """Model of do_pages_move() (Linux 6.1): move_pages(2) with a nodes array.
+
+    Entry by entry: read pages[i] and nodes[i] (-EFAULT), check the node (-ENODEV,
+    -EACCES), then queue the page.  Consecutive entries with the same node form a batch,
+    migrated when the node changes, when an entry is not queued (its status is stored
+    first, then the batch before it is migrated) and at the end.  A bad argument stops
+    the loop, but the pending batch is still migrated.  Returns 0, a negative errno, or
+    the positive count of pages not migrated plus entries not attempted.
+    """
+    migrate_all = bool(flags & MPOL_MF_MOVE_ALL)
+    pagelist = PageList(k.pages)
+    current_node = NUMA_NO_NODE
+    start = 0
+    err = 0
+    page_words = _UserWords(k, pages, 8, "<u8")
+    node_words = _UserWords(k, nodes, 4, "<i4")
+    lru_cache_disable(k)
+    i = 0
+    flush = True
+    while i < nr_pages:
+        addr = page_words.get(i)
+        node = node_words.get(i) if addr is not None else None
+        if addr is None or node is None:
+            err = -errno.EFAULT
+            break
+        if not 0 <= node < MAX_NUMNODES or not k.node_state_high_memory(node):
+            err = -errno.ENODEV
+            break
+        if node not in task_nodes:
+            err = -errno.EACCES
+            break
+        if current_node == NUMA_NO_NODE:
+            current_node, start = node, i
+        elif node != current_node:
+            err = yield from move_pages_and_store_status(k, mm, current_node, pagelist,
+                                                         status, start, i, nr_pages)
+            if err:
+                flush = False
+                break
+            current_node, start = node, i
+        err = add_page_for_migration(k, mm, addr, current_node, pagelist, migrate_all)
+        if err > 0:
+            i += 1
+            continue
+        if err == -errno.EEXIST:
+            err = -errno.EFAULT
+        err = store_status(k, status, i, err if err else current_node, 1)
+        if err:
+            break
+        err = yield from move_pages_and_store_status(k, mm, current_node, pagelist, status,
+                                                     start, i, nr_pages)
+        if err:
+            if err > 0:
+                err -= 1  # entry i was accounted for (its status is stored)
+            flush = False
+            break
+        current_node = NUMA_NO_NODE
+        i += 1
+    if flush:
+        err1 = yield from move_pages_and_store_status(k, mm, current_node, pagelist, status,
+                                                      start, i, nr_pages)
+        if err >= 0:
+            err = err1
+    lru_cache_enable(k)
+    return err
+
+
+class _UserWords:
+    """get_user() of element i of a user array, element by element.
+
+    The fault (or its absence) happens at the first element read in each page, as the
+    kernel's get_user() loop would see it; the rest of that page is then served from the
+    bytes read with it.
+    """
+
+    def __init__(self, k: Kernel, base: int, size: int, dtype: str) -> None:
+        self.k, self.base, self.size, self.dtype = k, base, size, dtype
+        self.first = 0
+        self.values: list[int] = []
+
+    def get(self, i: int) -> int | None:
+        from pagemig.mm.fault import copy_from_user
+
+        if not self.first <= i < self.first + len(self.values):
+            addr = self.base + self.size * i
+            if addr + self.size > ULONG_MAX + 1:
+                return None
+            run = max(1, ((addr | 4095) + 1 - addr) // self.size)
+            data = copy_from_user(self.k, addr, self.size * run)
+            if data is None and run > 1:
+                data = copy_from_user(self.k, addr, self.size)
+                run = 1
+            if data is None:
+                return None
+            self.first, self.values = i, np.frombuffer(data, self.dtype).tolist()
+        return int(self.values[i - self.first])
+
+
+def _lookup_page(k: Kernel, mm: MmStruct, addr: int, move: bool) -> int:
+    # The page lookup of both modes: the vma (a migratable one to move), then follow_page()
+    # with FOLL_GET; a pfn holding a reference, or -EFAULT/-ENOENT.
+    if k.profile.has("move_pages_vma_lookup"):
+        vma = mm.vma_containing(addr)  # Linux 6.1: vma_lookup(), an address in a hole is -EFAULT
+    else:
+        vma = mm.find_vma(addr)
+    if vma is None or (move and not vma_migratable(k, vma)):
+        return -errno.EFAULT
+    # Linux 6.1: FOLL_DUMP makes the zero page and untouched anonymous memory -EFAULT.
+    foll = FOLL_GET | (FOLL_DUMP if k.profile.has("move_pages_foll_dump") else 0)
+    page = follow_page(k, vma, addr, foll)
+    if page is None:
+        return -errno.ENOENT
+    return page
+
+
 def do_pages_stat(k: Kernel, mm: MmStruct, pm: PageToNode) -> int:
     """Model of do_pages_stat(): the node of each page, -ENOENT or -EFAULT; returns 0."""
-    for i in range(pm.n):
-        addr = int(pm.addr[i])
-        vma = mm.find_vma(addr)
-        if vma is None:
-            err = -errno.EFAULT
-        else:
-            page = follow_page(k, vma, addr, 0)
-            if page is not None and page < 0:
-                err = page
-            elif page is None or int(k.pages.flags[page]) & F_RESERVED:
-                err = -errno.ENOENT
-            else:
-                err = k.pfn_to_nid(page)
-        pm.status[i] = err
+    pm.status[: pm.n] = do_pages_stat_array(k, mm, pm.addr[: pm.n].tolist())
     return 0
+
+
+def do_pages_stat_array(k: Kernel, mm: MmStruct, addrs: list[int]) -> list[int]:
+    """Model of do_pages_stat_array(): the status of each address in query mode.
+
+    The node of the page, -ENOENT (not present; 2.6.27: also a reserved page) or -EFAULT.
+    """
+    out = []
+    for addr in addrs:
+        err = _lookup_page(k, mm, int(addr), False)
+        if err >= 0:
+            page = err
+            reserved = int(k.pages.flags[page]) & F_RESERVED
+            err = -errno.ENOENT if reserved and not k.profile.has("move_pages_batched") \
+                else k.pfn_to_nid(page)
+            put_page(k, page)
+        out.append(err)
+    return out
+
+
+DO_PAGES_STAT_CHUNK_NR = 16
+
+
+def _pages_stat_in_chunks(k: Kernel, mm: MmStruct, nr_pages: int, pages: int,
+                          status: int) -> int:
+    # Linux 6.1's do_pages_stat(): 16 addresses are read, looked up and their statuses
+    # written at a time; a fault on either array stops with -EFAULT, the statuses of the
+    # chunks before it written.
+    from pagemig.mm.fault import copy_from_user, copy_to_user
+
+    while nr_pages:
+        chunk_nr = min(nr_pages, DO_PAGES_STAT_CHUNK_NR)
+        data = copy_from_user(k, pages, 8 * chunk_nr)
+        if data is None:
+            break
+        chunk_status = do_pages_stat_array(k, mm, np.frombuffer(data, "<u8").tolist())
+        if copy_to_user(k, status, np.asarray(chunk_status, "<i4").tobytes()):
+            break
+        pages += 8 * chunk_nr
+        status += 4 * chunk_nr
+        nr_pages -= chunk_nr
+    return -errno.EFAULT if nr_pages else 0
 
 
 ULONG_MAX = (1 << 64) - 1
@@ -675,6 +897,34 @@ def find_task_mm(k: Kernel, pid: int) -> tuple[int, Task | None, MmStruct | None
     return 0, task, mm
 
 
+def find_mm_struct(k: Kernel, pid: int) -> tuple[int, MmStruct | None, frozenset[int]]:
+    """Model of find_mm_struct() (Linux 6.1): the mm and allowed nodes of move_pages(2)'s
+    target; (0 or -errno, mm, nodes).
+
+    pid 0 is the caller, with no permission check; otherwise -ESRCH for no such task, -EPERM
+    if ptrace_may_access(PTRACE_MODE_READ_REALCREDS) refuses, the LSM hook's error, and
+    -EINVAL for a task without an mm (checked last).
+    """
+    current = k.current
+    assert current is not None
+    if pid == 0:
+        assert current.mm is not None
+        return 0, current.mm, cpuset_mems_allowed(current)
+    task = k.find_task_by_vpid(pid)
+    if task is None:
+        return -errno.ESRCH, None, frozenset()
+    if not ptrace_may_access(current, task, PTRACE_MODE_READ_REALCREDS):
+        return -errno.EPERM, None, frozenset()
+    err = security_task_movememory(k.security, task)
+    if err:
+        return err, None, frozenset()
+    mem_nodes = cpuset_mems_allowed(task)
+    mm = k.get_task_mm(task)
+    if mm is None:
+        return -errno.EINVAL, None, frozenset()
+    return 0, mm, mem_nodes
+
+
 def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, status: int,
                    flags: int) -> Gen:
     """Model of sys_move_pages(): the move_pages(2) system call of the current task.
@@ -689,6 +939,17 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
     assert current is not None
     if flags & MPOL_MF_MOVE_ALL and not current.capable(CAP_SYS_NICE):
         return -errno.EPERM
+    if k.profile.has("move_pages_batched"):
+        # Linux 6.1 (kernel_move_pages()): the ptrace rule, then the entries are read
+        # and handled one at a time (no E2BIG, no array of records).
+        err, mm, task_nodes = find_mm_struct(k, pid)
+        if err:
+            return err
+        assert mm is not None
+        if nodes:
+            return (yield from do_pages_move(k, mm, task_nodes, nr_pages, pages, nodes,
+                                             status, flags))
+        return _pages_stat_in_chunks(k, mm, nr_pages, pages, status)
     err, task, mm = find_task_mm(k, pid)
     if err:
         return err
@@ -717,11 +978,11 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
     return err
 
 
-def put_user_array(k: Kernel, addr: int, values: np.ndarray) -> int:
+def put_user_array(k: Kernel, addr: int, values: np.ndarray, stop: bool = False) -> int:
     """Store ``values`` element by element at user ``addr`` (the put_user() loop).
 
     Works a page at a time; returns how many elements could not be stored (each failing
-    put_user() sets -EFAULT and the loop goes on).
+    put_user() sets -EFAULT and the loop goes on, or with ``stop`` the loop ends there).
     """
     from pagemig.mm.fault import copy_to_user
 
@@ -735,6 +996,8 @@ def put_user_array(k: Kernel, addr: int, values: np.ndarray) -> int:
         if chunk_end <= pos:
             chunk_end = pos + size  # an element straddling two pages
         if copy_to_user(k, addr + pos, data[pos:chunk_end]):
+            if stop:
+                return (len(data) - pos + size - 1) // size
             failed += (chunk_end - pos + size - 1) // size
         pos = chunk_end
     return failed
@@ -742,31 +1005,49 @@ def put_user_array(k: Kernel, addr: int, values: np.ndarray) -> int:
 
 def _copy_in_move_args(k: Kernel, nr_pages: int, pages: int, nodes: int,
                        task_nodes: frozenset[int]) -> PageToNode | int:
-    # The get_user() loop of sys_move_pages(): addresses, then nodes, element by element;
-    # the first bad element fails the whole call before anything moves.  The user arrays
-    # are read a page at a time up to the first fault, which gives the same first failure.
-    from pagemig.mm.fault import copy_from_user_prefix
+    # The get_user() loop of sys_move_pages(): pages[i], then nodes[i] and its checks,
+    # element by element; the first bad element fails the whole call before anything
+    # moves, and no argument page past it is touched.  The elements that lie in the pages
+    # already reached are handled together (no fault can happen inside such a run).
+    from pagemig.mm.fault import copy_from_user
 
-    pdata = copy_from_user_prefix(k, pages, 8 * nr_pages)
-    ndata = copy_from_user_prefix(k, nodes, 4 * nr_pages) if nodes else b""
-    addrs = np.frombuffer(pdata[: len(pdata) // 8 * 8], "<u8")
-    nvals = np.frombuffer(ndata[: len(ndata) // 4 * 4], "<i4")
-    readable = min(len(addrs), len(nvals)) if nodes else len(addrs)
-    if nodes:
-        for i in range(readable):
-            node = int(nvals[i])
-            # 2.6.27 has no range check before node_state() (Q9): modelled as -ENODEV.
-            if not 0 <= node < MAX_NUMNODES or not k.node_state_high_memory(node):
-                return -errno.ENODEV
-            if node not in task_nodes:
-                return -errno.EACCES
-    if readable < nr_pages:
-        return -errno.EFAULT
     pm = PageToNode(nr_pages)
-    pm.addr[:nr_pages] = addrs[:nr_pages]
-    if nodes:
-        pm.node[:nr_pages] = nvals[:nr_pages]
+    has_memory = np.array([k.node_state_high_memory(n) for n in range(MAX_NUMNODES)])
+    allowed = np.zeros(MAX_NUMNODES, bool)
+    allowed[[n for n in task_nodes if 0 <= n < MAX_NUMNODES]] = True
+    i = 0
+    while i < nr_pages:
+        run = _elements_in_user_page(pages, i, 8, nr_pages)
+        if nodes:
+            run = min(run, _elements_in_user_page(nodes, i, 4, nr_pages))
+        pdata = copy_from_user(k, pages + 8 * i, 8 * run)
+        if pdata is None:
+            return -errno.EFAULT
+        pm.addr[i:i + run] = np.frombuffer(pdata, "<u8")
+        if nodes:
+            ndata = copy_from_user(k, nodes + 4 * i, 4 * run)
+            if ndata is None:
+                return -errno.EFAULT
+            vals = np.frombuffer(ndata, "<i4").astype(np.int64)
+            # 2.6.27 has no range check before node_state() (Q9): modelled as -ENODEV.
+            in_range = (vals >= 0) & (vals < MAX_NUMNODES)
+            clipped = np.where(in_range, vals, 0)
+            nodev = ~in_range | ~has_memory[clipped]
+            denied = ~allowed[clipped]
+            bad = np.flatnonzero(nodev | denied)
+            if len(bad):
+                return -errno.ENODEV if nodev[bad[0]] else -errno.EACCES
+            pm.node[i:i + run] = vals
+        i += run
     return pm
+
+
+def _elements_in_user_page(base: int, i: int, size: int, n: int) -> int:
+    # How many elements from element i of the user array at ``base`` start in the page of
+    # element i (at least one: an element straddling two pages is read on its own).
+    start = base + size * i
+    in_page = ((start | 4095) + 1 - start) // size
+    return max(1, min(in_page, n - i))
 
 
 def migrate_vmas(k: Kernel, mm: MmStruct, to: frozenset[int], from_: frozenset[int],

@@ -58,6 +58,22 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
     Feature("nodes_shift_10", (6, 1),
             "the distribution's build has CONFIG_NODES_SHIFT=10: MAX_NUMNODES is 1024 "
             "(a build setting, not a release change; Debian's 6.1)"),
+    Feature("node_hugepages", (2, 6, 32),
+            "per-node hugetlb pools: /sys/devices/system/node/nodeN/hugepages"),
+    Feature("migrate_to_node_thisnode", (4, 14),
+            "migrate_pages(2) allocates its target pages on the target node only "
+            "(__GFP_THISNODE), so a full node is -ENOMEM"),
+    Feature("foll_numa_protnone", (4, 0),
+            "follow_page() does not follow a PROT_NONE pte without FOLL_FORCE"),
+    Feature("move_pages_foll_dump", (2, 6, 32),
+            "move_pages(2) looks pages up with FOLL_DUMP: the zero page and holes of "
+            "anonymous memory are -EFAULT"),
+    Feature("move_pages_vma_lookup", (2, 6, 29),
+            "move_pages(2) wants a vma containing the address (a hole is -EFAULT) and "
+            "query mode reads the arrays in chunks of 16 entries"),
+    Feature("lru_cache_disable", (5, 13),
+            "move_pages(2) disables the per-CPU LRU add caches for the call instead of "
+            "draining them once (migrate_prep)"),
 ]}
 """Every behaviour change the model knows, by name."""
 

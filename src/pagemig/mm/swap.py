@@ -110,7 +110,7 @@ def _pagevec_add(k: Kernel, pfn: int, which: int) -> None:
     k.pvecs[cpu, which, n] = pfn
     k.pvec_len[cpu, which] = n + 1
     k.pages.lru[pfn] = LRU_PAGEVEC
-    if n + 1 == PAGEVEC_SIZE:
+    if n + 1 == PAGEVEC_SIZE or k.lru_disable_count:
         __pagevec_lru_add(k, cpu, which)
 
 
@@ -163,6 +163,19 @@ def lru_add_drain_all(k: Kernel) -> int:
     for cpu in range(k.nr_cpus):
         lru_add_drain_cpu(k, cpu)
     return 0
+
+
+def lru_cache_disable(k: Kernel) -> None:
+    """Model of lru_cache_disable() (Linux 6.1): drain every CPU's add-pagevecs, and until
+    lru_cache_enable() every page added goes straight to its LRU list."""
+    k.lru_disable_count += 1
+    lru_add_drain_all(k)
+
+
+def lru_cache_enable(k: Kernel) -> None:
+    """Model of lru_cache_enable() (Linux 6.1): per-CPU add caching resumes."""
+    assert k.lru_disable_count > 0
+    k.lru_disable_count -= 1
 
 
 def activate_page(k: Kernel, pfn: int) -> None:

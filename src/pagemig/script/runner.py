@@ -679,7 +679,9 @@ class Runner(FileActions):
             status = np.frombuffer(raw or b"", "<i4").tolist()
         full = bool(a.int_kv("full", 1 if n <= 512 else 0))
         fields: dict[str, Any] = {
-            "pid_spec": pidspec or "self", "pid": pid, "count": count, "flags": flags,
+            "pid_spec": pidspec or "self", "pid": pid,
+            "count": count - (1 << 64) if count >= 1 << 63 else count,  # the probe's (long long)
+            "flags": flags,
             "nodes_null": nodes_arg == 0}
         fields.update(syscall_fields(ret))
         fields["seconds"] = round(seconds, 8)
