@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from pagemig.script.core import Mapping, Proc
     from pagemig.script.parse import Action
-    from pagemig.script.runner import Mapping, Proc
 
 PAGE = 4096
 MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
@@ -149,6 +149,6 @@ class FileActions:
         self.emit("drop_caches", proc.who, fields)  # type: ignore[attr-defined]
 
     def _sys(self, ret: int) -> dict[str, Any]:
-        from pagemig.script.runner import syscall_fields
+        from pagemig.script.core import syscall_fields
 
         return syscall_fields(ret)
