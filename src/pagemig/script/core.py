@@ -41,12 +41,10 @@ from pagemig.script.parse import (
     parse_count,
     parse_flags,
     parse_items,
-    parse_long,
     parse_mask,
     parse_nodes,
     parse_pid,
     parse_range,
-    wrap_int,
 )
 
 PAGE = 4096
@@ -56,45 +54,15 @@ ST_ZERO = 1
 ST_UNMAPPED = 0xFFFF
 SEED_SAME = 0x8000
 SEED_MAX = 0x3FFF
-MAXMAPS = 64
 MAXCHILD = 8
-MAX_MAP_PAGES = 1 << 26  # 256 GiB: larger mappings are refused (the model keeps a table per page)
 KERNEL_ADDR = 0xFFFF888000100000
 MASK_BYTES = 8192  # the probe's node masks: room for PAGE_SIZE * 8 bits
-PIPE_BUFFERS = 16  # 2.6.27: a pipe holds 16 pages; a 17th vmsplice() blocks
 MALLOC_MMAP_THRESHOLD = 96 * 1024  # blocks above it are mmap()ed (the heap is 132 KiB)
 HEAP_SCRATCH = 2 * PAGE  # the probe's malloc arena starts after its first heap pages
 
-TYPES = ("anon", "shanon", "fileshared", "fileprivate", "blkshared", "blkprivate")
 FILE_TYPES = ("fileshared", "fileprivate", "blkshared", "blkprivate")
 MPOL = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3, "local": 4}
 
-
-# madvise() advice as the probe passes it (values of a current <sys/mman.h>; 2.6.27 knows
-# only 0-4 and 9-11 of them, and answers the others with EINVAL).
-MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED = 0, 1, 2, 3, 4
-MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE = 12, 13, 14, 15
-MADV_COLD, MADV_PAGEOUT = 20, 21
-MADV_BY_NAME = {
-    "dontneed": MADV_DONTNEED, "hugepage": MADV_HUGEPAGE, "nohugepage": MADV_NOHUGEPAGE,
-    "pageout": MADV_PAGEOUT, "cold": MADV_COLD, "mergeable": MADV_MERGEABLE,
-    "unmergeable": MADV_UNMERGEABLE, "willneed": MADV_WILLNEED, "normal": MADV_NORMAL,
-    "random": MADV_RANDOM, "sequential": MADV_SEQUENTIAL,
-}
-THP_SIZE = 2 << 20  # the probe's thp=1 mappings start at a 2 MiB boundary
-
-# /proc/PID/pagemap bits (the probe's PM_* masks).
-PM_PRESENT = 1 << 63
-PM_SWAP = 1 << 62
-PM_PFN_MASK = (1 << 55) - 1
-
-# /proc/kpageflags bits the probe names in page_flags (its kpf_stable[] table).  Bit 34 is
-# called "exclusive" on anonymous pages; "dirty" is left out on anonymous pages that are not
-# in the swap cache.
-KPF_NAMES = ((4, "dirty"), (8, "writeback"), (11, "mmap"), (12, "anon"), (13, "swapcache"),
-             (14, "swapbacked"), (17, "huge"), (18, "unevictable"), (21, "ksm"), (22, "thp"),
-             (24, "zero_page"), (33, "mlocked"), (34, "mappedtodisk"), (35, "private"))
-KPF_ANON, KPF_SWAPCACHE, KPF_DIRTY, KPF_MAPPEDTODISK = 12, 13, 4, 34
 
 # The probe's default vmstat keys (none of them exists in 2.6.27: each reads as -1).
 VMSTAT_DEFAULT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
@@ -272,23 +240,6 @@ class RunnerState(FileActions):
             return -1, -ret, saved
         return 0, 0, saved
 
-    def _pagemap(self, proc: Proc, pid: int, addr: int, count: int) -> tuple[list[int], int,
-                                                                               int]:
-        """The probe's pagemap_read() into a calloc()ed buffer: (entries, 0 or -1, errno).
-
-        A short read fails with whatever errno held before (the model prints 0).
-        """
-        with self._scratch(proc, 8 * max(count, 1)) as buf:
-            got = self.b.pagemap_read(proc.handle, pid, buf, addr, count)
-            if got < 0:
-                return [0] * count, -1, -got
-            if got != 8 * count:
-                return [0] * count, -1, 0
-            raw = self.b.read_user(proc.handle, buf, 8 * count) if count else b""
-        if raw is None:
-            raise ScriptFault(f"the process would get SIGSEGV at {buf:#x}")
-        return [int(v) for v in np.frombuffer(raw, "<u8")], 0, 0
-
     # -- mappings and contents --
 
     def _range(self, proc: Proc, spec: str | None) -> tuple[Mapping, int, int]:
@@ -390,155 +341,6 @@ class RunnerState(FileActions):
         return {"cpu_node": cpu_node, "pinned": pinned}
 
     # -- actions --
-
-    def act_map(self, proc: Proc, a: Action) -> None:
-        """map NAME TYPE NPAGES [node= policy= touch= seed= same= align= file= cpu_node= thp=]."""
-        name, typ, np_ = a.pos(1), a.pos(2), a.pos(3)
-        if not name or not typ or not np_:
-            raise ValueError("usage: map NAME TYPE NPAGES")
-        thp = a.int_kv("thp", 0)
-        if typ not in TYPES:
-            raise ValueError(f"unknown mapping type: {typ}")
-        blk = typ.startswith("blk")
-        if blk and not getattr(self.b, "blockfs", None):
-            raise ValueError(f"file create failed (is the VM run with --blockfs?): {typ}")
-        if len(proc.order) >= MAXMAPS:
-            raise ValueError("too many mappings")
-        npages = parse_long(np_)
-        if not 0 < npages <= MAX_MAP_PAGES:
-            raise ValueError(f"map: NPAGES must be between 1 and {MAX_MAP_PAGES}")
-        align = a.int_kv("align", 0)
-        if align < 0 or align & (align - 1):
-            raise ValueError("align= must be a power of two (pages)")
-        m = Mapping(name, typ, len(proc.order) + 1, npages, 0, name)
-        shared = typ in ("shanon", "fileshared")
-        file = None
-        other = a.get("file")
-        if typ in FILE_TYPES:
-            if other is not None:
-                o = proc.maps.get(other)
-                if o is None or not o.live or not o.is_file:
-                    raise ValueError(f"file=: no such file mapping: {other}")
-                owner = self._owner(proc, o)
-                if npages > owner.npages:
-                    raise ValueError(f"file=: mapping larger than the file: {other}")
-                m.owner, file = owner.name, owner.file
-            else:
-                path = f"/blk/oracle-{name}" if blk else f"/tmp/oracle-{name}"
-                file = self.b.create_file(proc.handle, path, npages, blk)
-            addr = self.b.mmap(proc.handle, npages * PAGE, 3, shared or typ == "blkshared",
-                               file, align)
-        elif thp:
-            addr = self._mmap_thp(proc, npages * PAGE, shared)
-        else:
-            addr = self.b.mmap(proc.handle, npages * PAGE, 3, shared, None, align)
-        if addr < 0:
-            raise ValueError(f"mmap failed: {errname(-addr)}")
-        m.addr, m.file = addr, file
-        m.seed = np.zeros(npages, np.uint16)
-        m.prot = np.full(npages, 3, np.uint8)
-        m.fseed = np.zeros(npages, np.uint16)
-        m.cow = np.zeros(npages, np.uint8)
-        if name in proc.maps:
-            proc.maps[name].live = False
-        proc.maps[name] = m
-        proc.order.append(m)
-        # The probe advises every mapping; 2.6.27 knows neither advice: EINVAL, ignored.
-        self.b.madvise(proc.handle, addr, npages * PAGE, MADV_HUGEPAGE if thp else MADV_NOHUGEPAGE)
-        fields: dict[str, Any] = {"name": name, "type": typ, "npages": npages,
-                                  "addr": f"0x{addr:x}"}
-        node = a.get("node")
-        if node is not None:
-            mode = {"preferred": 1, "interleave": 3}.get(a.get("policy") or "", 2)
-            nid = wrap_int(parse_long(node))
-            r = self._mbind_one(proc, m.addr, npages * PAGE, mode, nid)
-            fields.update({"mbind_node": nid, "mbind_ret": -1 if r < 0 else r,
-                           "mbind_err": errname(-r) if r < 0 else "OK"})
-        touch = a.get("touch")
-
-        def do_touch() -> None:
-            if touch in ("write", "read"):
-                self.touch_pages(proc, m, 0, npages, touch == "write", self._write_seed(a))
-
-        pinned = self._with_cpu_node(proc, a, do_touch)
-        if touch is not None:
-            fields["touch"] = touch
-        fields.update(pinned)
-        self.emit("map", proc.who, fields)
-
-    def _mmap_thp(self, proc: Proc, length: int, shared: bool) -> int:
-        # The probe's thp=1 path: map 2 MiB more, keep the 2 MiB aligned part.
-        raw = self.b.mmap(proc.handle, length + THP_SIZE, 3, shared, None)
-        if raw < 0:
-            return raw
-        al = (raw + THP_SIZE - 1) & ~(THP_SIZE - 1)
-        if al > raw:
-            self.b.memop(proc.handle, "munmap", raw, al - raw)
-        self.b.memop(proc.handle, "munmap", al + length, raw + length + THP_SIZE - (al + length))
-        return al
-
-    def _mbind_one(self, proc: Proc, addr: int, length: int, mode: int, node: int) -> int:
-        # The probe's apply_bind(): a 16-long mask with one bit, maxnode 16*64+1, flags 0.
-        mask = np.zeros(16, "<u8")
-        if 0 <= node < 16 * 64:
-            mask[node // 64] = np.uint64(1 << (node % 64))
-        with self._scratch(proc, 16 * 8) as ptr:
-            self._store(proc, ptr, mask.tobytes())
-            return self.b.mbind(proc.handle, addr, length, mode, ptr, 16 * 64 + 1, 0)
-
-    def act_touch(self, proc: Proc, a: Action) -> None:
-        """touch RANGE write|read [seed= same= cpu_node=]."""
-        spec, mode = a.pos(1), a.pos(2)
-        m, first, count = self._range(proc, spec)
-        if mode not in ("write", "read"):
-            raise ValueError("usage: touch RANGE write|read")
-        seed = self._write_seed(a)
-        extra = self._with_cpu_node(
-            proc, a, lambda: self.touch_pages(proc, m, first, count, mode == "write", seed))
-        fields: dict[str, Any] = {"range": spec, "mode": mode, "pages": count}
-        fields.update(extra)
-        self.emit("touch", proc.who, fields)
-
-    def act_verify(self, proc: Proc, a: Action) -> None:
-        """verify [RANGE...]: compare every page of known content with what it should hold."""
-        ranges: dict[str, tuple[int, int]] = {}
-        for spec in a.args:
-            m, first, count = self._range(proc, spec)
-            ranges[m.name] = (first, count)
-        maps: dict[str, Any] = {}
-        tot_checked = tot_bad = 0
-        for m in proc.live_maps():
-            if a.args and m.name not in ranges:
-                continue
-            first, count = ranges.get(m.name, (0, m.npages))
-            checked, bad, first_bad = self._verify_map(proc, m, first, count)
-            tot_checked += checked
-            tot_bad += bad
-            maps[m.name] = {"checked": checked, "mismatch": bad, "first_bad": first_bad}
-        self.emit("verify", proc.who, {"maps": maps, "checked": tot_checked,
-                                       "mismatches": tot_bad, "ok": tot_bad == 0})
-
-    def _verify_map(self, proc: Proc, m: Mapping, first: int, count: int) -> tuple[int, int, int]:
-        checked = bad = 0
-        first_bad = -1
-        for p in range(first, first + count):
-            s = int(m.seed[p])
-            if s in (ST_UNTOUCHED, ST_UNMAPPED) or not m.prot[p] & 1:
-                continue
-            data = self.b.read_user(proc.handle, m.addr + p * PAGE, PAGE)
-            if data is None:
-                raise ScriptFault(f"the process would get SIGSEGV at {m.addr + p * PAGE:#x}")
-            words = np.frombuffer(data, "<u8")
-            if s == ST_ZERO:
-                ok = not words.any()
-            else:
-                ok = bool(np.array_equal(words, self.pattern_words(proc, m, p, s)))
-            checked += 1
-            if not ok:
-                if bad == 0:
-                    first_bad = p
-                bad += 1
-        return checked, bad, first_bad
 
     # -- move_pages --
 
@@ -823,68 +625,6 @@ class RunnerState(FileActions):
 
     # -- vma operations --
 
-    def _memop(self, proc: Proc, a: Action, op: str, arg: int = 0) -> None:
-        spec = a.pos(1)
-        m, first, count = self._range(proc, spec)
-        ret = self.b.memop(proc.handle, op, m.addr + first * PAGE, count * PAGE, arg)
-        if ret == 0:
-            sl = slice(first, first + count)
-            if op == "mlock":
-                for p in range(first, first + count):
-                    if m.seed[p] == ST_UNTOUCHED:
-                        m.seed[p] = self._fault_content(proc, m, p)
-            elif op == "munmap":
-                m.seed[sl] = ST_UNMAPPED
-            elif op == "mprotect":
-                m.prot[sl] = arg_to_pv(arg)
-        fields: dict[str, Any] = {"range": spec}
-        if a.pos(2) is not None:
-            fields["arg"] = a.pos(2)
-        fields.update(syscall_fields(ret))
-        self.emit(op, proc.who, fields)
-
-    def act_munmap(self, proc: Proc, a: Action) -> None:
-        """munmap RANGE."""
-        self._memop(proc, a, "munmap")
-
-    def act_mlock(self, proc: Proc, a: Action) -> None:
-        """mlock RANGE."""
-        self._memop(proc, a, "mlock")
-
-    def act_munlock(self, proc: Proc, a: Action) -> None:
-        """munlock RANGE."""
-        self._memop(proc, a, "munlock")
-
-    def act_mprotect(self, proc: Proc, a: Action) -> None:
-        """mprotect RANGE none|r|rw."""
-        pr = a.pos(2) or "rw"
-        prot = {"none": 0, "r": 1}.get(pr, 3)
-        self._memop(proc, a, "mprotect", prot)
-
-    def act_vmsplice(self, proc: Proc, a: Action) -> None:
-        """vmsplice RANGE: the pipe holds a reference on each page until unsplice."""
-        spec = a.pos(1)
-        m, first, count = self._range(proc, spec)
-        if count > PIPE_BUFFERS and self.b.kernel_release.startswith("2.6."):
-            raise ValueError(f"vmsplice of {count} pages would block in Linux 2.6.27 "
-                             f"(a pipe holds {PIPE_BUFFERS} pages)")
-        ret, handle = self.b.pin_pages(proc.handle, m.addr + first * PAGE, count)
-        proc.pins.append(handle)
-        for p in range(first, first + count):
-            if m.seed[p] == ST_UNTOUCHED:
-                m.seed[p] = self._fault_content(proc, m, p)
-        fields: dict[str, Any] = {"range": spec}
-        fields.update(syscall_fields(ret))
-        fields["bytes"] = 0 if ret < 0 else count * PAGE
-        self.emit("vmsplice", proc.who, fields)
-
-    def act_unsplice(self, proc: Proc, a: Action) -> None:
-        """unsplice: close every pipe."""
-        for handle in proc.pins:
-            self.b.unpin_pages(handle)
-        self.emit("unsplice", proc.who, {"pipes_closed": len(proc.pins)})
-        proc.pins = []
-
     # -- reports --
 
     def act_meminfo(self, proc: Proc, a: Action) -> None:
@@ -1024,127 +764,9 @@ class RunnerState(FileActions):
 
     # -- madvise and per-page state --
 
-    def act_madvise(self, proc: Proc, a: Action) -> None:
-        """madvise RANGE ADVICE: madvise(2), with the probe's bookkeeping for dontneed."""
-        spec = a.pos(1)
-        m, first, count = self._range(proc, spec)
-        advice = MADV_BY_NAME.get(a.pos(2) or "", -1)
-        ret = self.b.madvise(proc.handle, m.addr + first * PAGE, count * PAGE, advice)
-        if ret == 0 and advice == MADV_DONTNEED:
-            sl = slice(first, first + count)
-            if m.private_file:
-                m.seed[sl] = ST_UNTOUCHED
-                m.cow[sl] = 0
-            elif not m.shared_file:
-                seeds = m.seed[sl]
-                seeds[seeds != ST_UNMAPPED] = ST_UNTOUCHED
-        fields: dict[str, Any] = {"range": spec}
-        if a.pos(2) is not None:
-            fields["arg"] = a.pos(2)
-        fields.update(syscall_fields(ret))
-        self.emit("madvise", proc.who, fields)
-
-    def act_pageflags(self, proc: Proc, a: Action) -> None:
-        """pageflags RANGE [pid=P]: pte state, mapcount and kpageflags of each page."""
-        spec = a.pos(1)
-        m, first, count = self._range(proc, spec)
-        pid = self._resolve_pid(proc, a.get("pid"))
-        pm, ret, e = self._pagemap(proc, pid, m.addr + first * PAGE, count)
-        mapcount = [-1] * count
-        kpf = [0] * count
-        readable = True
-        for i in range(count if ret == 0 else 0):
-            if not pm[i] & PM_PRESENT:
-                continue
-            pfn = pm[i] & PM_PFN_MASK
-            if not pfn:
-                readable = False
-                continue
-            value = self.b.kpage_read(proc.handle, "/proc/kpagecount", pfn)
-            if value is not None:
-                mapcount[i] = value
-            value = self.b.kpage_read(proc.handle, "/proc/kpageflags", pfn)
-            if value is not None:
-                kpf[i] = value
-            else:
-                readable = False
-        n = count if ret == 0 else 0
-        fields: dict[str, Any] = {"range": spec, "pid": pid}
-        fields.update(err_fields(ret, e))
-        fields["pte"] = [pte_state(v) for v in pm[:n]]
-        fields["mapcount"] = mapcount[:n]
-        fields["page_flags"] = [page_flag_names(kpf[i]) if pm[i] & PM_PRESENT else "-"
-                                for i in range(n)]
-        fields["kpf"] = [f"0x{v:x}" for v in kpf[:n]]
-        fields["kpageflags_readable"] = readable
-        self.emit("pageflags", proc.who, fields)
-
-    def act_pageout(self, proc: Proc, a: Action) -> None:
-        """pageout RANGE [wait=1]: madvise(MADV_PAGEOUT) (EINVAL in 2.6.27), then the ptes."""
-        spec = a.pos(1)
-        m, first, count = self._range(proc, spec)
-        addr = m.addr + first * PAGE
-        t0 = time.perf_counter()
-        ret = self.b.madvise(proc.handle, addr, count * PAGE, MADV_PAGEOUT)
-        seconds = time.perf_counter() - t0
-        if a.int_kv("wait", 1):
-            self.b.complete_writeback()
-        pm, pmret, _ = self._pagemap(proc, 0, addr, count)
-        fields: dict[str, Any] = {"range": spec}
-        fields.update(syscall_fields(ret))
-        fields["seconds"] = round(seconds, 8)
-        fields["writeback_wait_s"] = 0.0
-        if pmret == 0:
-            fields["swapped"] = sum(1 for v in pm if v & PM_SWAP and not v & PM_PRESENT)
-            fields["present"] = sum(1 for v in pm if v & PM_PRESENT)
-            if count <= 512:
-                fields["pte"] = [pte_state(v) for v in pm]
-        self.emit("pageout", proc.who, fields)
-
-    def act_swapin(self, proc: Proc, a: Action) -> None:
-        """swapin RANGE [read|write] [cpu_node=N]: fault the pages in, contents unchanged."""
-        spec = a.pos(1)
-        m, first, count = self._range(proc, spec)
-        mode = a.pos(2) or "read"
-        write = mode == "write"
-
-        def body() -> None:
-            for p in range(first, first + count):
-                addr = m.addr + p * PAGE
-                byte = self._access(proc, addr, None)
-                if write:
-                    self._access(proc, addr, byte)
-                if m.seed[p] == ST_UNTOUCHED:
-                    m.seed[p] = self._fault_content(proc, m, p)
-                if write and m.private_file:
-                    m.cow[p] = 1
-
-        t0 = time.perf_counter()
-        self._with_cpu_node(proc, a, body)
-        seconds = time.perf_counter() - t0
-        self.emit("swapin", proc.who, {"range": spec, "mode": mode, "pages": count,
-                                       "seconds": round(seconds, 8)})
-
     def act_note(self, proc: Proc, a: Action) -> None:
         """note TEXT."""
         self.emit("note", proc.who, {"text": a.text[4:].strip()})
-
-
-def pte_state(pm: int) -> str:
-    """The probe's pte_state(): present, swap or none, from a pagemap entry."""
-    return "present" if pm & PM_PRESENT else "swap" if pm & PM_SWAP else "none"
-
-
-def page_flag_names(kpf: int) -> str:
-    """The probe's page_flags string for a /proc/kpageflags word (its kpf_stable[] names)."""
-    anon = bool(kpf >> KPF_ANON & 1)
-    anon_noswap = anon and not kpf >> KPF_SWAPCACHE & 1
-    names = []
-    for bit, name in KPF_NAMES:
-        if not kpf >> bit & 1 or (bit == KPF_DIRTY and anon_noswap):
-            continue
-        names.append("exclusive" if bit == KPF_MAPPEDTODISK and anon else name)
-    return ",".join(names)
 
 
 def parse_cpulist(text: str) -> list[int]:
@@ -1197,11 +819,6 @@ def _atol_after(text: str, label: str) -> int:
 def syscall_fields(ret: int) -> dict[str, Any]:
     """The probe's ret/errno/err for a kernel result: syscall(2) returns -1 and sets errno."""
     return err_fields(-1 if ret < 0 else ret, -ret if ret < 0 else 0)
-
-
-def arg_to_pv(prot: int) -> int:
-    """The probe's per-page protection code: bit 0 read, bit 1 write."""
-    return prot & 3
 
 
 class _GuardedArrays:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from pagemig.script.actions import mappings
 from pagemig.script.core import Proc
 from pagemig.script.core import RunnerState as S
 from pagemig.script.parse import Action, ScriptError
@@ -89,26 +90,26 @@ _PTRS = "pages_ptr=PTR nodes_ptr=PTR status_ptr=PTR full=0|1 placement=0|1"
 
 _SPECS = (
     # -- mappings and their pages (actions/mappings.py) --
-    _spec("map", S.act_map, "NAME TYPE NPAGES",
+    _spec("map", mappings.act_map, "NAME TYPE NPAGES",
           "node=N policy=bind|preferred|interleave touch=write|read seed=S same=1 cpu_node=N "
           "thp=1 align=PAGES file=OTHER",
           "mmap a new mapping (mbind it, touch it)"),
-    _spec("touch", S.act_touch, "RANGE write|read", "seed=S same=1 cpu_node=N",
+    _spec("touch", mappings.act_touch, "RANGE write|read", "seed=S same=1 cpu_node=N",
           "fault pages in (write the pattern, or read one byte)"),
-    _spec("verify", S.act_verify, "[RANGE...]", "",
+    _spec("verify", mappings.act_verify, "[RANGE...]", "",
           "check every page of known content"),
-    _spec("munmap", S.act_munmap, "RANGE [ARG]", "", "munmap(2)"),
-    _spec("mlock", S.act_mlock, "RANGE [ARG]", "", "mlock(2)"),
-    _spec("munlock", S.act_munlock, "RANGE [ARG]", "", "munlock(2)"),
-    _spec("mprotect", S.act_mprotect, "RANGE [none|r|rw]", "", "mprotect(2)"),
-    _spec("madvise", S.act_madvise, "RANGE [ADVICE]", "", "madvise(2)"),
-    _spec("vmsplice", S.act_vmsplice, "RANGE", "", "splice the pages into a pipe"),
-    _spec("unsplice", S.act_unsplice, "", "", "close every pipe"),
-    _spec("pageout", S.act_pageout, "RANGE", "wait=0|1",
+    _spec("munmap", mappings.act_munmap, "RANGE [ARG]", "", "munmap(2)"),
+    _spec("mlock", mappings.act_mlock, "RANGE [ARG]", "", "mlock(2)"),
+    _spec("munlock", mappings.act_munlock, "RANGE [ARG]", "", "munlock(2)"),
+    _spec("mprotect", mappings.act_mprotect, "RANGE [none|r|rw]", "", "mprotect(2)"),
+    _spec("madvise", mappings.act_madvise, "RANGE [ADVICE]", "", "madvise(2)"),
+    _spec("vmsplice", mappings.act_vmsplice, "RANGE", "", "splice the pages into a pipe"),
+    _spec("unsplice", mappings.act_unsplice, "", "", "close every pipe"),
+    _spec("pageout", mappings.act_pageout, "RANGE", "wait=0|1",
           "madvise(MADV_PAGEOUT), then the ptes"),
-    _spec("swapin", S.act_swapin, "RANGE [read|write]", "cpu_node=N",
+    _spec("swapin", mappings.act_swapin, "RANGE [read|write]", "cpu_node=N",
           "fault the pages in again, contents unchanged"),
-    _spec("pageflags", S.act_pageflags, "RANGE", "pid=P",
+    _spec("pageflags", mappings.act_pageflags, "RANGE", "pid=P",
           "pte state, mapcount and kpageflags of each page"),
     # -- NUMA: move_pages, migrate_pages, policies, CPUs (actions/numa.py) --
     _spec("move", S.act_move, "",
