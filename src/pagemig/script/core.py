@@ -23,45 +23,34 @@ from __future__ import annotations
 import copy
 import errno
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from pagemig.backends.base import Backend, Unsupported
+from pagemig.backends.base import Backend
 from pagemig.script.fileops import FileActions
-from pagemig.script.jsonout import err_fields, errname, placement_value, status_fields
+from pagemig.script.jsonout import err_fields, errname
 from pagemig.script.parse import (
     Action,
-    ItemSpec,
     Script,
     ScriptError,
-    parse_count,
-    parse_flags,
-    parse_items,
-    parse_mask,
-    parse_nodes,
     parse_pid,
     parse_range,
 )
 
 PAGE = 4096
-UNSET_STATUS = -99999
 ST_UNTOUCHED = 0
 ST_ZERO = 1
 ST_UNMAPPED = 0xFFFF
 SEED_SAME = 0x8000
 SEED_MAX = 0x3FFF
 MAXCHILD = 8
-KERNEL_ADDR = 0xFFFF888000100000
-MASK_BYTES = 8192  # the probe's node masks: room for PAGE_SIZE * 8 bits
 MALLOC_MMAP_THRESHOLD = 96 * 1024  # blocks above it are mmap()ed (the heap is 132 KiB)
 HEAP_SCRATCH = 2 * PAGE  # the probe's malloc arena starts after its first heap pages
 
 FILE_TYPES = ("fileshared", "fileprivate", "blkshared", "blkprivate")
-MPOL = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3, "local": 4}
 
 
 # The probe's default vmstat keys (none of them exists in 2.6.27: each reads as -1).
@@ -71,9 +60,7 @@ VMSTAT_DEFAULT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "thp_migration_suc
 
 NODE_SYSFS = "/sys/devices/system/node"
 KSM_SYSFS = "/sys/kernel/mm/ksm"
-CGROUP_ROOT = "/sys/fs/cgroup"
 MAX_PROBE_NODES = 64  # the probe looks at node0 .. node63
-CPU_SETSIZE = 1024
 
 
 class ScriptFault(Exception):
@@ -344,35 +331,6 @@ class RunnerState(FileActions):
 
     # -- move_pages --
 
-    def _items(self, proc: Proc, spec: str) -> tuple[list[int], list[str]]:
-        addrs: list[int] = []
-        labels: list[str] = []
-        for item in parse_items(spec):
-            self._expand_item(proc, item, addrs, labels)
-        return addrs, labels
-
-    def _expand_item(self, proc: Proc, item: ItemSpec, addrs: list[int],
-                     labels: list[str]) -> None:
-        if item.kind == "addr" or (item.kind == "special" and item.value is not None):
-            assert item.value is not None
-            addrs.extend([item.value] * item.repeat)
-            labels.extend([item.label] * item.repeat)
-            return
-        if item.kind == "special":
-            addr = self.b.special_address(proc.handle, item.label)
-            addrs.extend([addr] * item.repeat)
-            labels.extend([item.label] * item.repeat)
-            return
-        assert item.range is not None
-        m = proc.maps.get(item.range.name)
-        if m is None or not m.live:
-            raise ValueError(f"bad item '{item.label}'")
-        first, count = item.range.resolve(m.npages)
-        for _ in range(item.repeat):
-            for i in range(first, first + count):
-                addrs.append((m.addr + i * PAGE + item.offset) & ((1 << 64) - 1))
-                labels.append(item.page_label(i))
-
     def _resolve_pid(self, proc: Proc, spec: str | None) -> int:
         pid = parse_pid(spec)
         if pid.value is not None:
@@ -385,109 +343,6 @@ class RunnerState(FileActions):
         if child is None:
             raise ValueError(f"bad pid: {spec}")
         return child.pid
-
-    def _pointer(self, proc: Proc, value: str | None, default: int, ro_ok: bool) -> int:
-        if value is None:
-            return default
-        if value == "null":
-            return 0
-        if value == "kernel":
-            return KERNEL_ADDR
-        if value == "ro" and ro_ok:
-            return self.b.special_address(proc.handle, "ro_page")
-        return self.b.special_address(proc.handle, "badpage")
-
-    def act_query(self, proc: Proc, a: Action) -> None:
-        """query ITEMS [pid=P]: move_pages(2) with nodes NULL."""
-        self._move(proc, a, True)
-
-    def act_move(self, proc: Proc, a: Action) -> None:
-        """move [pid=] [flags=] pages=ITEMS nodes=LIST|null [count=] [*_ptr=] [placement=]."""
-        self._move(proc, a, False)
-
-    def _move(self, proc: Proc, a: Action, query_only: bool) -> None:
-        pspec = a.get("pages")
-        if pspec is None and query_only:
-            pspec = a.pos(1)
-        if pspec is None:
-            raise ValueError("move needs pages=")
-        addrs, labels = self._items(proc, pspec)
-        pidspec = a.get("pid")
-        pid = self._resolve_pid(proc, pidspec)
-        nspec = "null" if query_only else (a.get("nodes") or "null")
-        query = nspec == "null"
-        flags = parse_flags(a.get("flags"))
-        n = len(addrs)
-        count = parse_count(a.get("count")) if a.get("count") is not None else n
-        nodes: list[int] = []
-        if not query:
-            nodes = parse_nodes(nspec)
-            if len(nodes) == 1 and n > 1:
-                nodes = nodes * n
-            if len(nodes) != n:
-                raise ValueError(f"nodes list length differs from pages: {nspec}")
-        cap = max(n, 1)
-        with self._garrays(proc, [cap * 8, cap * 4, cap * 4]) as (pp, np_ptr, sp):  # noqa: SIM117
-            self._store(proc, pp, np.asarray(addrs, "<u8").tobytes())
-            self._store(proc, sp, np.full(n, UNSET_STATUS, "<i4").tobytes())
-            if not query:
-                self._store(proc, np_ptr, np.asarray(nodes, "<i8").astype("<i4").tobytes())
-            pages_arg = self._pointer(proc, a.get("pages_ptr"), pp, False)
-            nodes_arg = self._pointer(proc, a.get("nodes_ptr"), 0 if query else np_ptr, False)
-            status_arg = self._pointer(proc, a.get("status_ptr"), sp, True)
-            before = self._vmsnap()
-            t0 = time.perf_counter()
-            ret = self.b.move_pages(proc.handle, pid, count, pages_arg, nodes_arg, status_arg,
-                                    flags)
-            seconds = time.perf_counter() - t0
-            raw = self.b.read_user(proc.handle, sp, 4 * n) if n else b""
-            status = np.frombuffer(raw or b"", "<i4").tolist()
-        full = bool(a.int_kv("full", 1 if n <= 512 else 0))
-        fields: dict[str, Any] = {
-            "pid_spec": pidspec or "self", "pid": pid, "count": count, "flags": flags,
-            "nodes_null": nodes_arg == 0}
-        fields.update(syscall_fields(ret))
-        fields["seconds"] = round(seconds, 8)
-        if full:
-            fields["items"] = labels
-            if not query:
-                fields["nodes"] = nodes
-        fields.update(status_fields(status, full))
-        fields["vmstat_delta"] = self._vmstat_delta(before)
-        if a.int_kv("placement", 0):
-            fields["placement"] = self._placement(proc, pid)
-        self.emit("query" if query_only else "move_pages", proc.who, fields)
-
-    def _vmsnap(self) -> tuple[int, int]:
-        # The probe's vmsnap(): the counters as /proc/vmstat shows them (-1 when absent).
-        return self.b.vmstat("pgmigrate_success"), self.b.vmstat("pgmigrate_fail")
-
-    def _vmstat_delta(self, before: tuple[int, int]) -> dict[str, int]:
-        succ, fail = self._vmsnap()
-        return {"pgmigrate_success": succ - before[0], "pgmigrate_fail": fail - before[1]}
-
-    def act_placement(self, proc: Proc, a: Action) -> None:
-        """placement [pid=P]: the node of every page of every live mapping."""
-        pid = self._resolve_pid(proc, a.get("pid"))
-        self.emit("placement", proc.who, {"pid": pid, "placement": self._placement(proc, pid)})
-
-    def _placement(self, proc: Proc, pid: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for m in proc.live_maps():
-            n = m.npages
-            addrs = (m.addr + PAGE * np.arange(n, dtype=np.uint64)).astype("<u8")
-            with self._scratch(proc, 12 * n) as pp:
-                sp = pp + 8 * n
-                self._store(proc, pp, addrs.tobytes())
-                self._store(proc, sp, np.full(n, UNSET_STATUS, "<i4").tobytes())
-                ret = self.b.move_pages(proc.handle, pid, n, pp, 0, sp, 0)
-                if ret < 0:
-                    st = [ret - 100000] * n
-                else:
-                    raw = self.b.read_user(proc.handle, sp, 4 * n) or b""
-                    st = np.frombuffer(raw, "<i4").tolist()
-            out[m.name] = placement_value(st)
-        return out
 
     # -- user memory for arguments --
 
@@ -502,67 +357,6 @@ class RunnerState(FileActions):
         return _Scratch(self.b, proc.handle, size)
 
     # -- memory policies and migrate_pages(2) --
-
-    def _mask_bytes(self, spec: str | None) -> bytes:
-        # The probe's build_mask(): MASK_BYTES (8192) of node bits.
-        mask = parse_mask(spec)
-        words = np.zeros(MASK_BYTES // 8, "<u8")
-        for i, w in enumerate(mask.words[: len(words)]):
-            words[i] = np.uint64(w & ((1 << 64) - 1))
-        return words.tobytes()
-
-    def act_migrate(self, proc: Proc, a: Action) -> None:
-        """migrate [pid=] [maxnode=N] old=MASK new=MASK [old_ptr=] [new_ptr=] [placement=0]."""
-        pidspec = a.get("pid")
-        pid = self._resolve_pid(proc, pidspec)
-        maxnode = parse_count(a.get("maxnode") or "65")
-        with self._scratch(proc, 2 * MASK_BYTES) as base:
-            self._store(proc, base, self._mask_bytes(a.get("old")))
-            self._store(proc, base + MASK_BYTES, self._mask_bytes(a.get("new")))
-            old_ptr = self._pointer(proc, a.get("old_ptr"), base, False)
-            new_ptr = self._pointer(proc, a.get("new_ptr"), base + MASK_BYTES, False)
-            before = self._vmsnap()
-            t0 = time.perf_counter()
-            ret = self.b.migrate_pages(proc.handle, pid, maxnode, old_ptr, new_ptr)
-            seconds = time.perf_counter() - t0
-        fields: dict[str, Any] = {"pid_spec": pidspec or "self", "pid": pid, "maxnode": maxnode,
-                                  "old": a.get("old") or "none", "new": a.get("new") or "none"}
-        fields.update(syscall_fields(ret))
-        fields["seconds"] = round(seconds, 8)
-        fields["vmstat_delta"] = self._vmstat_delta(before)
-        if a.int_kv("placement", 1):
-            fields["placement"] = self._placement(proc, pid)
-        self.emit("migrate_pages", proc.who, fields)
-
-    def act_mbind(self, proc: Proc, a: Action) -> None:
-        """mbind RANGE mode=bind|preferred|interleave|default|local nodes=LIST [flags=]."""
-        spec = a.pos(1)
-        m, first, count = self._range(proc, spec)
-        mode = MPOL.get(a.get("mode") or "bind", 2)
-        flags = parse_flags(a.get("flags"))
-        maxnode = parse_count(a.get("maxnode") or "1025")
-        with self._scratch(proc, MASK_BYTES) as mask_ptr:
-            self._store(proc, mask_ptr, self._mask_bytes(a.get("nodes")))
-            ptr = 0 if mode in (0, 4) else mask_ptr
-            before = self._vmsnap()
-            ret = self.b.mbind(proc.handle, m.addr + first * PAGE, count * PAGE, mode, ptr,
-                               maxnode, flags)
-        fields: dict[str, Any] = {"range": spec, "mode": mode, "flags": flags}
-        fields.update(syscall_fields(ret))
-        fields["vmstat_delta"] = self._vmstat_delta(before)
-        fields["placement"] = self._placement(proc, 0)
-        self.emit("mbind", proc.who, fields)
-
-    def act_set_mempolicy(self, proc: Proc, a: Action) -> None:
-        """set_mempolicy mode=... nodes=LIST."""
-        mode = MPOL.get(a.get("mode") or "default", 0)
-        with self._scratch(proc, MASK_BYTES) as mask_ptr:
-            self._store(proc, mask_ptr, self._mask_bytes(a.get("nodes")))
-            ptr = 0 if mode in (0, 4) else mask_ptr
-            ret = self.b.set_mempolicy(proc.handle, mode, ptr, 1025)
-        fields: dict[str, Any] = {"mode": mode}
-        fields.update(syscall_fields(ret))
-        self.emit("set_mempolicy", proc.who, fields)
 
     # -- processes --
 
@@ -671,41 +465,6 @@ class RunnerState(FileActions):
         """sleep MS (or ms=MS): no output; I/O in flight completes meanwhile."""
         a.int_kv("ms", 0)
         self.b.complete_writeback()
-
-    def act_pin(self, proc: Proc, a: Action) -> None:
-        """pin cpu_node=N | pin all: set the process's CPU affinity."""
-        node = a.get("cpu_node")
-        if node is not None:
-            ret, e, _ = self._pin_to_node(proc, c_atoi(node))
-        else:
-            r = self.b.sched_setaffinity(
-                proc.handle, range(min(CPU_SETSIZE, self.b.nprocessors_conf())))
-            ret, e = (-1, -r) if r < 0 else (0, 0)
-        fields = err_fields(ret, e)
-        fields["ncpus_allowed"] = len(self.b.sched_getaffinity(proc.handle))
-        fields["cpu_now"] = self.b.getcpu(proc.handle)
-        self.emit("pin", proc.who, fields)
-
-    def act_cpuset(self, proc: Proc, a: Action) -> None:
-        """cpuset NAME mems=LIST [pid=P]: the probe's cgroup v2 steps (2.6.27 has no cgroup v2
-        at /sys/fs/cgroup: the first write fails with ENOENT)."""
-        name = a.pos(1) or "lim"
-        mems = a.get("mems", "0")
-        pid = self._resolve_pid(proc, a.get("pid"))
-        getpid = self.b.getpid(proc.handle)
-        if pid == 0:
-            pid = getpid
-        step = "subtree_control"
-        ret = self.b.write_file(proc.handle, f"{CGROUP_ROOT}/cgroup.subtree_control", "+cpuset")
-        if ret == 0:
-            raise Unsupported("cpuset: cgroup v2 cpusets are not modelled")
-        eff = self._read_file(proc, f"{CGROUP_ROOT}/{name}/cpuset.mems.effective")
-        fields: dict[str, Any] = {"cgroup": name, "mems": mems,
-                                  "mems_effective": eff if isinstance(eff, str) else "",
-                                  "pid": pid, "step": step}
-        fields.update(syscall_fields(ret))
-        fields["placement"] = self._placement(proc, 0 if pid == getpid else pid)
-        self.emit("cpuset", proc.who, fields)
 
     def _ksm_get(self, proc: Proc, name: str) -> int:
         text = self._read_file(proc, f"{KSM_SYSFS}/{name}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from pagemig.script.actions import mappings
+from pagemig.script.actions import mappings, numa
 from pagemig.script.core import Proc
 from pagemig.script.core import RunnerState as S
 from pagemig.script.parse import Action, ScriptError
@@ -112,24 +112,24 @@ _SPECS = (
     _spec("pageflags", mappings.act_pageflags, "RANGE", "pid=P",
           "pte state, mapcount and kpageflags of each page"),
     # -- NUMA: move_pages, migrate_pages, policies, CPUs (actions/numa.py) --
-    _spec("move", S.act_move, "",
+    _spec("move", numa.act_move, "",
           f"pid=P flags=F pages=ITEMS nodes=LIST|null count=N {_PTRS}",
           "one move_pages(2) call"),
-    _spec("query", S.act_query, "[ITEMS]", f"pid=P flags=F pages=ITEMS count=N {_PTRS}",
+    _spec("query", numa.act_query, "[ITEMS]", f"pid=P flags=F pages=ITEMS count=N {_PTRS}",
           "move_pages(2) with nodes NULL"),
-    _spec("placement", S.act_placement, "", "pid=P",
+    _spec("placement", numa.act_placement, "", "pid=P",
           "the node of every page of every mapping"),
-    _spec("migrate", S.act_migrate, "",
+    _spec("migrate", numa.act_migrate, "",
           "pid=P maxnode=N old=MASK new=MASK old_ptr=PTR new_ptr=PTR placement=0|1",
           "one migrate_pages(2) call"),
-    _spec("mbind", S.act_mbind, "RANGE",
+    _spec("mbind", numa.act_mbind, "RANGE",
           "mode=bind|preferred|interleave|default|local nodes=MASK flags=F maxnode=N",
           "mbind(2)"),
-    _spec("set_mempolicy", S.act_set_mempolicy, "",
+    _spec("set_mempolicy", numa.act_set_mempolicy, "",
           "mode=bind|preferred|interleave|default|local nodes=MASK", "set_mempolicy(2)"),
-    _spec("cpuset", S.act_cpuset, "[NAME]", "mems=LIST pid=P",
+    _spec("cpuset", numa.act_cpuset, "[NAME]", "mems=LIST pid=P",
           "a cgroup v2 cpuset with these mems, P moved into it"),
-    _spec("pin", S.act_pin, "[all]", "cpu_node=N", "CPU affinity: a node's CPUs, or all"),
+    _spec("pin", numa.act_pin, "[all]", "cpu_node=N", "CPU affinity: a node's CPUs, or all"),
     # -- processes (actions/procs.py) --
     _spec("fork", S.act_fork, "NAME", "mode=live|exit|dead", "fork a child"),
     _spec("kill", S.act_kill, "NAME", "", "end and reap a child"),
