@@ -20,7 +20,6 @@ through the registry of actions.
 
 from __future__ import annotations
 
-import copy
 import errno
 import os
 from collections.abc import Callable
@@ -46,7 +45,6 @@ ST_ZERO = 1
 ST_UNMAPPED = 0xFFFF
 SEED_SAME = 0x8000
 SEED_MAX = 0x3FFF
-MAXCHILD = 8
 MALLOC_MMAP_THRESHOLD = 96 * 1024  # blocks above it are mmap()ed (the heap is 132 KiB)
 HEAP_SCRATCH = 2 * PAGE  # the probe's malloc arena starts after its first heap pages
 
@@ -359,63 +357,6 @@ class RunnerState(FileActions):
     # -- memory policies and migrate_pages(2) --
 
     # -- processes --
-
-    def act_fork(self, proc: Proc, a: Action) -> None:
-        """fork NAME [mode=live|exit|dead]."""
-        name = a.pos(1)
-        mode = a.get("mode") or "live"
-        if not name or len(proc.children) >= MAXCHILD:
-            raise ValueError("usage: fork NAME (at most 8 children)")
-        if mode not in ("live", "exit", "dead"):
-            raise ValueError(f"fork: unknown mode {mode}")
-        handle = self.b.fork(proc.handle)
-        # The child's copy of the table; the files themselves are shared, not copied.
-        memo: dict[int, Any] = {id(m.file): m.file for m in proc.order if m.file is not None}
-        maps, order = copy.deepcopy((proc.maps, proc.order), memo)
-        child_proc = Proc(name, handle, maps, order, {}, [])
-        self.b.after_fork(proc.handle, False)
-        child = Child(name, child_proc, self.b.getpid(handle))
-        if mode == "live":
-            self.b.after_fork(handle, True)
-        else:
-            self.b.exit(handle)
-            child.alive = 2
-            if mode == "dead":
-                self.b.reap(handle)
-                child.alive = 3
-        proc.children[name] = child
-        self.emit("fork", proc.who, {"name": name, "mode": mode, "pid": child.pid})
-
-    def act_kill(self, proc: Proc, a: Action) -> None:
-        """kill NAME: end a live child and reap it."""
-        child = proc.children.get(a.pos(1) or "")
-        if child is None:
-            raise ValueError(f"no such child: {a.pos(1)}")
-        if child.alive == 1:
-            for pin in child.proc.pins:
-                self.b.unpin_pages(pin)
-            child.proc.pins = []
-            self.b.exit(child.proc.handle)
-        if child.alive != 3:
-            self.b.reap(child.proc.handle)
-        child.alive = 3
-        self.emit("kill", proc.who, {"name": child.name, "pid": child.pid})
-
-    def act_droppriv(self, proc: Proc, a: Action) -> None:
-        """droppriv [uid=65534] [gid=65534]."""
-        ret = self.b.setresuid(proc.handle, a.int_kv("uid", 65534), a.int_kv("gid", 65534))
-        fields = err_fields(-1 if ret < 0 else 0, -ret)
-        fields.update(self.b.creds(proc.handle))
-        self.emit("droppriv", proc.who, fields)
-
-    def act_dropcap(self, proc: Proc, a: Action) -> None:
-        """dropcap [sys_nice|sys_ptrace]."""
-        cap = a.pos(1) or "sys_nice"
-        ret = self.b.drop_cap(proc.handle, 19 if cap == "sys_ptrace" else 23)
-        fields: dict[str, Any] = {"cap": cap}
-        fields.update(syscall_fields(ret))
-        fields.update(self.b.creds(proc.handle))
-        self.emit("dropcap", proc.who, fields)
 
     # -- vma operations --
 

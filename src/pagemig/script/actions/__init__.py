@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from pagemig.script.actions import mappings, numa
+from pagemig.script.actions import mappings, numa, procs
 from pagemig.script.core import Proc
 from pagemig.script.core import RunnerState as S
 from pagemig.script.parse import Action, ScriptError
@@ -131,11 +131,11 @@ _SPECS = (
           "a cgroup v2 cpuset with these mems, P moved into it"),
     _spec("pin", numa.act_pin, "[all]", "cpu_node=N", "CPU affinity: a node's CPUs, or all"),
     # -- processes (actions/procs.py) --
-    _spec("fork", S.act_fork, "NAME", "mode=live|exit|dead", "fork a child"),
-    _spec("kill", S.act_kill, "NAME", "", "end and reap a child"),
-    _spec("droppriv", S.act_droppriv, "", "uid=N gid=N dumpable=0|1",
+    _spec("fork", procs.act_fork, "NAME", "mode=live|exit|dead", "fork a child"),
+    _spec("kill", procs.act_kill, "NAME", "", "end and reap a child"),
+    _spec("droppriv", procs.act_droppriv, "", "uid=N gid=N dumpable=0|1",
           "become an unprivileged user"),
-    _spec("dropcap", S.act_dropcap, "[sys_nice|sys_ptrace]", "",
+    _spec("dropcap", procs.act_dropcap, "[sys_nice|sys_ptrace]", "",
           "drop one capability from all sets"),
     # -- files (actions/files.py) --
     _spec("pwrite", S.act_pwrite, "RANGE", "seed=S same=1",
