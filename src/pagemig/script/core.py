@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from pagemig.backends.base import Backend
-from pagemig.script.fileops import FileActions
 from pagemig.script.jsonout import err_fields, errname
 from pagemig.script.parse import (
     Action,
@@ -125,7 +124,7 @@ class Proc:
         return [m for m in self.order if m.live]
 
 
-class RunnerState(FileActions):
+class RunnerState:
     """The state of one run of a :class:`Script` on a backend (the runner's core).
 
     `b` is the backend, `proc` the probe process (children hang off its `children`),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from pagemig.script.actions import mappings, numa, procs
+from pagemig.script.actions import files, mappings, numa, procs
 from pagemig.script.core import Proc
 from pagemig.script.core import RunnerState as S
 from pagemig.script.parse import Action, ScriptError
@@ -138,17 +138,17 @@ _SPECS = (
     _spec("dropcap", procs.act_dropcap, "[sys_nice|sys_ptrace]", "",
           "drop one capability from all sets"),
     # -- files (actions/files.py) --
-    _spec("pwrite", S.act_pwrite, "RANGE", "seed=S same=1",
+    _spec("pwrite", files.act_pwrite, "RANGE", "seed=S same=1",
           "write the pattern into the file with pwrite(2)"),
-    _spec("pread", S.act_pread, "RANGE", "", "read the file pages with pread(2) and check"),
-    _spec("fsync", S.act_fsync, "NAME", "", "fsync(2) of a mapping's file"),
-    _spec("fdatasync", S.act_fdatasync, "NAME", "", "fdatasync(2) of a mapping's file"),
-    _spec("sync", S.act_sync, "", "", "sync(2)"),
-    _spec("msync", S.act_msync, "RANGE [sync|async|invalidate]", "", "msync(2)"),
-    _spec("sync_file_range", S.act_sync_file_range, "RANGE", "wait=0|1",
+    _spec("pread", files.act_pread, "RANGE", "", "read the file pages with pread(2) and check"),
+    _spec("fsync", files.act_fsync, "NAME", "", "fsync(2) of a mapping's file"),
+    _spec("fdatasync", files.act_fdatasync, "NAME", "", "fdatasync(2) of a mapping's file"),
+    _spec("sync", files.act_sync, "", "", "sync(2)"),
+    _spec("msync", files.act_msync, "RANGE [sync|async|invalidate]", "", "msync(2)"),
+    _spec("sync_file_range", files.act_sync_file_range, "RANGE", "wait=0|1",
           "sync_file_range(2): start writeback (and wait)"),
-    _spec("fadvise", S.act_fadvise, "RANGE [ADVICE]", "", "posix_fadvise(2)"),
-    _spec("drop_caches", S.act_drop_caches, "[1|2|3]", "",
+    _spec("fadvise", files.act_fadvise, "RANGE [ADVICE]", "", "posix_fadvise(2)"),
+    _spec("drop_caches", files.act_drop_caches, "[1|2|3]", "",
           "write /proc/sys/vm/drop_caches"),
     # -- /proc, /sys and the rest (actions/sysfs.py) --
     _spec("read", S.act_read, "PATH", "", "read a file"),
