@@ -6,22 +6,26 @@ arrays of each system call in the calling process's memory (ending at a PROT_NON
 page), makes the call through the backend and reports it with the probe's op and field
 names, so that the oracle's compare.py can compare a model run with the real kernel's.
 
-Errors in a scenario (unknown names, bad values, an action or option the model does not
-support yet, an access that would kill the process) raise :class:`ScriptError`
-(``file:line: message``); nothing else is caught here.
-
 This module holds the state of a run (:class:`RunnerState`: the backend, the process table
-with each process's named mappings and children, the output) and the helpers the action
-families share: mapping ranges, page contents, loads and stores by the process, argument
-arrays in user memory, pids, /proc and /sys reads.  Each action is a function of a family
-module (``script/actions/``) taking the state first; ``script/runner.py`` dispatches to it
-through the registry of actions.
+with each process's named mappings and children, the current line, the output) and the
+helpers the action families share: mapping ranges, page contents, loads and stores by the
+process, argument arrays in user memory, pids, CPU pinning, /proc and /sys reads.  Each
+action is a plain function of a family module (``script/actions/mappings.py``, ``numa.py``,
+``procs.py``, ``files.py``, ``sysfs.py``) taking the state first, as ``mm/`` functions take
+the kernel: imports point from the families to this module, never back.
+``script/runner.py`` dispatches to them through the registry (``script/actions/``).
+
+A family calls the shared helpers as methods of the state (``rs._range(proc, spec)``):
+they are the runner's internals, shared within ``script/`` only.
+
+Errors in a scenario (unknown names, bad values, an access that would kill the process)
+raise ValueError or :class:`ScriptFault`, which the runner turns into
+:class:`ScriptError` (``file:line: message``); nothing else is caught here.
 """
 
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,14 +53,7 @@ HEAP_SCRATCH = 2 * PAGE  # the probe's malloc arena starts after its first heap 
 
 FILE_TYPES = ("fileshared", "fileprivate", "blkshared", "blkprivate")
 
-
-# The probe's default vmstat keys (none of them exists in 2.6.27: each reads as -1).
-VMSTAT_DEFAULT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
-                       "thp_migration_fail", "thp_migration_split", "numa_pages_migrated",
-                       "nr_isolated_anon", "nr_isolated_file", "nr_mlock", "nr_unevictable")
-
 NODE_SYSFS = "/sys/devices/system/node"
-KSM_SYSFS = "/sys/kernel/mm/ksm"
 MAX_PROBE_NODES = 64  # the probe looks at node0 .. node63
 
 
@@ -324,9 +321,7 @@ class RunnerState:
                 self.b.sched_setaffinity(proc.handle, saved)
         return {"cpu_node": cpu_node, "pinned": pinned}
 
-    # -- actions --
-
-    # -- move_pages --
+    # -- pids --
 
     def _resolve_pid(self, proc: Proc, spec: str | None) -> int:
         pid = parse_pid(spec)
@@ -352,120 +347,6 @@ class RunnerState:
 
     def _scratch(self, proc: Proc, size: int) -> _Scratch:
         return _Scratch(self.b, proc.handle, size)
-
-    # -- memory policies and migrate_pages(2) --
-
-    # -- processes --
-
-    # -- vma operations --
-
-    # -- reports --
-
-    def act_meminfo(self, proc: Proc, a: Action) -> None:
-        """meminfo [KEY...]: per-node memory, and the named /proc/meminfo fields."""
-        fields: dict[str, Any] = {"node_mem_kb": self._node_mem_kb(proc)}
-        if a.args:
-            fields["kb"] = {key: self.b.meminfo_kb(key) for key in a.args}
-        self.emit("meminfo", proc.who, fields)
-
-    def act_vmstat(self, proc: Proc, a: Action) -> None:
-        """vmstat [KEY...]: the named /proc/vmstat fields, or the probe's migration counters
-        (-1 for a name the kernel does not print)."""
-        keys = a.args or VMSTAT_DEFAULT_KEYS
-        self.emit("vmstat", proc.who, {key: self.b.vmstat(key) for key in keys})
-
-    def act_read(self, proc: Proc, a: Action) -> None:
-        """read PATH: the file's text, or strerror() of the failed open."""
-        path = a.pos(1)
-        if path is None:
-            raise ValueError("usage: read PATH")
-        text = self._read_file(proc, path)
-        if isinstance(text, int):
-            self.emit("read", proc.who, {"path": path, "err": os.strerror(-text)})
-        else:
-            self.emit("read", proc.who, {"path": path, "content": text})
-
-    def act_write(self, proc: Proc, a: Action) -> None:
-        """write PATH VALUE: one write(2), then the file read back."""
-        path, value = a.pos(1), a.pos(2)
-        if path is None or value is None:
-            raise ValueError("usage: write PATH VALUE")
-        ret = self.b.write_file(proc.handle, path, value)
-        back = self._read_file(proc, path)
-        fields: dict[str, Any] = {"path": path, "value": value}
-        fields.update(syscall_fields(min(ret, 0)))
-        fields["readback"] = back if isinstance(back, str) else ""
-        self.emit("write", proc.who, fields)
-
-    def act_env(self, proc: Proc, a: Action) -> None:
-        """env: the machine and the process, as at the start."""
-        self.emit("env", proc.who, self._env(proc))
-
-    def act_sleep(self, proc: Proc, a: Action) -> None:
-        """sleep MS (or ms=MS): no output; I/O in flight completes meanwhile."""
-        a.int_kv("ms", 0)
-        self.b.complete_writeback()
-
-    def _ksm_get(self, proc: Proc, name: str) -> int:
-        text = self._read_file(proc, f"{KSM_SYSFS}/{name}")
-        return -1 if isinstance(text, int) else c_atoi(text)
-
-    def _ksm_set(self, proc: Proc, name: str, value: str) -> tuple[int, int]:
-        ret = self.b.write_file(proc.handle, f"{KSM_SYSFS}/{name}", value)
-        return (-1, -ret) if ret < 0 else (0, 0)
-
-    def act_ksm(self, proc: Proc, a: Action) -> None:
-        """ksm on|off|unmerge|wait|stat [scans=] [merge_across_nodes=] [timeout_ms=].
-
-        The probe's steps on /sys/kernel/mm/ksm.  Without KSM (2.6.27) every write fails
-        with ENOENT and every counter reads -1; a wait times out (ETIMEDOUT), because no
-        ksmd ever finishes a scan.
-        """
-        what = a.pos(1) or "stat"
-        scans, timeout = a.int_kv("scans", 3), a.int_kv("timeout_ms", 20000)
-        ret, e, step = 0, 0, "done"
-        seconds = 0.0
-        fs0 = self._ksm_get(proc, "full_scans")
-        if what == "on":
-            man = a.get("merge_across_nodes")
-            if man is not None:
-                self._ksm_set(proc, "run", "2")
-                step = "merge_across_nodes"
-                ret, e = self._ksm_set(proc, "merge_across_nodes", man)
-            if ret == 0:
-                step = "run"
-                self._ksm_set(proc, "pages_to_scan", "1000")
-                self._ksm_set(proc, "sleep_millisecs", "10")
-                ret, e = self._ksm_set(proc, "run", "1")
-        elif what in ("off", "unmerge"):
-            step = "run"
-            ret, e = self._ksm_set(proc, "run", "0" if what == "off" else "2")
-        elif what not in ("wait", "stat"):
-            raise ValueError(f"usage: ksm on|off|unmerge|wait|stat: {what}")
-        if ret == 0 and what in ("on", "wait"):
-            step = "wait"
-            # The model has no ksmd: the scan count cannot move while the probe waits.
-            if self._ksm_get(proc, "full_scans") < fs0 + scans:
-                ret, e = -1, errno.ETIMEDOUT
-                seconds = max(timeout, 0) / 1000
-            else:
-                step = "done"
-        fields: dict[str, Any] = {"action": what}
-        fields.update(err_fields(ret, e))
-        fields["step"] = step
-        for key in ("run", "merge_across_nodes", "pages_shared", "pages_sharing",
-                    "pages_unshared"):
-            fields[key] = self._ksm_get(proc, key)
-        if what in ("on", "wait"):
-            fields["full_scans_waited"] = self._ksm_get(proc, "full_scans") - fs0
-        fields["seconds"] = seconds
-        self.emit("ksm", proc.who, fields)
-
-    # -- madvise and per-page state --
-
-    def act_note(self, proc: Proc, a: Action) -> None:
-        """note TEXT."""
-        self.emit("note", proc.who, {"text": a.text[4:].strip()})
 
 
 def parse_cpulist(text: str) -> list[int]:

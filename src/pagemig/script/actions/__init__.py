@@ -19,16 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
-from pagemig.script.actions import files, mappings, numa, procs
-from pagemig.script.core import Proc
-from pagemig.script.core import RunnerState as S
+from pagemig.script.actions import files, mappings, numa, procs, sysfs
+from pagemig.script.core import Proc, RunnerState
 from pagemig.script.parse import Action, ScriptError
 
 __all__ = ["ACTIONS", "ALL_OPS", "ActionSpec", "Option", "check_action", "usage_table"]
 
-RunFn = Callable[[Any, Proc, Action], None]
+RunFn = Callable[[RunnerState, Proc, Action], None]
 
 
 @dataclass(frozen=True)
@@ -151,15 +149,15 @@ _SPECS = (
     _spec("drop_caches", files.act_drop_caches, "[1|2|3]", "",
           "write /proc/sys/vm/drop_caches"),
     # -- /proc, /sys and the rest (actions/sysfs.py) --
-    _spec("read", S.act_read, "PATH", "", "read a file"),
-    _spec("write", S.act_write, "PATH VALUE", "", "write a file, read it back"),
-    _spec("meminfo", S.act_meminfo, "[KEY...]", "",
+    _spec("read", sysfs.act_read, "PATH", "", "read a file"),
+    _spec("write", sysfs.act_write, "PATH VALUE", "", "write a file, read it back"),
+    _spec("meminfo", sysfs.act_meminfo, "[KEY...]", "",
           "per-node memory and /proc/meminfo fields"),
-    _spec("vmstat", S.act_vmstat, "[KEY...]", "", "/proc/vmstat fields"),
-    _spec("env", S.act_env, "", "", "the machine and the process"),
-    _spec("note", S.act_note, "TEXT", "", "print the text", free_text=True),
-    _spec("sleep", S.act_sleep, "[MS]", "ms=MS", "let time pass"),
-    _spec("ksm", S.act_ksm, "[on|off|unmerge|wait|stat]",
+    _spec("vmstat", sysfs.act_vmstat, "[KEY...]", "", "/proc/vmstat fields"),
+    _spec("env", sysfs.act_env, "", "", "the machine and the process"),
+    _spec("note", sysfs.act_note, "TEXT", "", "print the text", free_text=True),
+    _spec("sleep", sysfs.act_sleep, "[MS]", "ms=MS", "let time pass"),
+    _spec("ksm", sysfs.act_ksm, "[on|off|unmerge|wait|stat]",
           "scans=N merge_across_nodes=0|1 timeout_ms=MS", "KSM controls and counters"),
     # -- known to the probe, not run by the model yet --
     _spec("bench", None, "",
