@@ -17,8 +17,10 @@ from pagemig.kernel import Topology
 from pagemig.mm.madvise import MADV_DONTFORK, MADV_REMOVE
 from pagemig.mm.mm_types import VM_DONTCOPY
 from pagemig.mm.page_flags import F_DIRTY, PG
+from pagemig.script.actions.mappings import page_flag_names
+from pagemig.script.core import HEAP_SCRATCH, parse_cpulist
 from pagemig.script.parse import Action, ScriptError, parse_script
-from pagemig.script.runner import HEAP_SCRATCH, Runner, page_flag_names, parse_cpulist
+from pagemig.script.runner import Runner
 from pagemig.validate import validate
 
 SMALL = Topology(nodes=2, mem_per_node_mb=64)

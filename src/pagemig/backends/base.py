@@ -19,9 +19,16 @@ class Unsupported(Exception):
 
 
 class Backend(Protocol):
-    """What the scenario runner needs from a machine."""
+    """What the scenario runner needs from a machine: every call the runner and its action
+    families (``pagemig.script``) make on a backend.  ``proc`` is a process handle from
+    `start` or `fork`; ``file`` a file handle from `create_file`."""
 
     kernel_release: str
+    """The kernel release the machine runs (``uname -r``), e.g. ``2.6.27``."""
+
+    blockfs: str | None
+    """The block filesystem mounted at ``/blk`` (``ext2``, ...), or None without one: the
+    ``blkshared`` and ``blkprivate`` mapping types need it (run.sh's ``--blockfs``)."""
 
     def start(self) -> Any:
         """Start the probe process; returns its handle."""
@@ -53,8 +60,9 @@ class Backend(Protocol):
              align_pages: int = 0) -> int:
         """mmap(2); returns the address or a negative errno."""
 
-    def create_file(self, proc: Any, path: str, npages: int) -> Any:
-        """open(O_CREAT|O_TRUNC) + ftruncate() on tmpfs; returns a file handle."""
+    def create_file(self, proc: Any, path: str, npages: int, blockfs: bool = False) -> Any:
+        """open(O_CREAT|O_TRUNC) + ftruncate() of ``npages`` pages, on tmpfs or (``blockfs``)
+        on the block filesystem; returns a file handle."""
 
     def memop(self, proc: Any, op: str, addr: int, length: int, arg: int = 0) -> int:
         """munmap, mprotect (arg = prot), mlock, munlock: 0 or a negative errno."""
@@ -145,3 +153,36 @@ class Backend(Protocol):
     def complete_writeback(self) -> int:
         """Let time pass: writeback in flight completes (before each action, at sleep, when
         waiting for writeback); returns the pages whose writeback ended."""
+
+    # -- files (the file behind a file mapping) --
+
+    def pwrite(self, proc: Any, file: Any, index: int, data: bytes) -> int:
+        """pwrite(2) of one whole page ``data`` at page ``index`` of the file: 0 or a negative
+        errno."""
+
+    def pread(self, proc: Any, file: Any, index: int) -> bytes | None:
+        """pread(2) of page ``index`` of the file: its bytes, or None if the read fails."""
+
+    def fsync(self, proc: Any, file: Any) -> int:
+        """fsync(2) (and fdatasync(2)) of the file: write its dirty pages and wait; 0 or a
+        negative errno."""
+
+    def sync(self, proc: Any) -> None:
+        """sync(2): write every dirty file page and wait."""
+
+    def msync(self, proc: Any, addr: int, length: int, flags: int) -> int:
+        """msync(2) of the range with MS_ASYNC (1), MS_INVALIDATE (2) or MS_SYNC (4): 0 or a
+        negative errno."""
+
+    def sync_file_range(self, proc: Any, file: Any, first: int, count: int, flags: int) -> int:
+        """sync_file_range(2) of pages ``first`` .. ``first + count - 1`` with the
+        SYNC_FILE_RANGE_* ``flags`` (WAIT_BEFORE 1, WRITE 2, WAIT_AFTER 4): 0 or a negative
+        errno.  Writeback it starts without waiting completes at `complete_writeback`."""
+
+    def fadvise(self, proc: Any, file: Any, first: int, count: int, advice: int) -> int:
+        """posix_fadvise(2) of pages ``first`` .. ``first + count - 1`` with ``advice``
+        (POSIX_FADV_NORMAL 0 .. NOREUSE 5; anything else is EINVAL): 0 or a negative errno."""
+
+    def drop_caches(self, value: str) -> int:
+        """Write ``value`` to /proc/sys/vm/drop_caches (no sync first): 0 or a negative
+        errno."""

@@ -34,6 +34,7 @@ class ModelBackend(FileOpsMixin):
     def __init__(self, topology: Topology, profile: str = "2.6.27", seed: int = 0) -> None:
         self.k = Kernel(topology, profile, seed)
         self.kernel_release = self.k.profile.release
+        self.blockfs: str | None = None  # run.sh's --blockfs (set from the scenario)
         self._affinity: dict[Task, frozenset[int]] = {}
 
     # -- processes --

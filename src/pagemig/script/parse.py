@@ -1,13 +1,14 @@
 """Parser of the oracle's scenario language (see the oracle's README, "Scenario language").
 
-The parser is purely syntactic: it splits a scenario into `Action` objects the
-way the oracle's probe tokenizes its lines, reads the `#@` VM option lines and
-`#! ignore:` lines, and offers value parsers (item lists, node lists, flags,
-node masks, counts, pid specifications) that the runner calls on the values
-of an action.  Value parsers raise `ValueError` naming the bad token; the
-runner turns it into a `ScriptError` with the line number.  Whether an action
-is supported by the model, and whether a mapping or child exists, is decided
-by the runner.
+This module holds the language's lexical parts: it splits a scenario into `Action`
+objects the way the oracle's probe tokenizes its lines, reads the `#@` VM option
+lines and `#! ignore:` lines, and offers value parsers (ranges, item lists, node
+lists, flags, node masks, counts, pid specifications) that the actions call on
+their values.  Value parsers raise `ValueError` naming the bad token; the runner
+turns it into a `ScriptError` with the line number.  What each action accepts
+(its positional words and ``key=value`` options) is declared in the registry of
+actions (`pagemig.script.actions`), which `parse_script` consults for every line;
+whether a mapping or child exists is decided when the action runs.
 
 Integers follow C's `strtol`/`strtoul` with base 0 (`0x..` hex, a leading `0`
 octal, otherwise decimal, an optional sign, saturation on overflow), except
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 __all__ = [
-    "ALL_OPS",
     "FIXED_SPECIALS",
     "LONG_MAX",
     "LONG_MIN",
@@ -99,18 +99,6 @@ FIXED_SPECIALS = MappingProxyType(
 
 RUNTIME_SPECIALS = frozenset({"badpage", "stack", "heap", "text", "vdso", "vvar"})
 """Item names whose address the runner resolves in the simulated process."""
-
-ALL_OPS = frozenset(
-    {
-        "map", "touch", "verify", "move", "query", "placement", "migrate", "mbind",
-        "set_mempolicy", "mlock", "munlock", "munmap", "mprotect", "madvise", "fork",
-        "kill", "droppriv", "dropcap", "cpuset", "vmsplice", "unsplice", "pin", "write",
-        "read", "meminfo", "vmstat", "env", "note", "sleep", "pwrite", "pread", "fsync",
-        "fdatasync", "sync", "msync", "sync_file_range", "fadvise", "drop_caches",
-        "pageout", "swapin", "pageflags", "ksm", "bench",
-    }
-)  # fmt: skip
-"""Every action name of the oracle's scenario language."""
 
 _C_SPACE = " \t\n\v\f\r"  # C isspace() in the "C" locale
 _TOKEN_RE = re.compile(r"[^ \t]+")  # the probe splits with strtok(" \t")
@@ -287,13 +275,11 @@ def _split_child(stripped: str, path: str, lineno: int) -> tuple[str, str]:
 
 
 def _make_action(text: str, child: str | None, path: str, lineno: int) -> Action:
-    """Tokenize one action text like the probe; ScriptError on an unknown op or too many tokens."""
+    """Tokenize one action text like the probe; ScriptError on too many tokens."""
     tokens = _TOKEN_RE.findall(text)
     if len(tokens) > MAX_TOKENS:
         raise ScriptError(path, lineno, f"too many tokens ({len(tokens)} > {MAX_TOKENS})")
     op = tokens[0]
-    if op not in ALL_OPS:
-        raise ScriptError(path, lineno, f"unknown action: {op}")
     args: list[str] = []
     kv: dict[str, str] = {}
     for tok in tokens[1:]:
@@ -324,8 +310,14 @@ def parse_script(text: str, path: str) -> Script:
     and one starting with ``#! ignore:`` gives ignored fields (as compare.py
     reads them).  ``@NAME ACTION...`` runs ACTION in child NAME.  Raises
     ScriptError for a line longer than MAX_LINE_BYTES, more than MAX_TOKENS
-    tokens, an unknown action, a malformed ``@NAME`` line or a bad ``#@`` line.
+    tokens, a malformed ``@NAME`` line, a bad ``#@`` line, or an action the
+    registry refuses (an unknown action, an option it does not take, a
+    positional word too many: `pagemig.script.actions.check_action`).
     """
+    # The registry's action functions use this module's value parsers, so it is imported
+    # here, when a script is parsed, rather than at the top (which would be a circle).
+    from pagemig.script.actions import check_action
+
     script = Script(path=path)
     for lineno, raw in enumerate(text.split("\n"), start=1):
         if _line_bytes(raw) > MAX_LINE_BYTES:
@@ -342,7 +334,9 @@ def parse_script(text: str, path: str) -> Script:
         child: str | None = None
         if stripped.startswith("@"):
             child, stripped = _split_child(stripped, path, lineno)
-        script.actions.append(_make_action(stripped, child, path, lineno))
+        action = _make_action(stripped, child, path, lineno)
+        check_action(action, path)
+        script.actions.append(action)
     return script
 
 
