@@ -33,6 +33,8 @@ MPOL_PREFERRED = 1
 MPOL_BIND = 2
 MPOL_INTERLEAVE = 3
 MPOL_MAX = 4
+MPOL_LOCAL = 4  # Linux 3.8 on: a mode of its own (allocate on the local node)
+MPOL_PREFERRED_MANY = 5  # Linux 5.15 on (not modelled)
 
 MPOL_F_STATIC_NODES = 1 << 15
 MPOL_F_RELATIVE_NODES = 1 << 14
@@ -198,12 +200,21 @@ def mode_and_nodes(k: Kernel, mode: int, nmask: int,
     (0 or -errno, mode, mode flags, nodes)."""
     mode_flags = mode & MPOL_MODE_FLAGS
     mode &= ~MPOL_MODE_FLAGS
-    if not 0 <= mode < MPOL_MAX:
+    if not 0 <= mode < policy_mode_max(k):
         return -errno.EINVAL, mode, mode_flags, set()
+    if mode == MPOL_PREFERRED_MANY:
+        raise NotImplementedError("MPOL_PREFERRED_MANY (Linux 5.15) is not modelled")
     if mode_flags & MPOL_F_STATIC_NODES and mode_flags & MPOL_F_RELATIVE_NODES:
         return -errno.EINVAL, mode, mode_flags, set()
     err, nodes = get_nodes(k, nmask, maxnode)
     return err, mode, mode_flags, nodes
+
+
+def policy_mode_max(k: Kernel) -> int:
+    """MPOL_MAX of the release: 4 in 2.6.27; 6 in 6.1 (MPOL_LOCAL, MPOL_PREFERRED_MANY)."""
+    if k.profile.has("mpol_preferred_many"):
+        return MPOL_PREFERRED_MANY + 1
+    return MPOL_LOCAL + 1 if k.profile.has("mpol_local") else MPOL_MAX
 
 
 def mpol_new(k: Kernel, mode: int, flags: int, nodes: set[int]) -> Mempolicy | None | int:
@@ -214,6 +225,12 @@ def mpol_new(k: Kernel, mode: int, flags: int, nodes: set[int]) -> Mempolicy | N
     """
     if mode == MPOL_DEFAULT:
         return -errno.EINVAL if nodes else None
+    if mode == MPOL_LOCAL:
+        # Linux 6.1: MPOL_LOCAL takes no nodes and no mode flags; it allocates as a
+        # preferred policy with no node does (the local node), which is how it is kept here.
+        if nodes or flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES):
+            return -errno.EINVAL
+        return Mempolicy(MPOL_PREFERRED, frozenset(), flags)
     if mode == MPOL_PREFERRED and not nodes:
         if flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES):
             return -errno.EINVAL
@@ -301,6 +318,41 @@ def check_range(k: Kernel, mm, start: int, end: int, nodes: set[int], flags: int
     return first
 
 
+def queue_pages_range(k: Kernel, mm, start: int, end: int, nodes: set[int], flags: int,  # type: ignore[no-untyped-def]
+                      pagelist) -> VmArea | int:
+    """Model of queue_pages_range() (Linux 6.1, replacing check_range()): the first vma of
+    the range, or -EFAULT / -EIO.
+
+    Unless MPOL_MF_DISCONTIG_OK, a hole anywhere in the range is -EFAULT: before the first
+    vma, between two vmas, or after the last; a range with no vma at all is -EFAULT even
+    with it.  Vmas are scanned in order and the walk stops at the first error, after the
+    earlier vmas queued their pages.
+    """
+    first = None
+    i = 0
+    while i < len(mm.vmas) and mm.vmas[i].vm_end <= start:
+        i += 1
+    while i < len(mm.vmas) and mm.vmas[i].vm_start < end:
+        vma = mm.vmas[i]
+        nxt = mm.vmas[i + 1] if i + 1 < len(mm.vmas) else None
+        if not flags & MPOL_MF_DISCONTIG_OK:
+            if first is None and start < vma.vm_start:
+                return -errno.EFAULT  # a hole at the head of the range
+            if vma.vm_end < end and (nxt is None or vma.vm_end < nxt.vm_start):
+                return -errno.EFAULT  # a hole in the middle or at the tail
+        first = first or vma
+        scan = not vma.vm_flags & VM_HUGETLB and (
+            flags & MPOL_MF_STRICT
+            or (flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) and vma_migratable(k, vma)))
+        if scan:
+            err = check_pte_range(k, vma, max(start, vma.vm_start), min(end, vma.vm_end),
+                                  nodes, flags, pagelist)
+            if err:
+                return err
+        i += 1
+    return first if first is not None else -errno.EFAULT
+
+
 def check_pte_range(k: Kernel, vma: VmArea, start: int, end: int, nodes: set[int], flags: int,
                     pagelist) -> int:  # type: ignore[no-untyped-def]
     """Model of check_pte_range(): select present, normal pages whose node is (not) wanted."""
@@ -356,7 +408,7 @@ def new_vma_page(k: Kernel, page: int, private: VmArea) -> tuple[int | None, int
 def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode: int,
               flags: int):  # type: ignore[no-untyped-def]
     """Model of sys_mbind() and do_mbind() (a generator: migration may sleep)."""
-    from pagemig.mm.migrate import migrate_pages
+    from pagemig.mm.migrate import migrate_pages, putback_lru_pages
     from pagemig.mm.mm_types import PageList
     from pagemig.sched import CAP_SYS_NICE
 
@@ -385,13 +437,26 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
     if new is None:
         flags |= MPOL_MF_DISCONTIG_OK
     pagelist = PageList(k.pages)
-    vma = check_range(k, task.mm, start, end, nodes, flags | MPOL_MF_INVERT, pagelist)
+    if k.profile.has("mbind_queue_pages"):
+        if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+            from pagemig.mm.migrate import migrate_prep
+
+            migrate_prep(k)
+        vma = queue_pages_range(k, task.mm, start, end, nodes, flags | MPOL_MF_INVERT,
+                                pagelist)
+    else:
+        vma = check_range(k, task.mm, start, end, nodes, flags | MPOL_MF_INVERT, pagelist)
     if isinstance(vma, int):
-        k.leaked_isolated.extend(pagelist)  # quirk Q7: isolated pages are not put back
+        if k.profile.has("mbind_queue_pages"):
+            putback_lru_pages(k, pagelist)  # Linux 6.1: every error path puts pages back
+        else:
+            k.leaked_isolated.extend(pagelist)  # quirk Q7: isolated pages are not put back
         return vma
     err = mbind_range(k, vma, start, end, new)
     nr_failed = 0
-    if not pagelist.list_empty():
+    if err and k.profile.has("mbind_queue_pages"):
+        putback_lru_pages(k, pagelist)  # Linux 6.1: nothing moves when the policy failed
+    elif not pagelist.list_empty():
         nr_failed = yield from migrate_pages(k, pagelist, new_vma_page, vma)
     if not err and nr_failed and flags & MPOL_MF_STRICT:
         err = -errno.EIO

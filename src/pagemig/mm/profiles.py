@@ -46,6 +46,12 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "-EBUSY for an isolated page, positive return counts entries not attempted "
             "(commit a49bd4d71637)"),
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
+    Feature("mpol_local", (3, 8), "MPOL_LOCAL is a policy mode of its own (mode 4)"),
+    Feature("mpol_preferred_many", (5, 15), "MPOL_PREFERRED_MANY (mode 5; not modelled)"),
+    Feature("mbind_queue_pages", (5, 9),
+            "mbind() walks the range with queue_pages_range(): a hole at its head is -EFAULT "
+            "too, a range without a vma is -EFAULT for every policy, and isolated pages go "
+            "back on every error path"),
     Feature("vvar_mapping", (6, 1),
             "x86-64 exec maps a 4-page [vvar] (VM_PFNMAP) below a 2-page [vdso], as seen on "
             "6.1 (a separate [vvar] vma dates from 3.16; its size changed over releases)"),
