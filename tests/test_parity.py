@@ -25,8 +25,6 @@ from pagemig.script.compare import MISSING, compare_objects, ignored_fields, loa
 KNOWN_DIFFERENT = {
     "42_thp", "48_swap_pageout_move", "52_migrate_pages_swap_ext4", "53_ext4_clean_dirty_move",
     "60_ext2_buffer_pages",
-    # kernel cases: read faults of shared mappings map their neighbours (fault-around)
-    "lead_cpuset_child", "lead_fork_migrate",
 }
 
 ROOT = Path(__file__).resolve().parents[1]

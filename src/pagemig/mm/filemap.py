@@ -391,3 +391,37 @@ def end_page_writeback(k: Kernel, pfn: int) -> None:
         index = k.page_index(pfn)
         if index < len(mapping.tag_writeback):
             mapping.tag_writeback[index] = False
+
+
+def filemap_map_pages(k: Kernel, vma: VmArea, start_pgoff: int, end_pgoff: int) -> int:
+    """Model of filemap_map_pages() (Linux 3.15 on): map the file pages of
+    ``[start_pgoff, end_pgoff]`` that are already cached, as a read fault around an address.
+
+    Only pages that need no I/O and no lock are taken: cached, uptodate, unlocked, inside
+    the file, whose pte is still none.  Each gets the pte's reference, a file rmap and a
+    file rss count; the pte is the vma's protection (clean, read-only where writes are
+    tracked).  Returns how many pages were mapped.
+    """
+    from pagemig.mm.memory import vma_page_prot
+    from pagemig.mm.page_flags import F_LOCKED, F_UPTODATE
+    from pagemig.mm.rmap import page_add_file_rmap
+    from pagemig.mm.swapops import mk_pte, pte_mkyoung, pte_none
+
+    mapping = vma.vm_file
+    assert mapping is not None
+    mm = vma.vm_mm
+    mapped = 0
+    for pgoff in range(start_pgoff, min(end_pgoff + 1, mapping.size_pages)):
+        addr = vma.vm_start + ((pgoff - vma.vm_pgoff) << 12)
+        pfn = mapping.slot(pgoff)
+        if pfn < 0 or not pte_none(mm.get_pte(addr)):
+            continue
+        flags = int(k.pages.flags[pfn])
+        if not flags & F_UPTODATE or flags & F_LOCKED or not int(k.pages.count[pfn]):
+            continue
+        get_page(k, pfn)
+        page_add_file_rmap(k, pfn)
+        mm.file_rss += 1
+        mm.set_pte(addr, pte_mkyoung(mk_pte(pfn, vma_page_prot(vma))))
+        mapped += 1
+    return mapped

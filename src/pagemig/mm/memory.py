@@ -22,6 +22,7 @@ from pagemig.mm.mempolicy import alloc_page_vma
 from pagemig.mm.mm_types import (
     PAGE_SHIFT,
     PAGE_SIZE,
+    PTRS_PER_PTE,
     VM_LOCKED,
     VM_MIXEDMAP,
     VM_NONLINEAR,
@@ -330,12 +331,38 @@ def _pfnmap_fault(k: Kernel, vma: VmArea, address: int) -> int:
     return 0
 
 
+FAULT_AROUND_PAGES = 16  # fault_around_bytes: 64 KiB
+
+
+def do_fault_around(k: Kernel, vma: VmArea, address: int) -> bool:
+    """Model of do_fault_around() (Linux 3.15 on, read faults of file and shmem mappings):
+    map the cached pages of a 64 KiB window around ``address`` (see below), clipped to the
+    vma and to the page table.  True when the faulting address itself got mapped."""
+    from pagemig.mm.filemap import filemap_map_pages
+
+    assert vma.vm_ops is not None
+    if not k.profile.has("fault_around") or vma.vm_ops.fault not in ("shmem", "filemap"):
+        return False
+    # Linux 6.1 starts the window at the block's start or the vma's, whichever is later,
+    # and runs it 16 pages from there (up to the end of the vma and of the page table).
+    block = FAULT_AROUND_PAGES * PAGE_SIZE
+    table = PTRS_PER_PTE * PAGE_SIZE
+    start = max(address & ~(block - 1), vma.vm_start)
+    end = min(start + block, vma.vm_end, (start & ~(table - 1)) + table)
+    pgoff = vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT)
+    last = pgoff + ((end - start) >> PAGE_SHIFT) - 1
+    filemap_map_pages(k, vma, pgoff, last)
+    return pte_present(vma.vm_mm.get_pte(address))
+
+
 def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int,
                     write: bool) -> int:
     """Model of __do_fault(): map the object's page, or a private copy for a private write."""
     assert vma.vm_ops is not None
     if vma.vm_ops.fault == "pfnmap":
         return _pfnmap_fault(k, vma, address)
+    if not write and do_fault_around(k, vma, address):
+        return 0
     page = _vma_fault(k, vma, address)
     if page is None:
         return VM_FAULT_SIGBUS  # beyond the end of the object

@@ -52,6 +52,9 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "mbind() walks the range with queue_pages_range(): a hole at its head is -EFAULT "
             "too, a range without a vma is -EFAULT for every policy, and isolated pages go "
             "back on every error path"),
+    Feature("fault_around", (3, 15),
+            "a read fault of a file or shmem mapping also maps the cached pages of its 64 KiB "
+            "block (do_fault_around(), vm_ops->map_pages)"),
     Feature("vvar_mapping", (6, 1),
             "x86-64 exec maps a 4-page [vvar] (VM_PFNMAP) below a 2-page [vdso], as seen on "
             "6.1 (a separate [vvar] vma dates from 3.16; its size changed over releases)"),
