@@ -23,6 +23,7 @@ import numpy as np
 from pagemig import binfmt, fork
 from pagemig.cpuset import CgroupRoot
 from pagemig.fs.ext2 import ext2_aops, ext2_new_file
+from pagemig.fs.procfs import NotModelled
 from pagemig.mm import migrate
 from pagemig.mm.buffer import BufferHeads
 from pagemig.mm.fault import copy_from_user, copy_to_user
@@ -397,32 +398,20 @@ class Kernel:
              flags: int = MAP_PRIVATE | MAP_ANONYMOUS, file: AddressSpace | None = None,
              addr: int = 0) -> int:
         """mmap(2) in ``task``: returns the address; OSError on failure."""
-        assert task.mm is not None
-        with self.as_task(task):
-            ret = do_mmap(self, task.mm, addr, length, prot, flags, file)
-        return _check(ret)
+        return _check(self.sys_mmap(task, addr, length, prot, flags, file))
 
     def munmap(self, task: Task, addr: int, length: int) -> None:
         """munmap(2) in ``task``."""
-        assert task.mm is not None
-        with self.as_task(task):
-            _check(do_munmap(self, task.mm, addr, length))
+        _check(self.sys_munmap(task, addr, length))
 
     def mprotect(self, task: Task, addr: int, length: int, prot: int) -> None:
         """mprotect(2) in ``task``."""
-        from pagemig.mm.mprotect import sys_mprotect
-
-        assert task.mm is not None
-        with self.as_task(task):
-            _check(sys_mprotect(self, task.mm, addr, length, prot))
+        _check(self.sys_mprotect(task, addr, length, prot))
 
     def mlock(self, task: Task, addr: int, length: int, on: bool = True) -> None:
         """mlock(2) (or munlock(2) with ``on=False``) in ``task``."""
-        from pagemig.mm.mlock import do_mlock
-
-        assert task.mm is not None
-        with self.as_task(task):
-            _check(do_mlock(self, task.mm, addr, length, on))
+        _check(self.sys_mlock(task, addr, length) if on
+               else self.sys_munlock(task, addr, length))
 
     def create_file(self, name: str, size_pages: int) -> AddressSpace:
         """A new tmpfs file of ``size_pages`` pages (open(O_CREAT) + ftruncate())."""
@@ -434,28 +423,18 @@ class Kernel:
 
     def pwrite(self, task: Task, file: AddressSpace, index: int, data: bytes) -> None:
         """pwrite(2) of one whole page at page ``index`` of ``file``, as ``task``."""
-        from pagemig.mm.filemap import block_write_page
-
-        assert len(data) <= PAGE_SIZE
-        with self.as_task(task):
-            _check(block_write_page(self, file, index, data.ljust(PAGE_SIZE, b"\0")))
+        _check(self.sys_pwrite(task, file, index, data))
 
     def pread(self, task: Task, file: AddressSpace, index: int) -> bytes:
         """pread(2) of one whole page of ``file``."""
-        from pagemig.mm.filemap import read_page
-
-        with self.as_task(task):
-            data = read_page(self, file, index)
-        if data is None:
-            raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+        data = self.sys_pread(task, file, index)
+        if isinstance(data, int):
+            raise OSError(-data, os.strerror(-data))
         return data
 
     def fsync(self, task: Task, file: AddressSpace) -> int:
         """fsync(2): write every dirty page of ``file`` and wait; 0 or -EIO."""
-        from pagemig.mm.page_writeback import write_cache_pages
-
-        with self.as_task(task):
-            return int(self.run(write_cache_pages(self, file, 0, file.size_pages, True)))
+        return self.sys_fsync(task, file)
 
     def start_writeback(self, task: Task, file: AddressSpace, first: int = 0,
                         last: int | None = None) -> int:
@@ -494,11 +473,7 @@ class Kernel:
 
     def madvise(self, task: Task, addr: int, length: int, advice: int) -> None:
         """madvise(2) in ``task``."""
-        from pagemig.mm.madvise import sys_madvise
-
-        assert task.mm is not None
-        with self.as_task(task):
-            _check(sys_madvise(self, task.mm, addr, length, advice))
+        _check(self.sys_madvise(task, addr, length, advice))
 
     def swapon(self, nr_pages: int) -> None:
         """swapon(2) of a swap area of ``nr_pages`` pages."""
@@ -571,13 +546,11 @@ class Kernel:
 
     def write_user(self, task: Task, addr: int, data: bytes) -> None:
         """Store ``data`` at ``addr`` in ``task`` (faulting pages in); OSError(EFAULT)."""
-        with self.as_task(task):
-            _check(copy_to_user(self, addr, data))
+        _check(self.copy_to_user(task, addr, data))
 
     def read_user(self, task: Task, addr: int, size: int) -> bytes:
         """Read ``size`` bytes at ``addr`` in ``task``; OSError(EFAULT) on a fault."""
-        with self.as_task(task):
-            data = copy_from_user(self, addr, size)
+        data = self.copy_from_user(task, addr, size)
         if data is None:
             raise OSError(errno.EFAULT, os.strerror(errno.EFAULT), hex(addr))
         return data
@@ -695,6 +668,263 @@ class Kernel:
                 _NodeMask(self, caller, new, nlongs) as (new_ptr, _):
             return _check(self.sys_migrate_pages(caller, pid, maxnode, old_ptr, new_ptr))
 
+    # == The system-call surface ==================================================
+    #
+    # Every call a scenario makes is one of the methods below (or the mempolicy and
+    # move_pages calls above).  Each raw method runs as ``task`` (``current``) and
+    # returns what the kernel returns: 0, an address or a count, or a negative errno.
+    # The kernel logic is in the module named after the kernel file; these stay thin.
+    # docs/api.md lists them all with their convenient twins.
+
+    # -- system calls: memory --
+
+    def sys_mmap(self, task: Task, addr: int, length: int, prot: int, flags: int,
+                 file: AddressSpace | None = None) -> int:
+        """mmap(2) (do_mmap(), mm/mmap.c) in ``task``: the address, or -errno."""
+        assert task.mm is not None
+        with self.as_task(task):
+            return int(do_mmap(self, task.mm, addr, length, prot, flags, file))
+
+    def sys_munmap(self, task: Task, addr: int, length: int) -> int:
+        """munmap(2) (do_munmap(), mm/mmap.c) in ``task``: 0 or -EINVAL."""
+        assert task.mm is not None
+        with self.as_task(task):
+            return int(do_munmap(self, task.mm, addr, length))
+
+    def sys_mprotect(self, task: Task, addr: int, length: int, prot: int) -> int:
+        """mprotect(2) (mm/mprotect.c) in ``task``: 0 or -errno."""
+        from pagemig.mm.mprotect import sys_mprotect
+
+        assert task.mm is not None
+        with self.as_task(task):
+            return int(sys_mprotect(self, task.mm, addr, length, prot))
+
+    def sys_mlock(self, task: Task, addr: int, length: int) -> int:
+        """mlock(2) (do_mlock(), mm/mlock.c) in ``task``: 0, -EINVAL or -ENOMEM."""
+        from pagemig.mm.mlock import do_mlock
+
+        assert task.mm is not None
+        with self.as_task(task):
+            return int(do_mlock(self, task.mm, addr, length, True))
+
+    def sys_munlock(self, task: Task, addr: int, length: int) -> int:
+        """munlock(2) (do_mlock(), mm/mlock.c) in ``task``: 0, -EINVAL or -ENOMEM."""
+        from pagemig.mm.mlock import do_mlock
+
+        assert task.mm is not None
+        with self.as_task(task):
+            return int(do_mlock(self, task.mm, addr, length, False))
+
+    def sys_madvise(self, task: Task, addr: int, length: int, advice: int) -> int:
+        """madvise(2) (mm/madvise.c) in ``task``: 0 or -errno."""
+        from pagemig.mm.madvise import sys_madvise
+
+        assert task.mm is not None
+        with self.as_task(task):
+            return int(sys_madvise(self, task.mm, addr, length, advice))
+
+    def copy_to_user(self, task: Task, addr: int, data: bytes) -> int:
+        """A store of ``data`` at ``addr`` by ``task`` (copy_to_user(), faulting pages in):
+        0, -EFAULT where the task would fault, or -ENOMEM when the fault found no memory.
+        The bytes before the faulting page are written."""
+        with self.as_task(task):
+            return int(copy_to_user(self, addr, data))
+
+    def copy_from_user(self, task: Task, addr: int, size: int) -> bytes | None:
+        """A load of ``size`` bytes at ``addr`` by ``task`` (copy_from_user()): the bytes,
+        or None where the task would fault."""
+        with self.as_task(task):
+            return copy_from_user(self, addr, size)
+
+    def touch_after_fork(self, task: Task, live: bool) -> None:
+        """What a child does as fork() returns in it: it writes its stack; a live probe child
+        also runs the probe's code and allocates from its heap (pagemig.binfmt)."""
+        binfmt.touch_after_fork(self, task, live)
+
+    # -- system calls: files (ranges in pages) --
+
+    def sys_pwrite(self, task: Task, file: AddressSpace, index: int, data: bytes) -> int:
+        """pwrite(2) of one whole page (``data`` padded with zeros) at page ``index`` of
+        ``file``, as ``task``: 0 or -ENOMEM."""
+        from pagemig.mm.filemap import block_write_page
+
+        assert len(data) <= PAGE_SIZE
+        with self.as_task(task):
+            return int(block_write_page(self, file, index, data.ljust(PAGE_SIZE, b"\0")))
+
+    def sys_pread(self, task: Task, file: AddressSpace, index: int) -> bytes | int:
+        """pread(2) of page ``index`` of ``file`` as ``task``: its bytes, or -ENOMEM."""
+        from pagemig.mm.filemap import read_page
+
+        with self.as_task(task):
+            data = read_page(self, file, index)
+        return -errno.ENOMEM if data is None else data
+
+    def sys_fsync(self, task: Task, file: AddressSpace) -> int:
+        """fsync(2) (do_fsync(), fs/sync.c): write every dirty page of ``file`` and wait;
+        0 or -EIO."""
+        from pagemig.fs.sync import do_fsync
+
+        with self.as_task(task):
+            return do_fsync(self, file)
+
+    def sys_sync(self, task: Task) -> int:
+        """sync(2) (fs/sync.c): write back every block filesystem file and wait; 0."""
+        from pagemig.fs.sync import sys_sync
+
+        with self.as_task(task):
+            return sys_sync(self)
+
+    def sys_msync(self, task: Task, addr: int, length: int, flags: int) -> int:
+        """msync(2) (mm/msync.c) with MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4: 0, -EINVAL,
+        -ENOMEM (part of the range unmapped), -EBUSY (MS_INVALIDATE of mlocked memory)."""
+        from pagemig.mm.msync import sys_msync
+
+        assert task.mm is not None
+        with self.as_task(task):
+            return sys_msync(self, task.mm, addr, length, flags)
+
+    def sys_sync_file_range(self, task: Task, file: AddressSpace, first: int, count: int,
+                            flags: int) -> int:
+        """sync_file_range(2) (fs/sync.c) of pages ``first`` .. ``first + count - 1`` with
+        SYNC_FILE_RANGE_WAIT_BEFORE 1, WRITE 2, WAIT_AFTER 4: 0 or -EINVAL.  Writeback it
+        starts without waiting completes at :meth:`complete_writeback`."""
+        from pagemig.fs.sync import sys_sync_file_range
+
+        with self.as_task(task):
+            return sys_sync_file_range(self, file, first, count, flags)
+
+    def sys_fadvise(self, task: Task, file: AddressSpace, first: int, count: int,
+                    advice: int) -> int:
+        """posix_fadvise(2) (mm/fadvise.c) of pages ``first`` .. ``first + count - 1``:
+        0 or -EINVAL; POSIX_FADV_DONTNEED (4) starts writeback and drops the clean,
+        unmapped pages."""
+        from pagemig.mm.fadvise import sys_fadvise64_64
+
+        with self.as_task(task):
+            return sys_fadvise64_64(self, file, first, count, advice)
+
+    def write_drop_caches(self, value: str) -> int:
+        """A write of ``value`` to /proc/sys/vm/drop_caches (fs/drop_caches.c): 0 or
+        -EINVAL; 1 or 3 drops the clean, unmapped page-cache pages."""
+        from pagemig.fs.drop_caches import drop_caches_sysctl_handler
+
+        return drop_caches_sysctl_handler(self, value)
+
+    # -- system calls: credentials --
+
+    def sys_setresuid(self, task: Task, uid: int, gid: int) -> int:
+        """``task`` becomes the user ``uid``:``gid`` as a program drops privileges:
+        setgroups(0, NULL), setresgid(gid, gid, gid), then setresuid(uid, uid, uid)
+        (pagemig.cred), stopping at the first failure: 0 or -EPERM.  Leaving uid 0 takes
+        every capability away."""
+        from pagemig import cred
+
+        ret = cred.sys_setgroups(task, 0)
+        if ret == 0:
+            ret = cred.sys_setresgid(task, gid, gid, gid)
+        if ret == 0:
+            ret = cred.sys_setresuid(task, uid, uid, uid)
+        return ret
+
+    def sys_capget(self, task: Task) -> tuple[frozenset[int], frozenset[int]]:
+        """capget(2) of ``task`` itself: its (effective, permitted) capability sets."""
+        from pagemig.cred import sys_capget
+
+        return sys_capget(task)
+
+    def sys_capset(self, task: Task, effective: Iterable[int], permitted: Iterable[int]) -> int:
+        """capset(2) of ``task`` itself: 0, or -EPERM when ``permitted`` is not within the
+        old permitted set or ``effective`` not within ``permitted``."""
+        from pagemig.cred import sys_capset
+
+        return sys_capset(task, frozenset(effective), frozenset(permitted))
+
+    def drop_capability(self, task: Task, cap: int) -> None:
+        """capget(2) then capset(2) without ``cap`` in every set; OSError on failure."""
+        effective, permitted = self.sys_capget(task)
+        _check(self.sys_capset(task, effective - {cap}, permitted - {cap}))
+
+    # -- /proc, /sys and cgroup files --
+    #
+    # A file whose answer the model does not know raises NotModelled.
+
+    def read_file(self, task: Task, path: str) -> str | int:
+        """open(``path``, O_RDONLY) and read to the end as ``task``: the text, or -errno from
+        open ("" for a directory, whose read fails).  /proc and /sys as pagemig.fs.procfs
+        models them; cgroup v2 files where the release has them (pagemig.cpuset)."""
+        from pagemig import cpuset
+        from pagemig.fs import procfs
+
+        if self.profile.has("cgroup2_cpuset"):
+            text = cpuset.cgroup_read(self, path)
+            if text is not None:
+                return text
+        return procfs.read_file(self, task, path)
+
+    def write_file(self, task: Task, path: str, value: str) -> int:
+        """open(``path``, O_WRONLY) and one write() of ``value`` as ``task``: 0 or -errno
+        (the files of :meth:`read_file`)."""
+        from pagemig import cpuset
+        from pagemig.fs import procfs
+
+        if self.profile.has("cgroup2_cpuset"):
+            with self.as_task(task):
+                ret = cpuset.cgroup_write(self, task, path, value)
+            if ret is not None:
+                return ret
+        return procfs.write_file(self, task, path, value)
+
+    def mkdir(self, task: Task, path: str) -> int:
+        """mkdir(2) as ``task``: only cgroup v2 directories (below /sys/fs/cgroup) can be
+        made; -ENOENT elsewhere, and everywhere in a release without cgroup v2 cpusets."""
+        from pagemig import cpuset
+
+        if not self.profile.has("cgroup2_cpuset"):
+            return -errno.ENOENT
+        return cpuset.cgroup_mkdir(self, task, path)
+
+    def pagemap_read(self, task: Task, pid: int, buf: int, addr: int, count: int) -> int:
+        """open() of /proc/PID/pagemap (``pid`` 0: /proc/self) and pread() of ``count``
+        entries from the one of ``addr`` into ``task``'s buffer ``buf``, as ``task``: the
+        bytes read, or -errno."""
+        from pagemig.fs import procfs
+
+        target = procfs.pagemap_open(self, task, pid if pid > 0 else task.pid)
+        if isinstance(target, int):
+            return target
+        return procfs.pagemap_read(self, task, target, buf, addr, count)
+
+    def kpage_read(self, task: Task, path: str, pfn: int) -> int | None:
+        """The u64 of ``pfn`` in /proc/kpagecount or /proc/kpageflags (``path``) read by
+        ``task``; None if the open or the read fails."""
+        from pagemig.fs import procfs
+
+        return procfs.kpage_read(self, task, path, pfn)
+
+    def meminfo_kb(self, key: str) -> int:
+        """A /proc/meminfo field in kB; -1 for a field the release does not have."""
+        from pagemig.fs import procfs
+
+        return procfs.meminfo_kb(self, key)
+
+    def vmstat(self, key: str) -> int:
+        """A /proc/vmstat field; -1 for a field the release does not have."""
+        from pagemig.fs import procfs
+
+        return procfs.vmstat_value(self, key)
+
+    def node_meminfo_kb(self) -> dict[int, tuple[int, int]]:
+        """Per node, (MemTotal, MemFree) in kB of /sys/devices/system/node/nodeN/meminfo."""
+        from pagemig.mm.mmzone import ZoneStat
+
+        kb = PAGE_SIZE // 1024
+        out = {}
+        for node in self.nodes:
+            free = sum(int(self.zone_stat[z.id, ZoneStat.NR_FREE_PAGES]) for z in node.zones)
+            out[node.nid] = (node.nr_pages * kb, free * kb)
+        return out
+
 
 class _AsTask:
     def __init__(self, k: Kernel, task: Task) -> None:
@@ -779,4 +1009,4 @@ def _check(ret: int) -> int:
     return ret
 
 
-__all__ = ["Kernel", "Topology", "UserArrays"]
+__all__ = ["Kernel", "NotModelled", "Topology", "UserArrays"]

@@ -6,26 +6,18 @@ import errno
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pagemig import cpuset
 from pagemig.backends.base import Unsupported
 from pagemig.backends.model_files import FileOpsMixin
-from pagemig.fs import procfs
-from pagemig.kernel import Kernel, Topology
-from pagemig.mm.fault import copy_from_user, copy_to_user
-from pagemig.mm.mm_types import PAGE_SIZE
-from pagemig.mm.mmap import (
-    MAP_ANONYMOUS,
-    MAP_FIXED,
-    MAP_PRIVATE,
-    MAP_SHARED,
-    PROT_NONE,
-    do_mmap,
-    do_munmap,
-)
-from pagemig.mm.mmzone import ZoneStat
+from pagemig.kernel import Kernel, NotModelled, Topology
 from pagemig.sched import CAP_SYS_NICE, Task
 
-PAGE_KB = PAGE_SIZE // 1024
+# The probe's constants (<sys/mman.h>, <unistd.h>).
+PAGE_SIZE = 4096
+PROT_NONE = 0
+MAP_SHARED = 0x01
+MAP_PRIVATE = 0x02
+MAP_FIXED = 0x10
+MAP_ANONYMOUS = 0x20
 
 
 class ModelBackend(FileOpsMixin):
@@ -73,9 +65,7 @@ class ModelBackend(FileOpsMixin):
 
     def after_fork(self, proc: Task, live: bool) -> None:
         """The stack writes (and for a live probe child, code and heap use) after fork."""
-        from pagemig.binfmt import touch_after_fork
-
-        touch_after_fork(self.k, proc, live)
+        self.k.touch_after_fork(proc, live)
 
     def exit(self, proc: Task) -> None:
         """_exit(2)."""
@@ -115,24 +105,23 @@ class ModelBackend(FileOpsMixin):
 
     def mmap(self, proc: Task, length: int, prot: int, shared: bool, file: Any | None,
              align_pages: int = 0) -> int:
-        """mmap(2), optionally at an aligned address (the probe's mmap_aligned())."""
-        assert proc.mm is not None
+        """mmap(2), optionally at an aligned address (the probe's mmap_aligned(): a larger
+        PROT_NONE mapping, the aligned part mapped over it with MAP_FIXED, the rest unmapped)."""
+        k = self.k
         flags = (MAP_SHARED if shared else MAP_PRIVATE) | (0 if file is not None else MAP_ANONYMOUS)
-        with self.k.as_task(proc):
-            if not align_pages:
-                return do_mmap(self.k, proc.mm, 0, length, prot, flags, file)
-            align = align_pages * PAGE_SIZE
-            raw = do_mmap(self.k, proc.mm, 0, length + align, PROT_NONE,
-                          MAP_PRIVATE | MAP_ANONYMOUS)
-            if raw < 0:
-                return raw
-            al = (raw + align - 1) & ~(align - 1)
-            addr = do_mmap(self.k, proc.mm, al, length, prot, flags | MAP_FIXED, file)
-            if al > raw:
-                do_munmap(self.k, proc.mm, raw, al - raw)
-            if raw + length + align > al + length:
-                do_munmap(self.k, proc.mm, al + length, raw + length + align - (al + length))
-            return addr
+        if not align_pages:
+            return k.sys_mmap(proc, 0, length, prot, flags, file)
+        align = align_pages * PAGE_SIZE
+        raw = k.sys_mmap(proc, 0, length + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS)
+        if raw < 0:
+            return raw
+        al = (raw + align - 1) & ~(align - 1)
+        addr = k.sys_mmap(proc, al, length, prot, flags | MAP_FIXED, file)
+        if al > raw:
+            k.sys_munmap(proc, raw, al - raw)
+        if raw + length + align > al + length:
+            k.sys_munmap(proc, al + length, raw + length + align - (al + length))
+        return addr
 
     def create_file(self, proc: Task, path: str, npages: int, blockfs: bool = False) -> Any:
         """A file of ``npages`` pages on tmpfs, or on the ext2 filesystem."""
@@ -143,27 +132,19 @@ class ModelBackend(FileOpsMixin):
 
     def memop(self, proc: Task, op: str, addr: int, length: int, arg: int = 0) -> int:
         """munmap / mprotect / mlock / munlock."""
-        from pagemig.mm.mlock import do_mlock
-        from pagemig.mm.mprotect import sys_mprotect
-
-        mm = proc.mm
-        assert mm is not None
-        with self.k.as_task(proc):
-            if op == "munmap":
-                return do_munmap(self.k, mm, addr, length)
-            if op == "mprotect":
-                return sys_mprotect(self.k, mm, addr, length, arg)
-            if op in ("mlock", "munlock"):
-                return do_mlock(self.k, mm, addr, length, op == "mlock")
+        if op == "munmap":
+            return self.k.sys_munmap(proc, addr, length)
+        if op == "mprotect":
+            return self.k.sys_mprotect(proc, addr, length, arg)
+        if op == "mlock":
+            return self.k.sys_mlock(proc, addr, length)
+        if op == "munlock":
+            return self.k.sys_munlock(proc, addr, length)
         raise ValueError(f"unknown memory operation {op}")
 
     def madvise(self, proc: Task, addr: int, length: int, advice: int) -> int:
         """madvise(2)."""
-        from pagemig.mm.madvise import sys_madvise
-
-        assert proc.mm is not None
-        with self.k.as_task(proc):
-            return sys_madvise(self.k, proc.mm, addr, length, advice)
+        return self.k.sys_madvise(proc, addr, length, advice)
 
     def mbind(self, proc: Task, addr: int, length: int, mode: int, mask_ptr: int, maxnode: int,
               flags: int) -> int:
@@ -181,13 +162,11 @@ class ModelBackend(FileOpsMixin):
 
     def write_user(self, proc: Task, addr: int, data: bytes) -> int:
         """A store by the process."""
-        with self.k.as_task(proc):
-            return copy_to_user(self.k, addr, data)
+        return self.k.copy_to_user(proc, addr, data)
 
     def read_user(self, proc: Task, addr: int, size: int) -> bytes | None:
         """A load by the process."""
-        with self.k.as_task(proc):
-            return copy_from_user(self.k, addr, size)
+        return self.k.copy_from_user(proc, addr, size)
 
     def move_pages(self, proc: Task, pid: int, count: int, pages: int, nodes: int, status: int,
                    flags: int) -> int:
@@ -217,82 +196,54 @@ class ModelBackend(FileOpsMixin):
     # -- credentials --
 
     def setresuid(self, proc: Task, uid: int, gid: int) -> int:
-        """A root process becoming ``uid``: every capability goes (2.6.27 setresuid rules)."""
-        if not proc.capable(21) and proc.euid != 0:  # CAP_SETUID
-            return -errno.EPERM
-        proc.uid = proc.euid = proc.suid = uid
-        proc.gid = gid
-        if uid != 0:
-            proc.cap_effective = frozenset()
-            proc.cap_permitted = frozenset()
-        return 0
+        """The probe's droppriv: setgroups, setresgid and setresuid to ``uid``:``gid``."""
+        return self.k.sys_setresuid(proc, uid, gid)
 
     def drop_cap(self, proc: Task, cap: int) -> int:
-        """capset(2) without ``cap``."""
-        proc.cap_effective = proc.cap_effective - {cap}
-        proc.cap_permitted = proc.cap_permitted - {cap}
-        return 0
+        """The probe's dropcap: capget(2), then capset(2) without ``cap``."""
+        effective, permitted = self.k.sys_capget(proc)
+        return self.k.sys_capset(proc, effective - {cap}, permitted - {cap})
 
     def creds(self, proc: Task) -> dict[str, Any]:
         """The probe's jcaps() fields."""
-        word = sum(1 << c for c in proc.cap_effective)
-        return {"cap_eff": f"0x{word:016x}", "cap_sys_nice": proc.capable(CAP_SYS_NICE),
+        effective, _ = self.k.sys_capget(proc)
+        word = sum(1 << c for c in effective)
+        return {"cap_eff": f"0x{word:016x}", "cap_sys_nice": CAP_SYS_NICE in effective,
                 "uid": proc.uid, "euid": proc.euid}
 
     # -- /proc and /sys --
 
     def node_meminfo_kb(self) -> dict[int, tuple[int, int]]:
         """Per node (MemTotal, MemFree) in kB, as /sys/devices/system/node/nodeN/meminfo."""
-        out = {}
-        for node in self.k.nodes:
-            free = sum(int(self.k.zone_stat[z.id, ZoneStat.NR_FREE_PAGES]) for z in node.zones)
-            out[node.nid] = (node.nr_pages * PAGE_KB, free * PAGE_KB)
-        return out
+        return self.k.node_meminfo_kb()
 
     def meminfo_kb(self, key: str) -> int:
-        """A /proc/meminfo field of 2.6.27, in kB; -1 for fields 2.6.27 did not have."""
-        return _answer(procfs.meminfo_kb, self.k, key)
+        """A /proc/meminfo field in kB; -1 for fields the release does not have."""
+        return _answer(self.k.meminfo_kb, key)
 
     def vmstat(self, key: str) -> int:
-        """A /proc/vmstat field of 2.6.27 (no pgmigrate_* counters: -1)."""
-        return _answer(procfs.vmstat_value, self.k, key)
+        """A /proc/vmstat field; -1 for fields the release does not have."""
+        return _answer(self.k.vmstat, key)
 
     def read_file(self, proc: Task, path: str) -> str | int:
-        """Read a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs), or a cgroup v2 file
-        where the release has them (see pagemig.cpuset)."""
-        if self.k.profile.has("cgroup2_cpuset"):
-            text = cpuset.cgroup_read(self.k, path)
-            if text is not None:
-                return text
-        return _answer(procfs.read_file, self.k, proc, path)
+        """Read a /proc, /sys or cgroup v2 file (see Kernel.read_file)."""
+        return _answer(self.k.read_file, proc, path)
 
     def write_file(self, proc: Task, path: str, value: str) -> int:
-        """Write a /proc or /sys file of 2.6.27 (see pagemig.fs.procfs), or a cgroup v2 file
-        where the release has them (see pagemig.cpuset)."""
-        if self.k.profile.has("cgroup2_cpuset"):
-            with self.k.as_task(proc):
-                ret = cpuset.cgroup_write(self.k, proc, path, value)
-            if ret is not None:
-                return ret
-        return _answer(procfs.write_file, self.k, proc, path, value)
+        """Write a /proc, /sys or cgroup v2 file (see Kernel.write_file)."""
+        return _answer(self.k.write_file, proc, path, value)
 
     def mkdir(self, proc: Task, path: str) -> int:
-        """mkdir(2): only cgroup v2 directories (below /sys/fs/cgroup) can be made; -ENOENT
-        elsewhere, and everywhere in a release without cgroup v2 cpusets."""
-        if not self.k.profile.has("cgroup2_cpuset"):
-            return -errno.ENOENT
-        return cpuset.cgroup_mkdir(self.k, proc, path)
+        """mkdir(2): only cgroup v2 directories can be made (see Kernel.mkdir)."""
+        return self.k.mkdir(proc, path)
 
     def pagemap_read(self, proc: Task, pid: int, buf: int, addr: int, count: int) -> int:
         """open() and pread() of /proc/PID/pagemap (pid 0: /proc/self) into ``buf``."""
-        target = procfs.pagemap_open(self.k, proc, pid if pid > 0 else proc.pid)
-        if isinstance(target, int):
-            return target
-        return procfs.pagemap_read(self.k, proc, target, buf, addr, count)
+        return self.k.pagemap_read(proc, pid, buf, addr, count)
 
     def kpage_read(self, proc: Task, path: str, pfn: int) -> int | None:
         """One u64 of /proc/kpagecount or /proc/kpageflags."""
-        return procfs.kpage_read(self.k, proc, path, pfn)
+        return self.k.kpage_read(proc, path, pfn)
 
     def complete_writeback(self) -> int:
         """Time passes: writeback in flight completes (unless a test holds it open); returns
@@ -301,8 +252,8 @@ class ModelBackend(FileOpsMixin):
 
 
 def _answer(fn: Callable[..., Any], *args: Any) -> Any:
-    # A procfs answer, with "the model cannot tell" turned into the backend's Unsupported.
+    # A kernel answer, with "the model cannot tell" turned into the backend's Unsupported.
     try:
         return fn(*args)
-    except procfs.NotModelled as e:
+    except NotModelled as e:
         raise Unsupported(str(e)) from None
