@@ -252,3 +252,20 @@ def test_node_meminfo_kb(kp: Kernel) -> None:
     assert [0, 1] == sorted(info)
     assert (65536, 65536) == info[1]
     assert 65536 == info[0][0] and info[0][1] < 65536
+
+
+# -- scheduling --
+
+def test_sched_affinity_is_kept_by_the_kernel_and_inherited() -> None:
+    """On 2 nodes x 2 CPUs: a mask of CPUs 2 and 9 keeps CPU 2 and moves the task there;
+    only offline CPUs is -EINVAL and changes nothing; a forked child inherits the mask."""
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64, cpus_per_node=2))
+    t = k.spawn(cpu=0)
+    assert [0, 1, 2, 3] == k.sched_getaffinity(t)
+    assert 0 == k.sys_sched_setaffinity(t, [2, 9])
+    assert ([2], 2) == (k.sched_getaffinity(t), t.cpu)
+    assert -errno.EINVAL == k.sys_sched_setaffinity(t, [4, 5])
+    assert [2] == k.sched_getaffinity(t)
+    child = k.fork(t)
+    assert ([2], 2) == (k.sched_getaffinity(child), child.cpu)
+    validate(k)

@@ -741,6 +741,21 @@ class Kernel:
         also runs the probe's code and allocates from its heap (pagemig.binfmt)."""
         binfmt.touch_after_fork(self, task, live)
 
+    # -- system calls: scheduling --
+
+    def sys_sched_setaffinity(self, task: Task, cpus: Iterable[int]) -> int:
+        """sched_setaffinity(2) of ``task`` (kernel/sched.c): 0, or -EINVAL when no CPU of
+        ``cpus`` is online; the task moves off a CPU it may no longer use."""
+        from pagemig.sched import sched_setaffinity
+
+        return sched_setaffinity(task, cpus, self.nr_cpus)
+
+    def sched_getaffinity(self, task: Task) -> list[int]:
+        """sched_getaffinity(2) of ``task``: the CPUs it may run on, in order."""
+        from pagemig.sched import sched_getaffinity
+
+        return sched_getaffinity(task, self.nr_cpus)
+
     # -- system calls: files (ranges in pages) --
 
     def sys_pwrite(self, task: Task, file: AddressSpace, index: int, data: bytes) -> int:

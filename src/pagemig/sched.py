@@ -13,7 +13,8 @@ passes never deadlock.  A scheduler with several actors can drive the same gener
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import errno
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ class Task:
     mems_allowed: frozenset[int] = frozenset()
     mempolicy: Mempolicy | None = None
     cpu: int = 0
+    cpus_allowed: frozenset[int] | None = None  # None: every CPU (sched_setaffinity())
     flags: int = 0
     state: str = TASK_RUNNING
     mem_cgroup: int = 1
@@ -66,6 +68,24 @@ def may_move_memory_of(current: Task, task: Task) -> bool:
     if current.capable(CAP_SYS_NICE):
         return True
     return bool({current.euid, current.uid} & {task.suid, task.uid})
+
+
+def sched_setaffinity(task: Task, mask: Iterable[int], nr_cpus: int) -> int:
+    """Model of sched_setaffinity(): the mask is cut to the online CPUs (all ``nr_cpus`` are,
+    and the root cpuset has them all); -EINVAL if none is left.  A task whose CPU is no
+    longer allowed moves to the first allowed one (set_cpus_allowed_ptr())."""
+    allowed = frozenset(c for c in mask if 0 <= c < nr_cpus)
+    if not allowed:
+        return -errno.EINVAL
+    task.cpus_allowed = allowed
+    if task.cpu not in allowed:
+        task.cpu = min(allowed)
+    return 0
+
+
+def sched_getaffinity(task: Task, nr_cpus: int) -> list[int]:
+    """Model of sched_getaffinity(): the CPUs the task may run on, in order."""
+    return sorted(task.cpus_allowed if task.cpus_allowed is not None else range(nr_cpus))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,14 +26,13 @@ class ModelBackend(FileOpsMixin):
         self.k = Kernel(topology, profile, seed)
         self.kernel_release = self.k.profile.release
         self.blockfs: str | None = None  # run.sh's --blockfs (set from the scenario)
-        self._affinity: dict[Task, frozenset[int]] = {}
 
     # -- processes --
 
     def start(self) -> Task:
         """The probe, started by init and pinned to CPU 0."""
         task = self.k.spawn("probe", cpu=0)
-        self._affinity[task] = frozenset({0})
+        self.k.sys_sched_setaffinity(task, [0])
         return task
 
     def env(self, proc: Task) -> dict[str, Any]:
@@ -59,9 +57,7 @@ class ModelBackend(FileOpsMixin):
 
     def fork(self, proc: Task) -> Task:
         """fork(2): the child inherits the CPU affinity."""
-        child = self.k.fork(proc)
-        self._affinity[child] = self.sched_getaffinity(proc)
-        return child
+        return self.k.fork(proc)
 
     def after_fork(self, proc: Task, live: bool) -> None:
         """The stack writes (and for a live probe child, code and heap use) after fork."""
@@ -79,19 +75,11 @@ class ModelBackend(FileOpsMixin):
 
     def sched_getaffinity(self, proc: Task) -> list[int]:
         """The CPUs ``proc`` may run on (the probe starts pinned to CPU 0)."""
-        return sorted(self._affinity.get(proc, range(self.k.nr_cpus)))
+        return self.k.sched_getaffinity(proc)
 
     def sched_setaffinity(self, proc: Task, cpus: Iterable[int]) -> int:
-        """sched_setaffinity(2): the mask is cut to the online CPUs (all are, and the root
-        cpuset has them all); -EINVAL if none is left.  A task whose CPU is no longer allowed
-        moves to the first allowed one (set_cpus_allowed_ptr())."""
-        mask = frozenset(c for c in cpus if 0 <= c < self.k.nr_cpus)
-        if not mask:
-            return -errno.EINVAL
-        self._affinity[proc] = mask
-        if proc.cpu not in mask:
-            proc.cpu = min(mask)
-        return 0
+        """sched_setaffinity(2) (see Kernel.sys_sched_setaffinity)."""
+        return self.k.sys_sched_setaffinity(proc, cpus)
 
     def getcpu(self, proc: Task) -> int:
         """sched_getcpu()."""
