@@ -88,6 +88,64 @@ def kpageflags_word(flags: int) -> int:
     return word
 
 
+# Linux 6.1 (feature kpageflags): stable_page_flags() of fs/proc/page.c, with the
+# KPF numbers of include/uapi/linux/kernel-page-flags.h.
+KPF_MMAP = 11
+KPF_ANON = 12
+KPF_SWAPCACHE = 13
+KPF_SWAPBACKED = 14
+KPF_UNEVICTABLE = 18
+KPF_ZERO_PAGE = 24
+KPF_RESERVED = 32
+KPF_MLOCKED = 33
+KPF_MAPPEDTODISK = 34
+KPF_PRIVATE = 35
+KPF_OWNER_PRIVATE = 37
+KPF_ARCH = 38
+
+# (KPF bit, model PG bit) of the bits 6.1 copies straight from page->flags.
+_KPF_COPIED_61 = (
+    (KPF_LOCKED, PG.PG_locked), (KPF_SLAB, PG.PG_slab), (KPF_ERROR, PG.PG_error),
+    (KPF_DIRTY, PG.PG_dirty), (KPF_UPTODATE, PG.PG_uptodate),
+    (KPF_WRITEBACK, PG.PG_writeback), (KPF_LRU, PG.PG_lru),
+    (KPF_REFERENCED, PG.PG_referenced), (KPF_ACTIVE, PG.PG_active),
+    (KPF_RECLAIM, PG.PG_reclaim), (KPF_SWAPBACKED, PG.PG_swapbacked),
+    (KPF_UNEVICTABLE, PG.PG_unevictable), (KPF_MLOCKED, PG.PG_mlocked),
+    (KPF_RESERVED, PG.PG_reserved), (KPF_MAPPEDTODISK, PG.PG_mappedtodisk),
+    (KPF_PRIVATE, PG.PG_private), (KPF_OWNER_PRIVATE, PG.PG_owner_priv_1),
+    (KPF_ARCH, PG.PG_arch_1),
+)
+
+
+def stable_page_flags(k: Kernel, pfn: int) -> int:
+    """Model of stable_page_flags() (Linux 6.1): the /proc/kpageflags word of a frame.
+
+    KPF_MMAP when a pte maps the page, KPF_ANON for an anonymous page, KPF_ZERO_PAGE for
+    the zero page, KPF_BUDDY for a free page, then the page->flags bits at their KPF
+    numbers.  6.1 keeps PG_swapcache in PG_owner_priv_1 of a swap-backed page, so a
+    swap-cache page shows KPF_SWAPCACHE and KPF_OWNER_PRIVATE; the model's PG_swapcache
+    bit is reported that way.  PG_anon_exclusive is PG_mappedtodisk (KPF_MAPPEDTODISK).
+    """
+    from pagemig.mm.mm_types import mapping_is_anon
+
+    p = k.pages
+    flags = int(p.flags[pfn])
+    word = 0
+    if int(p.mapcount[pfn]) > 0:
+        word |= 1 << KPF_MMAP
+    if mapping_is_anon(int(p.mapping[pfn])):
+        word |= 1 << KPF_ANON
+    if pfn == k.zero_page_pfn:
+        word |= 1 << KPF_ZERO_PAGE
+    if int(p.count[pfn]) == 0 and not flags & F_RESERVED:
+        word |= 1 << KPF_BUDDY
+    for kpf, pg in _KPF_COPIED_61:
+        word |= ((flags >> pg) & 1) << kpf
+    if flags & (1 << PG.PG_swapcache):
+        word |= 1 << KPF_SWAPCACHE | 1 << KPF_OWNER_PRIVATE
+    return word
+
+
 def kpage_read(k: Kernel, reader: Task, name: str, pfn: int) -> int | None:
     """A read of the u64 of ``pfn`` from /proc/kpagecount or /proc/kpageflags by ``reader``.
 
@@ -102,7 +160,7 @@ def kpage_read(k: Kernel, reader: Task, name: str, pfn: int) -> int | None:
     if name == "/proc/kpagecount":
         return int(k.pages.mapcount[pfn])
     if name == "/proc/kpageflags":
-        return kpageflags_word(int(k.pages.flags[pfn]))
+        return k.kpageflags(pfn)
     raise ValueError(f"not a kpage file: {name}")
 
 
@@ -631,6 +689,7 @@ __all__ = [
     "NotModelled",
     "kpage_read",
     "kpageflags_word",
+    "stable_page_flags",
     "list_format",
     "meminfo_kb",
     "meminfo_values",

@@ -46,6 +46,19 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "-EBUSY for an isolated page, positive return counts entries not attempted "
             "(commit a49bd4d71637)"),
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
+    Feature("swapin_unreferenced", (2, 6, 30),
+            "do_swap_page() no longer calls mark_page_accessed() on the swapped-in page"),
+    Feature("pipe_resize", (2, 6, 35),
+            "F_SETPIPE_SZ: a pipe can hold more than 16 pages (up to pipe-max-size, 1 MiB)"),
+    Feature("swap_sync_io", (4, 15),
+            "swap-in from a synchronous device (zram) bypasses the swap cache"),
+    Feature("migrate_swapcache_entry", (4, 14),
+            "migration unmaps a swap-cache page with migration entries, not its swap entry, "
+            "so it is mapped again afterwards (the release is approximate)"),
+    Feature("madv_pageout", (5, 4), "MADV_COLD and MADV_PAGEOUT"),
+    Feature("anon_exclusive", (5, 19),
+            "PG_anon_exclusive: do_wp_page() reuses an exclusive anonymous page, swap ptes "
+            "remember exclusivity"),
 ]}
 """Every behaviour change the model knows, by name."""
 

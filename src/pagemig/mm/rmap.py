@@ -25,7 +25,7 @@ from pagemig.mm.mm_types import (
     mapping_is_anon,
 )
 from pagemig.mm.mmzone import ZoneStat
-from pagemig.mm.page_flags import F_SWAPCACHE
+from pagemig.mm.page_flags import F_ANON_EXCLUSIVE, F_SWAPBACKED, F_SWAPCACHE
 from pagemig.mm.swap import put_page
 from pagemig.mm.swapops import (
     make_migration_entry,
@@ -138,17 +138,30 @@ def __page_set_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> None
     k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_ANON_PAGES] += 1
 
 
-def page_add_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> None:
-    """Model of page_add_anon_rmap(): one more pte maps an anon page (page locked)."""
+def page_add_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int,
+                       exclusive: bool = False) -> None:
+    """Model of page_add_anon_rmap(): one more pte maps an anon page (page locked).
+
+    Linux 6.1: ``exclusive`` (RMAP_EXCLUSIVE) sets PG_anon_exclusive.
+    """
     k.pages.mapcount[pfn] += 1
     if int(k.pages.mapcount[pfn]) == 1:
         __page_set_anon_rmap(k, pfn, vma, address)
+    if exclusive and k.profile.has("anon_exclusive"):
+        k.pages.flags[pfn] |= F_ANON_EXCLUSIVE
 
 
 def page_add_new_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> None:
-    """Model of page_add_new_anon_rmap(): the first pte of a page just allocated."""
+    """Model of page_add_new_anon_rmap(): the first pte of a page just allocated.
+
+    Linux 6.1: the page becomes PG_swapbacked (split_lru) and PG_anon_exclusive.
+    """
     k.pages.mapcount[pfn] = 1
     __page_set_anon_rmap(k, pfn, vma, address)
+    if k.profile.has("split_lru"):
+        k.pages.flags[pfn] |= F_SWAPBACKED
+    if k.profile.has("anon_exclusive"):
+        k.pages.flags[pfn] |= F_ANON_EXCLUSIVE
 
 
 def page_add_file_rmap(k: Kernel, pfn: int) -> None:
@@ -159,8 +172,14 @@ def page_add_file_rmap(k: Kernel, pfn: int) -> None:
 
 
 def page_dup_rmap(k: Kernel, pfn: int) -> None:
-    """Model of page_dup_rmap(): fork copied a pte."""
+    """Model of page_dup_rmap(): fork copied a pte.
+
+    Linux 6.1 (page_try_dup_anon_rmap()): an anonymous page shared by fork is no longer
+    exclusive.
+    """
     k.pages.mapcount[pfn] += 1
+    if k.profile.has("anon_exclusive") and mapping_is_anon(int(k.pages.mapping[pfn])):
+        k.pages.flags[pfn] &= ~F_ANON_EXCLUSIVE
 
 
 def page_remove_rmap(k: Kernel, pfn: int, vma: VmArea) -> None:
@@ -199,14 +218,23 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
     if pte_dirty(pteval):
         set_page_dirty(k, pfn)
     anon = mapping_is_anon(int(k.pages.mapping[pfn]))
-    if anon and int(k.pages.flags[pfn]) & F_SWAPCACHE:
+    swap_entry_for_migration = not k.profile.has("migrate_swapcache_entry")
+    if anon and int(k.pages.flags[pfn]) & F_SWAPCACHE and (swap_entry_for_migration
+                                                           or not migration):
         # A swap-cache page gets its real swap entry, even for migration (SPEC §1.10).
+        # Linux 6.1: only when swapping out (try_to_migrate() gives it a migration entry);
+        # an exclusive page's swap pte remembers that, and the page stops being exclusive.
         from pagemig.mm.swapfile import swap_duplicate
+        from pagemig.mm.swapops import pte_swp_mkexclusive
 
         entry = int(k.pages.private[pfn])
         swap_duplicate(k, entry)
         mm.anon_rss -= 1
-        mm.set_pte(address, swp_entry_to_pte(entry))
+        swp_pte = swp_entry_to_pte(entry)
+        if int(k.pages.flags[pfn]) & F_ANON_EXCLUSIVE and k.profile.has("anon_exclusive"):
+            k.pages.flags[pfn] &= ~F_ANON_EXCLUSIVE
+            swp_pte = pte_swp_mkexclusive(swp_pte)
+        mm.set_pte(address, swp_pte)
         k.trace("mm_swap_unmap", pfn=pfn, mm=mm.id, addr=address)
     elif migration or anon:
         assert migration, "try_to_unmap_one: anon page without swap cache needs migration"
