@@ -132,7 +132,7 @@ class Kernel:
         self.tasks: dict[int, Task] = {}
         self.current: Task | None = None
         self.shmem_aops = shmem_aops()
-        self.ext2_aops = ext2_aops()
+        self.ext2_aops = ext2_aops(self.profile.has("ext4"))
         self.bh = BufferHeads()
         self.writeback_inflight: list[int] = []
         self.hold_writeback = False  # keep started writeback in flight (tests look at it)

@@ -43,6 +43,7 @@ class AddressSpaceOperations:
     readpage: Callable[..., Any] | None = None
     set_page_dirty: Callable[[Kernel, int], int] | None = None
     releasepage: Callable[..., Any] | None = None
+    page_mkwrite: Callable[[Kernel, int], int] | None = None  # vm_ops->page_mkwrite
 
 
 @dataclass(eq=False)
@@ -384,7 +385,7 @@ def end_page_writeback(k: Kernel, pfn: int) -> None:
     """Model of end_page_writeback(): clear PG_writeback (and its radix tag), wake waiters."""
     if not int(k.pages.flags[pfn]) & F_WRITEBACK:
         return
-    k.pages.flags[pfn] &= ~F_WRITEBACK
+    k.pages.flags[pfn] &= ~(F_WRITEBACK | F_RECLAIM)  # a reclaim-tagged page is rotated
     k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_WRITEBACK] -= 1
     mapping = k.page_mapping(pfn)
     if mapping is not None:

@@ -401,7 +401,24 @@ def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte
     if anon:
         put_page(k, page)  # the reference the fault handler returned
     elif write and vma.vm_file is not None:
+        do_page_mkwrite(k, vma, page)
         set_page_dirty(k, page)  # the reference becomes the pte's; set_page_dirty_balance()
+    return 0
+
+
+def do_page_mkwrite(k: Kernel, vma: VmArea, page: int) -> int:
+    """Model of do_page_mkwrite(): tell the file a shared mapping will write the page
+    (its ->page_mkwrite, run with the page locked).  2.6.27's ext2 and tmpfs have none;
+    Linux 6.1's ext4 attaches buffers there.  Returns 0."""
+    from pagemig.mm.filemap import trylock_page, unlock_page
+
+    file = vma.vm_file
+    if file is None or file.a_ops.page_mkwrite is None:
+        return 0
+    locked = trylock_page(k, page)
+    assert locked, "do_page_mkwrite: the page is locked by someone else"
+    file.a_ops.page_mkwrite(k, page)
+    unlock_page(k, page)
     return 0
 
 
@@ -417,6 +434,7 @@ def do_wp_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int
         entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)), vma)
         mm.set_pte(address, entry)
         if shared_writable and vma.vm_file is not None:
+            do_page_mkwrite(k, vma, old)
             set_page_dirty(k, old)
         return VM_FAULT_WRITE
     get_page(k, old)

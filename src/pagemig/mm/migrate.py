@@ -66,7 +66,9 @@ from pagemig.mm.page_flags import (
     F_PRIVATE,
     F_REFERENCED,
     F_RESERVED,
+    F_SWAPBACKED,
     F_SWAPCACHE,
+    F_UNEVICTABLE,
     F_UPTODATE,
     F_WRITEBACK,
 )
@@ -293,7 +295,10 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
     return 0
 
 
-_COPIED_FLAGS = F_ERROR | F_REFERENCED | F_UPTODATE | F_ACTIVE | F_CHECKED | F_MAPPEDTODISK
+# Linux 6.1: PG_swapbacked (set on the new page with the mapping) and PG_unevictable move
+# too; neither exists in 2.6.27, so adding them changes nothing there.
+_COPIED_FLAGS = (F_ERROR | F_REFERENCED | F_UPTODATE | F_ACTIVE | F_CHECKED | F_MAPPEDTODISK
+                 | F_SWAPBACKED | F_UNEVICTABLE)
 
 
 def migrate_page_copy(k: Kernel, newpage: int, page: int) -> None:
