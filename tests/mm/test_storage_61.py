@@ -1,0 +1,224 @@
+"""Swap, block files and /proc/kpageflags as Linux 6.1 shows them (and 2.6.27 where the two
+differ): MADV_PAGEOUT, synchronous and asynchronous swap devices, PG_anon_exclusive,
+ext4's ->page_mkwrite and the kpageflags word."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+
+import pytest
+
+from pagemig.fs import procfs
+from pagemig.kernel import Kernel, Topology
+from pagemig.mm.buffer import BH_Dirty, page_buffers
+from pagemig.mm.madvise import MADV_PAGEOUT
+from pagemig.mm.mm_types import PAGE_SIZE
+from pagemig.mm.mmap import MAP_SHARED
+from pagemig.mm.page_flags import (
+    F_ANON_EXCLUSIVE,
+    F_DIRTY,
+    F_PRIVATE,
+    F_REFERENCED,
+    F_SWAPBACKED,
+    F_SWAPCACHE,
+    F_WRITEBACK,
+)
+from pagemig.mm.swap import lru_add_drain_all
+from pagemig.mm.swapops import is_swap_pte, pte_swp_exclusive, pte_to_swp_entry, swp_offset
+from pagemig.sched import Task
+from pagemig.validate import validate
+
+
+@pytest.fixture
+def k61() -> Iterator[Kernel]:
+    """A small 2-node machine with the 6.1 profile, validated at the end of the test."""
+    kernel = Kernel(Topology(nodes=2, mem_per_node_mb=64), "6.1")
+    yield kernel
+    validate(kernel)
+
+
+@pytest.fixture
+def p61(k61: Kernel) -> Task:
+    """A probe-like process on CPU 0 (node 0) of the 6.1 machine."""
+    return k61.spawn()
+
+
+def anon(k: Kernel, p: Task, npages: int, synchronous: bool) -> int:
+    """A swap area (zram-like when ``synchronous``) and ``npages`` written anon pages."""
+    k.swapon(64, synchronous=synchronous)
+    a = k.mmap(p, npages * PAGE_SIZE)
+    for i in range(npages):
+        k.write_user(p, a + i * PAGE_SIZE, b"page %d" % i)
+    return a
+
+
+def test_pageout_to_zram_frees_the_page_and_leaves_an_exclusive_swap_pte(
+        k61: Kernel, p61: Task) -> None:
+    """MADV_PAGEOUT with a synchronous device: the write has completed when reclaim looks
+    again, so the page leaves the swap cache and is freed; the pte is a swap entry that
+    remembers the page was exclusive, and the slot has that one reference."""
+    a = anon(k61, p61, 2, synchronous=True)
+    page = k61.page_at(p61, a)
+    free_before = k61.nr_free_pages()
+
+    k61.madvise(p61, a, PAGE_SIZE, MADV_PAGEOUT)
+
+    pte = p61.mm.get_pte(a)  # type: ignore[union-attr]
+    assert is_swap_pte(pte) and pte_swp_exclusive(pte)
+    assert 1 == int(k61.swap_info.swap_map[swp_offset(pte_to_swp_entry(pte))])
+    assert 0 == int(k61.pages.count[page])
+    assert free_before + 1 == k61.nr_free_pages()
+    assert 0 == k61.swapper_space.nrpages
+
+
+def test_pageout_to_disk_keeps_the_page_in_the_swap_cache(k61: Kernel, p61: Task) -> None:
+    """MADV_PAGEOUT with a disk: reclaim meets the page under writeback and keeps it; it
+    stays in the swap cache after the I/O, unmapped and clean, not exclusive."""
+    a = anon(k61, p61, 1, synchronous=False)
+    page = k61.page_at(p61, a)
+    k61.hold_writeback = True
+
+    k61.madvise(p61, a, PAGE_SIZE, MADV_PAGEOUT)
+    assert bool(k61.pages.flags[page] & F_WRITEBACK)
+    k61.hold_writeback = False
+    k61.complete_writeback()
+
+    flags = int(k61.pages.flags[page])
+    assert (True, False, False) == (bool(flags & F_SWAPCACHE), bool(flags & F_DIRTY),
+                                    bool(flags & F_ANON_EXCLUSIVE))
+    assert 0 == int(k61.pages.mapcount[page])
+    assert (0, [-errno.ENOENT]) == k61.move_pages(p61, 0, [a], None)
+
+
+def test_pageout_is_einval_in_2_6_27(k: Kernel, proc: Task) -> None:
+    """2.6.27 knows no MADV_PAGEOUT: -EINVAL once a vma is reached."""
+    a = anon(k, proc, 1, synchronous=False)
+    with pytest.raises(OSError) as e:
+        k.madvise(proc, a, PAGE_SIZE, MADV_PAGEOUT)
+    assert errno.EINVAL == e.value.errno
+
+
+def test_zram_swapin_bypasses_the_swap_cache_on_the_faulting_node(
+        k61: Kernel, p61: Task) -> None:
+    """Swap-in from zram with one user of the slot: a new page on the faulting CPU's node,
+    never in the swap cache, swap-backed and exclusive, not marked referenced; the slot
+    is free again."""
+    a = anon(k61, p61, 1, synchronous=True)
+    assert (0, [1]) == k61.move_pages(p61, 0, [a], [1])
+    k61.madvise(p61, a, PAGE_SIZE, MADV_PAGEOUT)
+    entry = pte_to_swp_entry(p61.mm.get_pte(a))  # type: ignore[union-attr]
+
+    assert b"page 0" == k61.read_user(p61, a, 6)
+
+    page = k61.page_at(p61, a)
+    assert page is not None and 0 == k61.pfn_to_nid(page)
+    flags = int(k61.pages.flags[page])
+    assert (False, True, True, False) == (
+        bool(flags & F_SWAPCACHE), bool(flags & F_SWAPBACKED),
+        bool(flags & F_ANON_EXCLUSIVE), bool(flags & F_REFERENCED))
+    assert 0 == int(k61.swap_info.swap_map[swp_offset(entry)])
+
+
+def test_disk_swapin_maps_the_cached_page_and_a_write_reuses_it(
+        k61: Kernel, p61: Task) -> None:
+    """Swap-in from a disk finds the page still in the swap cache: mapped exclusive (the
+    swap pte said so), so a later write reuses it in place (6.1 do_wp_page())."""
+    a = anon(k61, p61, 1, synchronous=False)
+    page = k61.page_at(p61, a)
+    k61.madvise(p61, a, PAGE_SIZE, MADV_PAGEOUT)
+    k61.complete_writeback()
+
+    k61.read_user(p61, a, 1)
+    assert page == k61.page_at(p61, a)
+    assert bool(k61.pages.flags[page] & F_ANON_EXCLUSIVE)
+    assert bool(k61.pages.flags[page] & F_SWAPCACHE)
+    k61.write_user(p61, a, b"PAGE 0")
+
+    assert page == k61.page_at(p61, a)
+    assert b"PAGE 0" == k61.read_user(p61, a, 6)
+
+
+def test_write_after_fork_and_exit_reuses_a_non_exclusive_page(k61: Kernel, p61: Task) -> None:
+    """6.1 do_wp_page(): a page shared by fork is no longer exclusive; once the child is
+    gone only the parent's reference is left, so the write reuses it and makes it
+    exclusive again."""
+    a = anon(k61, p61, 1, synchronous=False)
+    page = k61.page_at(p61, a)
+    child = k61.fork(p61)
+    assert not k61.pages.flags[page] & F_ANON_EXCLUSIVE
+    k61.exit(child)
+    k61.reap(child)
+
+    k61.write_user(p61, a, b"PAGE 0")
+
+    assert page == k61.page_at(p61, a)
+    assert bool(k61.pages.flags[page] & F_ANON_EXCLUSIVE)
+
+
+def test_write_fault_on_ext4_page_attaches_dirty_buffers(k61: Kernel, p61: Task) -> None:
+    """6.1's ext4 ->page_mkwrite: a page read from a hole gets dirty buffers at the first
+    write through the shared mapping; 2.6.27's ext2 has none until writeback."""
+    f = k61.create_blockfs_file("/blk/f", 2)
+    a = k61.mmap(p61, 2 * PAGE_SIZE, flags=MAP_SHARED, file=f)
+
+    k61.write_user(p61, a, b"x")
+
+    page = k61.page_at(p61, a)
+    assert page is not None
+    assert (True, True) == (bool(k61.pages.flags[page] & F_PRIVATE),
+                            bool(k61.pages.flags[page] & F_DIRTY))
+    assert [True] * 4 == [bool(k61.bh.b_state[b] & BH_Dirty) for b in page_buffers(k61, page)]
+
+
+def test_write_fault_on_ext2_page_has_no_buffers_in_2_6_27(k: Kernel, proc: Task) -> None:
+    """2.6.27 ext2 has no ->page_mkwrite: the written page is dirty without buffers."""
+    f = k.create_blockfs_file("/blk/f", 2)
+    a = k.mmap(proc, 2 * PAGE_SIZE, flags=MAP_SHARED, file=f)
+
+    k.write_user(proc, a, b"x")
+
+    page = k.page_at(proc, a)
+    assert page is not None
+    assert (False, True) == (bool(k.pages.flags[page] & F_PRIVATE),
+                             bool(k.pages.flags[page] & F_DIRTY))
+
+
+def test_kpageflags_word_of_an_anon_page_in_6_1(k61: Kernel, p61: Task) -> None:
+    """6.1 stable_page_flags() of a written anon page on the LRU: uptodate (3), lru (5),
+    mmap (11), anon (12), swapbacked (14), mappedtodisk = anon exclusive (34)."""
+    a = anon(k61, p61, 1, synchronous=False)
+    page = k61.page_at(p61, a)
+    lru_add_drain_all(k61)
+    word = k61.kpageflags(page)
+
+    assert 1 << 3 | 1 << 5 | 1 << 11 | 1 << 12 | 1 << 14 | 1 << 34 == word & ~(1 << 4 | 1 << 6)
+
+
+def test_kpageflags_word_of_a_swap_cache_page_in_6_1(k61: Kernel, p61: Task) -> None:
+    """A mapped swap-cache page also shows swapcache (13) and owner_private (37), as 6.1
+    keeps PG_swapcache in PG_owner_priv_1; a free page shows buddy (10)."""
+    a = anon(k61, p61, 1, synchronous=False)
+    page = k61.page_at(p61, a)
+    k61.madvise(p61, a, PAGE_SIZE, MADV_PAGEOUT)
+    k61.complete_writeback()
+    k61.read_user(p61, a, 1)
+
+    word = k61.kpageflags(page)
+
+    assert (1, 1, 1) == (word >> 13 & 1, word >> 37 & 1, word >> 11 & 1)
+    free = int(k61.zones[0].free_stack[int(k61.zones[0].free_top) - 1])
+    assert 1 << 10 == k61.kpageflags(free)
+
+
+def test_kpageflags_word_in_2_6_27_is_the_miswired_one(k: Kernel, proc: Task) -> None:
+    """2.6.27's word: only bits 1-7 come through at their own numbers, so a mapped anon page
+    on the LRU shows uptodate (3) and lru (5) and nothing about mmap or anon."""
+    a = anon(k, proc, 1, synchronous=False)
+    page = k.page_at(proc, a)
+    lru_add_drain_all(k)
+
+    word = k.kpageflags(page)
+
+    assert 1 << 3 | 1 << 5 == word & ~(1 << 2 | 1 << 4 | 1 << 6)
+    assert procfs.kpageflags_word(int(k.pages.flags[page])) == word
