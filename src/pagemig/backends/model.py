@@ -25,6 +25,7 @@ from pagemig.mm.mmzone import ZoneStat
 from pagemig.sched import CAP_SYS_NICE, Task
 
 PAGE_KB = PAGE_SIZE // 1024
+PIPE_BUFFERS = 16  # include/linux/pipe_fs_i.h: the pages of a pipe that cannot be resized
 
 
 class ModelBackend(FileOpsMixin):
@@ -221,6 +222,13 @@ class ModelBackend(FileOpsMixin):
     def unpin_pages(self, handle: Any) -> None:
         """Closing the pipe drops the references."""
         self.k.unpin(handle)
+
+    def pipe_max_pages(self) -> int:
+        """PIPE_BUFFERS (16) where pipes cannot be resized (the probe's F_SETPIPE_SZ fails
+        with -EINVAL), else the 1 MiB the probe asks for, which is pipe-max-size: 256."""
+        if self.k.profile.has("pipe_resize"):
+            return (1 << 20) // PAGE_SIZE
+        return PIPE_BUFFERS
 
     # -- credentials --
 

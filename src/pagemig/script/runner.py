@@ -54,7 +54,6 @@ MAXCHILD = 8
 MAX_MAP_PAGES = 1 << 26  # 256 GiB: larger mappings are refused (the model keeps a table per page)
 KERNEL_ADDR = 0xFFFF888000100000
 MASK_BYTES = 8192  # the probe's node masks: room for PAGE_SIZE * 8 bits
-PIPE_BUFFERS = 16  # 2.6.27: a pipe holds 16 pages; a 17th vmsplice() blocks
 MALLOC_MMAP_THRESHOLD = 96 * 1024  # blocks above it are mmap()ed (the heap is 132 KiB)
 HEAP_SCRATCH = 2 * PAGE  # the probe's malloc arena starts after its first heap pages
 
@@ -902,9 +901,10 @@ class Runner(FileActions):
         """vmsplice RANGE: the pipe holds a reference on each page until unsplice."""
         spec = a.pos(1)
         m, first, count = self._range(proc, spec)
-        if count > PIPE_BUFFERS and self.b.kernel_release.startswith("2.6."):
-            raise ValueError(f"vmsplice of {count} pages would block in Linux 2.6.27 "
-                             f"(a pipe holds {PIPE_BUFFERS} pages)")
+        limit = self.b.pipe_max_pages()
+        if count > limit:
+            raise ValueError(f"vmsplice of {count} pages would block "
+                             f"(a pipe holds {limit} pages in {self.b.kernel_release})")
         ret, handle = self.b.pin_pages(proc.handle, m.addr + first * PAGE, count)
         proc.pins.append(handle)
         for p in range(first, first + count):
