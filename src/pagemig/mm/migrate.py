@@ -309,7 +309,7 @@ def migrate_page_copy(k: Kernel, newpage: int, page: int) -> None:
     if int(k.pages.flags[page]) & F_DIRTY:
         clear_page_dirty_for_io(k, page)
         __set_page_dirty_nobuffers(k, newpage)
-    k.pages.flags[page] &= ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE)
+    k.pages.flags[page] &= ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE | F_UNEVICTABLE)
     k.pages.private[page] = 0
     k.pages.mapping[page] = 0
     if int(k.pages.flags[newpage]) & F_WRITEBACK:

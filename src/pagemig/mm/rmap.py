@@ -25,7 +25,7 @@ from pagemig.mm.mm_types import (
     mapping_is_anon,
 )
 from pagemig.mm.mmzone import ZoneStat
-from pagemig.mm.page_flags import F_ANON_EXCLUSIVE, F_SWAPBACKED, F_SWAPCACHE
+from pagemig.mm.page_flags import F_ACTIVE, F_ANON_EXCLUSIVE, F_LRU, F_SWAPBACKED, F_SWAPCACHE
 from pagemig.mm.swap import put_page
 from pagemig.mm.swapops import (
     make_migration_entry,
@@ -158,8 +158,15 @@ def page_add_new_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> No
     """
     k.pages.mapcount[pfn] = 1
     __page_set_anon_rmap(k, pfn, vma, address)
-    if k.profile.has("split_lru"):
+    if k.profile.has("split_lru") and not int(k.pages.flags[pfn]) & F_SWAPBACKED:
         k.pages.flags[pfn] |= F_SWAPBACKED
+        if int(k.pages.flags[pfn]) & F_LRU:
+            # The model's callers queue the page for the LRU first; 6.1 sets PG_swapbacked
+            # before, so a page a full pagevec already put on a file list moves to anon.
+            from pagemig.mm.swap import add_page_to_lru, del_page_from_list_keep_active
+
+            del_page_from_list_keep_active(k, pfn)
+            add_page_to_lru(k, pfn, bool(int(k.pages.flags[pfn]) & F_ACTIVE))
     if k.profile.has("anon_exclusive"):
         k.pages.flags[pfn] |= F_ANON_EXCLUSIVE
 
