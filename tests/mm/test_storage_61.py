@@ -13,21 +13,30 @@ from pagemig.fs import procfs
 from pagemig.kernel import Kernel, Topology
 from pagemig.mm.buffer import BH_Dirty, page_buffers
 from pagemig.mm.madvise import MADV_PAGEOUT
-from pagemig.mm.mm_types import PAGE_SIZE
+from pagemig.mm.mm_types import (
+    LRU_ACTIVE,
+    LRU_INACTIVE,
+    LRU_INACTIVE_FILE,
+    LRU_UNEVICTABLE,
+    PAGE_SIZE,
+)
 from pagemig.mm.mmap import MAP_SHARED
+from pagemig.mm.mmzone import ZoneStat
 from pagemig.mm.page_flags import (
     F_ANON_EXCLUSIVE,
     F_DIRTY,
+    F_MLOCKED,
     F_PRIVATE,
     F_REFERENCED,
     F_SWAPBACKED,
     F_SWAPCACHE,
+    F_UNEVICTABLE,
     F_WRITEBACK,
 )
 from pagemig.mm.swap import lru_add_drain_all
 from pagemig.mm.swapops import is_swap_pte, pte_swp_exclusive, pte_to_swp_entry, swp_offset
 from pagemig.sched import Task
-from pagemig.validate import validate
+from pagemig.validate import InvariantError, validate
 
 
 @pytest.fixture
@@ -222,3 +231,89 @@ def test_kpageflags_word_in_2_6_27_is_the_miswired_one(k: Kernel, proc: Task) ->
 
     assert 1 << 3 | 1 << 5 == word & ~(1 << 2 | 1 << 4 | 1 << 6)
     assert procfs.kpageflags_word(int(k.pages.flags[page])) == word
+
+
+def test_mlock_puts_pages_on_the_unevictable_list_and_munlock_back(
+        k61: Kernel, p61: Task) -> None:
+    """6.1 mlock(): present pages become PG_mlocked and PG_unevictable on the unevictable
+    list (NR_MLOCK, NR_UNEVICTABLE count them); munlock() returns them to the inactive anon
+    list."""
+    a = anon(k61, p61, 2, synchronous=False)
+    pages = [k61.page_at(p61, a + i * PAGE_SIZE) for i in range(2)]
+
+    k61.mlock(p61, a, 2 * PAGE_SIZE)
+
+    assert [LRU_UNEVICTABLE] * 2 == [int(k61.pages.lru[p]) for p in pages]
+    assert [F_MLOCKED | F_UNEVICTABLE] * 2 == [
+        int(k61.pages.flags[p]) & (F_MLOCKED | F_UNEVICTABLE) for p in pages]
+    assert (2, 2) == (int(k61.zone_stat[:, ZoneStat.NR_MLOCK].sum()),
+                      int(k61.zone_stat[:, ZoneStat.NR_UNEVICTABLE].sum()))
+    k61.mlock(p61, a, 2 * PAGE_SIZE, on=False)
+    assert [LRU_INACTIVE] * 2 == [int(k61.pages.lru[p]) for p in pages]
+    assert [0, 0] == [int(k61.pages.flags[p]) & (F_MLOCKED | F_UNEVICTABLE) for p in pages]
+
+
+def test_migrated_mlocked_page_stays_mlocked(k61: Kernel, p61: Task) -> None:
+    """6.1: the new page of a migration is mapped in the locked vma again, so it is mlocked
+    and unevictable on node 1; the old page was freed clean."""
+    a = anon(k61, p61, 1, synchronous=False)
+    k61.mlock(p61, a, PAGE_SIZE)
+    old = k61.page_at(p61, a)
+
+    assert (0, [1]) == k61.move_pages(p61, 0, [a], [1])
+    lru_add_drain_all(k61)
+
+    new = k61.page_at(p61, a)
+    assert new != old and 0 == int(k61.pages.count[old])
+    assert (F_MLOCKED | F_UNEVICTABLE, LRU_UNEVICTABLE) == (
+        int(k61.pages.flags[new]) & (F_MLOCKED | F_UNEVICTABLE), int(k61.pages.lru[new]))
+
+
+def test_tmpfs_and_ext4_pages_are_on_their_lists_in_6_1(k61: Kernel, p61: Task) -> None:
+    """6.1: a tmpfs page is swap-backed (anon lists), an ext4 page is not (file lists)."""
+    t = k61.create_file("/tmp/t", 1)
+    b = k61.create_blockfs_file("/blk/b", 1)
+    at = k61.mmap(p61, PAGE_SIZE, flags=MAP_SHARED, file=t)
+    ab = k61.mmap(p61, PAGE_SIZE, flags=MAP_SHARED, file=b)
+    k61.read_user(p61, at, 1)
+    k61.read_user(p61, ab, 1)
+    lru_add_drain_all(k61)
+
+    pt, pb = k61.page_at(p61, at), k61.page_at(p61, ab)
+    assert (LRU_INACTIVE, LRU_INACTIVE_FILE) == (int(k61.pages.lru[pt]), int(k61.pages.lru[pb]))
+    assert (True, False) == (bool(k61.pages.flags[pt] & F_SWAPBACKED),
+                             bool(k61.pages.flags[pb] & F_SWAPBACKED))
+
+
+def test_mlock_changes_no_list_in_2_6_27(k: Kernel, proc: Task) -> None:
+    """2.6.27 has no unevictable list: an mlocked page stays on the active list."""
+    a = anon(k, proc, 1, synchronous=False)
+    k.mlock(proc, a, PAGE_SIZE)
+    lru_add_drain_all(k)
+
+    page = k.page_at(proc, a)
+    assert (LRU_ACTIVE, 0) == (int(k.pages.lru[page]),
+                               int(k.pages.flags[page]) & (F_MLOCKED | F_UNEVICTABLE))
+
+
+@pytest.mark.parametrize("poke", ["unevictable_flag", "swapbacked_flag", "nr_unevictable"])
+def test_validate_catches_a_broken_6_1_list(poke: str) -> None:
+    """validate() of a 6.1 machine fires when PG_unevictable or PG_swapbacked disagrees with
+    the page's list, or a list counter is off."""
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), "6.1")
+    p = k.spawn()
+    a = anon(k, p, 1, synchronous=False)
+    lru_add_drain_all(k)
+    page = k.page_at(p, a)
+    validate(k)
+    if poke == "unevictable_flag":
+        k.pages.flags[page] |= F_UNEVICTABLE
+        expect = "PG_unevictable disagrees"
+    elif poke == "swapbacked_flag":
+        k.pages.flags[page] &= ~F_SWAPBACKED
+        expect = "PG_swapbacked disagrees"
+    else:
+        k.zone_stat[k.page_zone(page).id, ZoneStat.NR_UNEVICTABLE] += 1
+        expect = "NR_UNEVICTABLE"
+    with pytest.raises(InvariantError, match=expect):
+        validate(k)

@@ -351,16 +351,40 @@ def meminfo_values(k: Kernel) -> dict[str, int]:
         "Bounce": _global(k, ZoneStat.NR_BOUNCE),
         "WritebackTmp": _global(k, ZoneStat.NR_WRITEBACK_TEMP),
     }
+    if k.profile.has("split_lru"):
+        # Linux 6.1: the lists are split; Active/Inactive sum the anon and file ones.
+        lists = {
+            "Active(anon)": _global(k, ZoneStat.NR_ACTIVE_ANON),
+            "Inactive(anon)": _global(k, ZoneStat.NR_INACTIVE_ANON),
+            "Active(file)": _global(k, ZoneStat.NR_ACTIVE_FILE),
+            "Inactive(file)": _global(k, ZoneStat.NR_INACTIVE_FILE),
+            "Unevictable": _global(k, ZoneStat.NR_UNEVICTABLE),
+            "Mlocked": _global(k, ZoneStat.NR_MLOCK),
+        }
+        pages["Active"] = lists["Active(anon)"] + lists["Active(file)"]
+        pages["Inactive"] = lists["Inactive(anon)"] + lists["Inactive(file)"]
+        pages.update(lists)
     out = {key: value * kb for key, value in pages.items()}
     out.update({"HugePages_Total": 0, "HugePages_Free": 0, "HugePages_Rsvd": 0,
                 "HugePages_Surp": 0, "Hugepagesize": 2048})
     return out
 
 
+MEMINFO_NOT_MODELLED_61 = MEMINFO_NOT_MODELLED | frozenset({
+    "MemAvailable", "Zswap", "Zswapped", "Shmem", "KReclaimable", "KernelStack",
+    "SecPageTables", "Percpu", "HardwareCorrupted", "AnonHugePages", "ShmemHugePages",
+    "ShmemPmdMapped", "FileHugePages", "FilePmdMapped", "Hugetlb", "DirectMap1G",
+    "VmallocChunk",
+})
+"""Linux 6.1: its /proc/meminfo lines with no counterpart in the model."""
+
+
 def meminfo_kb(k: Kernel, key: str) -> int:
-    """The value the probe's meminfo_kb() reads for ``key`` from 2.6.27's /proc/meminfo:
-    -1 when 2.6.27 has no such line; NotModelled for a line the model does not keep."""
-    if key in MEMINFO_NOT_MODELLED:
+    """The value the probe's meminfo_kb() reads for ``key`` from the profile's
+    /proc/meminfo: -1 when that kernel has no such line; NotModelled for a line the model
+    does not keep."""
+    not_kept = MEMINFO_NOT_MODELLED_61 if k.profile.has("split_lru") else MEMINFO_NOT_MODELLED
+    if key in not_kept:
         raise NotModelled(f"meminfo {key}: the model keeps no such quantity")
     return meminfo_values(k).get(key, -1)
 
@@ -429,6 +453,62 @@ VMSTAT_EVENTS = frozenset(
 
 _VMSTAT_BY_NAME = {name: item for item, name in VMSTAT_ZONE_NAMES.items()}
 
+# Linux 6.1: the names of the counters the model keeps (zone and node counters; the model
+# sums both over the machine), and the event counters it does not count.
+_VMSTAT_BY_NAME_61 = {
+    "nr_free_pages": ZoneStat.NR_FREE_PAGES,
+    "nr_zone_inactive_anon": ZoneStat.NR_INACTIVE_ANON,
+    "nr_zone_active_anon": ZoneStat.NR_ACTIVE_ANON,
+    "nr_zone_inactive_file": ZoneStat.NR_INACTIVE_FILE,
+    "nr_zone_active_file": ZoneStat.NR_ACTIVE_FILE,
+    "nr_zone_unevictable": ZoneStat.NR_UNEVICTABLE,
+    "nr_mlock": ZoneStat.NR_MLOCK, "nr_bounce": ZoneStat.NR_BOUNCE,
+    "numa_hit": ZoneStat.NUMA_HIT, "numa_miss": ZoneStat.NUMA_MISS,
+    "numa_foreign": ZoneStat.NUMA_FOREIGN, "numa_interleave": ZoneStat.NUMA_INTERLEAVE_HIT,
+    "numa_local": ZoneStat.NUMA_LOCAL, "numa_other": ZoneStat.NUMA_OTHER,
+    "nr_inactive_anon": ZoneStat.NR_INACTIVE_ANON,
+    "nr_active_anon": ZoneStat.NR_ACTIVE_ANON,
+    "nr_inactive_file": ZoneStat.NR_INACTIVE_FILE,
+    "nr_active_file": ZoneStat.NR_ACTIVE_FILE,
+    "nr_unevictable": ZoneStat.NR_UNEVICTABLE,
+    "nr_slab_reclaimable": ZoneStat.NR_SLAB_RECLAIMABLE,
+    "nr_slab_unreclaimable": ZoneStat.NR_SLAB_UNRECLAIMABLE,
+    "nr_anon_pages": ZoneStat.NR_ANON_PAGES, "nr_mapped": ZoneStat.NR_FILE_MAPPED,
+    "nr_file_pages": ZoneStat.NR_FILE_PAGES, "nr_dirty": ZoneStat.NR_FILE_DIRTY,
+    "nr_writeback": ZoneStat.NR_WRITEBACK, "nr_writeback_temp": ZoneStat.NR_WRITEBACK_TEMP,
+    "nr_page_table_pages": ZoneStat.NR_PAGETABLE, "nr_vmscan_write": ZoneStat.NR_VMSCAN_WRITE,
+}
+VMSTAT_ZERO_61 = frozenset({
+    # No transparent huge pages and no NUMA balancing in the model: always 0.
+    "thp_migration_success", "thp_migration_fail", "thp_migration_split",
+    "numa_pages_migrated",
+})
+VMSTAT_EVENTS_61 = frozenset(
+    ["pgpgin", "pgpgout", "pswpin", "pswpout", "pgfree", "pgactivate", "pgdeactivate",
+     "pglazyfree", "pgfault", "pgmajfault", "pglazyfreed", "pgrefill", "pgreuse",
+     "pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct", "pgscan_anon",
+     "pgscan_file", "pgsteal_anon", "pgsteal_file", "pginodesteal", "slabs_scanned",
+     "kswapd_inodesteal", "pageoutrun", "pgrotated", "compact_migrate_scanned",
+     "unevictable_pgs_culled", "unevictable_pgs_scanned", "unevictable_pgs_rescued",
+     "unevictable_pgs_mlocked", "unevictable_pgs_munlocked", "unevictable_pgs_cleared",
+     "unevictable_pgs_stranded", "workingset_refault_anon", "workingset_refault_file",
+     "workingset_activate_anon", "workingset_activate_file", "nr_shmem", "nr_unstable",
+     "nr_zone_write_pending", "nr_free_cma", "nr_kernel_stack", "nr_zspages"]
+    + [f"{ev}_{z}" for ev in ("pgalloc", "allocstall", "pgskip")
+       for z in _ZONE_SUFFIXES])
+"""Linux 6.1 counters the model does not keep (NotModelled, not -1)."""
+
+
+def _nr_isolated(k: Kernel, anon: bool) -> int:
+    # Linux 6.1 nr_isolated_anon/file: pages taken off the LRU onto a private list.
+    from pagemig.mm.mm_types import LRU_PRIVATE
+    from pagemig.mm.page_flags import F_SWAPBACKED
+
+    p = k.pages
+    isolated = p.lru == LRU_PRIVATE
+    backed = (p.flags & F_SWAPBACKED) != 0
+    return int((isolated & (backed if anon else ~backed)).sum())
+
 
 def vmstat_value(k: Kernel, key: str) -> int:
     """The value the probe's vmstat_get() reads for ``key`` from 2.6.27's /proc/vmstat:
@@ -437,6 +517,16 @@ def vmstat_value(k: Kernel, key: str) -> int:
     event = vm_event_value(k, key)
     if event is not None:
         return event
+    if k.profile.has("split_lru"):
+        # Linux 6.1's names (mm/vmstat.c vmstat_text[] of that release).
+        if key in ("nr_isolated_anon", "nr_isolated_file"):
+            return _nr_isolated(k, key.endswith("anon"))
+        if key in VMSTAT_ZERO_61:
+            return 0
+        if key in VMSTAT_EVENTS_61:
+            raise NotModelled(f"vmstat {key}: a counter the model does not keep")
+        item61 = _VMSTAT_BY_NAME_61.get(key)
+        return -1 if item61 is None else _global(k, item61)
     item = _VMSTAT_BY_NAME.get(key)
     if item is not None:
         if item in VMSTAT_NOT_COUNTED:

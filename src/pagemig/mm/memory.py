@@ -394,7 +394,7 @@ def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte
         page_add_new_anon_rmap(k, mapped, vma, address)
     else:
         mm.file_rss += 1
-        page_add_file_rmap(k, mapped)
+        page_add_file_rmap(k, mapped, vma)
     mm.set_pte(address, entry)
     k.trace("mm_fault_file", mm=mm.id, addr=address, pfn=mapped, write=int(write),
             cow=int(anon))

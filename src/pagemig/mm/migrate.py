@@ -189,7 +189,7 @@ def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
     if mapping_is_anon(int(k.pages.mapping[new])):
         page_add_anon_rmap(k, new, vma, addr)
     else:
-        page_add_file_rmap(k, new)
+        page_add_file_rmap(k, new, vma)
     k.trace("mm_migrate_remap", old=old, new=new, mm=mm.id, addr=addr)
 
 

@@ -149,6 +149,7 @@ def page_add_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int,
         __page_set_anon_rmap(k, pfn, vma, address)
     if exclusive and k.profile.has("anon_exclusive"):
         k.pages.flags[pfn] |= F_ANON_EXCLUSIVE
+    _mlock_vma_page(k, pfn, vma)
 
 
 def page_add_new_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> None:
@@ -169,13 +170,27 @@ def page_add_new_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> No
             add_page_to_lru(k, pfn, bool(int(k.pages.flags[pfn]) & F_ACTIVE))
     if k.profile.has("anon_exclusive"):
         k.pages.flags[pfn] |= F_ANON_EXCLUSIVE
+    _mlock_vma_page(k, pfn, vma)
 
 
-def page_add_file_rmap(k: Kernel, pfn: int) -> None:
-    """Model of page_add_file_rmap(): NR_FILE_MAPPED counts the first pte."""
+def page_add_file_rmap(k: Kernel, pfn: int, vma: VmArea | None = None) -> None:
+    """Model of page_add_file_rmap(): NR_FILE_MAPPED counts the first pte.
+
+    Linux 6.1: a VM_LOCKED ``vma`` mlocks the page.
+    """
     k.pages.mapcount[pfn] += 1
     if int(k.pages.mapcount[pfn]) == 1:
         k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_MAPPED] += 1
+    if vma is not None:
+        _mlock_vma_page(k, pfn, vma)
+
+
+def _mlock_vma_page(k: Kernel, pfn: int, vma: VmArea) -> None:
+    # Linux 6.1: the rmap helpers mlock a page mapped in a VM_LOCKED vma.
+    if k.profile.has("split_lru"):
+        from pagemig.mm.mlock import mlock_vma_page
+
+        mlock_vma_page(k, pfn, vma)
 
 
 def page_dup_rmap(k: Kernel, pfn: int) -> None:
@@ -194,6 +209,10 @@ def page_remove_rmap(k: Kernel, pfn: int, vma: VmArea) -> None:
     k.pages.mapcount[pfn] -= 1
     left = int(k.pages.mapcount[pfn])
     assert left >= 0, f"page_remove_rmap: negative mapcount on pfn {pfn}"
+    if k.profile.has("split_lru"):
+        from pagemig.mm.mlock import munlock_vma_page
+
+        munlock_vma_page(k, pfn, vma)  # Linux 6.1: a locked vma lets go of the page
     if left == 0:
         mem_cgroup_uncharge_page(k, pfn)
         anon = mapping_is_anon(int(k.pages.mapping[pfn]))
