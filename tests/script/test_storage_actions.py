@@ -79,3 +79,21 @@ def test_pageout_swapin_and_pageflags_in_6_1(capsys: pytest.CaptureFixture[str],
                            "map a anon 1 touch=write\npageout a\n")
     assert ("EINVAL", 1) == (by_line(objs, "pageout")[3]["err"],
                              by_line(objs, "pageout")[3]["present"])
+
+
+def test_sysfs_paths_of_6_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """6.1 has node/has_memory and transparent_hugepage/enabled (a write of a mode shows in
+    brackets, an unknown mode is EINVAL); 2.6.27 has neither (ENOENT)."""
+    text = ("read /sys/devices/system/node/has_memory\n"
+            "write /sys/kernel/mm/transparent_hugepage/enabled always\n"
+            "write /sys/kernel/mm/transparent_hugepage/enabled sometimes\n")
+    rc, objs, _ = run_text(capsys, tmp_path, text, "--kernel", "6.1")
+    assert 0 == rc
+    assert "0-1" == by_line(objs, "read")[1]["content"]  # the probe strips the newline
+    writes = by_line(objs, "write")
+    assert ("OK", "[always] madvise never") == (writes[2]["err"], writes[2]["readback"])
+    assert ("EINVAL", "[always] madvise never") == (writes[3]["err"], writes[3]["readback"])
+
+    rc, objs, _ = run_text(capsys, tmp_path, text)
+    assert "No such file or directory" == by_line(objs, "read")[1]["err"]
+    assert ["ENOENT", "ENOENT"] == [by_line(objs, "write")[n]["err"] for n in (2, 3)]

@@ -644,6 +644,8 @@ def _root(k: Kernel) -> _Dir:
             "has_normal_memory": _File("sysfs", lambda: _nodes_line(k.nodes_with_memory())),
             "has_cpu": _File("sysfs", lambda: _nodes_line([n.nid for n in nodes if n.cpus])),
         }
+        if k.profile.has("node_has_memory"):
+            out["has_memory"] = _File("sysfs", lambda: _nodes_line(k.nodes_with_memory()))
         for n in nodes:
             out[f"node{n.nid}"] = _node_dir(k, n.nid)
         return out
@@ -657,10 +659,19 @@ def _root(k: Kernel) -> _Dir:
                 "surplus_hugepages": _File("sysfs", _const("0\n"))}
 
     hugepages = _Dir(lambda: {"hugepages-2048kB": _Dir(hstate_entries, True)}, True)
+
+    def mm_entries() -> dict[str, _File | _Dir]:
+        out: dict[str, _File | _Dir] = {"hugepages": hugepages}
+        if k.profile.has("thp_sysfs"):
+            out["transparent_hugepage"] = _Dir(lambda: {"enabled": _File(
+                "sysfs_rw", lambda: _thp_enabled_text(k), lambda v: _thp_enabled_store(k, v))},
+                False)
+        return out
+
     sys_tree = {
         "devices": _Dir(lambda: {"system": _Dir(lambda: {
             "node": _Dir(node_entries, True)}, False)}, False),
-        "kernel": _Dir(lambda: {"mm": _Dir(lambda: {"hugepages": hugepages}, True)}, False),
+        "kernel": _Dir(lambda: {"mm": _Dir(mm_entries, False)}, False),
         "fs": _Dir(dict, False),
     }
     cmdline = "console=ttyS0 loglevel=4 panic=-1 rdinit=/init nokaslr norandmaps\n"
@@ -674,13 +685,39 @@ def _root(k: Kernel) -> _Dir:
             "vm": _Dir(lambda: {"drop_caches": _File(
                 "sysctl", _const("0\n"), lambda v: _drop_caches(k, v))},
                 False),
-            "kernel": _Dir(lambda: {"randomize_va_space": _File(
-                "sysctl", _const("0\n"), _not_supported(
-                    "write /proc/sys/kernel/randomize_va_space"))}, False),
+            "kernel": _Dir(lambda: _kernel_sysctls(k), False),
         }, False),
     }
     return _Dir(lambda: {"sys": _Dir(lambda: sys_tree, False),
                          "proc": _Dir(lambda: proc_tree, False)}, False)
+
+
+THP_MODES = ("always", "madvise", "never")
+
+
+def _thp_enabled_text(k: Kernel) -> str:
+    # Linux 6.1 enabled_show(): the modes with the current one in brackets.
+    return " ".join(f"[{m}]" if m == k.thp_enabled else m for m in THP_MODES) + "\n"
+
+
+def _thp_enabled_store(k: Kernel, value: str) -> int:
+    # Linux 6.1 enabled_store(): one of the mode names (a trailing newline allowed).  The
+    # setting is kept; the model makes no transparent huge pages whatever it says.
+    mode = value[:-1] if value.endswith("\n") else value
+    if mode not in THP_MODES:
+        return -errno.EINVAL
+    k.thp_enabled = mode
+    return 0
+
+
+def _kernel_sysctls(k: Kernel) -> dict[str, _File | _Dir]:
+    out: dict[str, _File | _Dir] = {"randomize_va_space": _File(
+        "sysctl", _const("0\n"), _not_supported("write /proc/sys/kernel/randomize_va_space"))}
+    if k.profile.has("node_has_memory"):
+        # Linux 6.1 with numa_balancing=disable; the model has no NUMA balancing to enable.
+        out["numa_balancing"] = _File("sysctl", _const("0\n"), _not_supported(
+            "write /proc/sys/kernel/numa_balancing: NUMA balancing is not modelled"))
+    return out
 
 
 MISSING_IN_2_6_27 = (
@@ -692,6 +729,13 @@ MISSING_IN_2_6_27 = (
 )
 """Paths (and everything below them) that later kernels have and 2.6.27 does not."""
 
+PATH_FEATURES = {
+    "/sys/devices/system/node/has_memory": "node_has_memory",
+    "/sys/kernel/mm/transparent_hugepage": "thp_sysfs",
+    "/proc/sys/kernel/numa_balancing": "node_has_memory",
+}
+"""The paths of MISSING_IN_2_6_27 that a profile with the feature has (and the model)."""
+
 
 def _lookup(k: Kernel, path: str) -> _File | _Dir | int:
     # Path walk: the node, -ENOENT or -ENOTDIR; NotModelled where the model cannot tell.
@@ -701,6 +745,9 @@ def _lookup(k: Kernel, path: str) -> _File | _Dir | int:
     if norm.startswith("//"):
         norm = norm[1:]
     for missing in MISSING_IN_2_6_27:
+        feature = PATH_FEATURES.get(missing)
+        if feature is not None and k.profile.has(feature):
+            continue
         if norm == missing or norm.startswith(missing + "/"):
             return -errno.ENOENT
     node: _File | _Dir = _root(k)

@@ -46,6 +46,12 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "-EBUSY for an isolated page, positive return counts entries not attempted "
             "(commit a49bd4d71637)"),
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
+    Feature("node_hugepages", (2, 6, 32),
+            "/sys/devices/system/node/nodeN/hugepages: per-node hugetlb pools"),
+    Feature("thp_sysfs", (2, 6, 38), "/sys/kernel/mm/transparent_hugepage"),
+    Feature("node_has_memory", (3, 8),
+            "/sys/devices/system/node/has_memory (N_MEMORY) and "
+            "/proc/sys/kernel/numa_balancing"),
     Feature("swapin_unreferenced", (2, 6, 30),
             "do_swap_page() no longer calls mark_page_accessed() on the swapped-in page"),
     Feature("pipe_resize", (2, 6, 35),
