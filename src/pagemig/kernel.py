@@ -135,6 +135,7 @@ class Kernel:
         self.ext2_aops = ext2_aops(self.profile.has("ext4"))
         self.bh = BufferHeads()
         self.writeback_inflight: list[int] = []
+        self.hugetlb_pool: dict[int, list[np.ndarray]] = {}  # 6.1 per-node pools (mm/hugetlb.py)
         self.thp_enabled = "never"  # the oracle boots with transparent_hugepage=never
         self.hold_writeback = False  # keep started writeback in flight (tests look at it)
         self.swap_info: Any = None  # the swap area, after swapon()

@@ -146,6 +146,9 @@ class _Facts:
         self.kernel = np.zeros(n, np.int64)
         self.kernel[(k.pages.flags & F_RESERVED) != 0] = 1
         self.kernel[k.vdso_pfn] += 1
+        for pool in k.hugetlb_pool.values():  # Linux 6.1: free huge pages of a node's pool
+            for frames in pool:
+                self.kernel[frames] += 1
 
 
 def _all_mms(k: Kernel) -> list:  # type: ignore[type-arg]

@@ -614,6 +614,28 @@ def node_numastat_text(k: Kernel, nid: int) -> str:
     return "".join(f"{name} {int(k.zone_stat[zones, item].sum())}\n" for name, item in items)
 
 
+def _node_hstate_entries(k: Kernel, nid: int) -> dict[str, _File | _Dir]:
+    # Linux 6.1 nodeN/hugepages/hugepages-2048kB: the node's pool (mm/hugetlb.py).
+    from pagemig.mm.hugetlb import nr_huge_pages_node
+
+    def count() -> str:
+        return f"{nr_huge_pages_node(k, nid)}\n"
+
+    return {"nr_hugepages": _File("sysfs_rw", count, lambda v: _nr_hugepages_store(k, nid, v)),
+            "free_hugepages": _File("sysfs", count),
+            "surplus_hugepages": _File("sysfs", _const("0\n"))}
+
+
+def _nr_hugepages_store(k: Kernel, nid: int, value: str) -> int:
+    # nr_hugepages_store_common(): kstrtoul() of the text, then the node's pool is resized.
+    from pagemig.mm.hugetlb import set_max_huge_pages
+
+    text = value.strip()
+    if not text.isdigit():
+        return -errno.EINVAL
+    return set_max_huge_pages(k, nid, int(text))
+
+
 def _node_dir(k: Kernel, nid: int) -> _Dir:
     node = k.nodes[nid]
 
@@ -629,6 +651,9 @@ def _node_dir(k: Kernel, nid: int) -> _Dir:
         }
         for cpu in node.cpus:
             out[f"cpu{cpu}"] = _Dir(dict, False)
+        if k.profile.has("node_hugepages") and node.has_memory:
+            out["hugepages"] = _Dir(lambda: {"hugepages-2048kB": _Dir(
+                lambda: _node_hstate_entries(k, nid), True)}, True)
         return out
 
     return _Dir(entries, True)
