@@ -6,8 +6,10 @@ passes them to reclaim_pages(), which runs shrink_page_list() on them with the r
 ignored.  This module models that path.
 
 Simplifications: no LRU scanning, no watermarks, no writeback throttling; a dirty file page
-is kept (only kswapd writes file pages from reclaim); a page reclaim keeps goes back to
-the LRU through putback_lru_page().
+is kept (only kswapd writes file pages from reclaim); a tmpfs page loses its ptes but stays
+in the page cache (6.1 moves it to the swap cache through shmem_writepage(); both leave
+the ptes none and the data readable); a page reclaim keeps goes back to the LRU through
+putback_lru_page().
 """
 
 from __future__ import annotations
