@@ -350,3 +350,40 @@ def test_node_hugepages_do_not_exist_in_2_6_27(k: Kernel, proc: Task) -> None:
     """2.6.27 has no per-node hugepages directory."""
     path = "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
     assert -errno.ENOENT == procfs.write_file(k, proc, path, "2")
+
+
+def test_pagemap_entries_of_6_1(k61: Kernel, p61: Task) -> None:
+    """6.1 pagemap: soft-dirty (55) in every vma, exclusive (56) for a page mapped once,
+    file (61) for a page-cache page, the pfn of a present page; 0 outside every vma; a
+    swap pte gives PM_SWAP; after fork the anon page is mapped twice: not exclusive."""
+    a = anon(k61, p61, 1, synchronous=True)
+    f = k61.create_file("/tmp/t", 1)
+    af = k61.mmap(p61, PAGE_SIZE, flags=MAP_SHARED, file=f)
+    k61.read_user(p61, af, 1)
+    mm = p61.mm
+    assert mm is not None
+    page = k61.page_at(p61, a)
+
+    assert 1 << 63 | 1 << 56 | 1 << 55 | page == procfs.pagemap_entry(k61, mm, a)
+    assert 1 << 63 | 1 << 61 | 1 << 56 | 1 << 55 | k61.page_at(p61, af) == \
+        procfs.pagemap_entry(k61, mm, af)
+    assert 0 == procfs.pagemap_entry(k61, mm, 0x1000)
+    child = k61.fork(p61)
+    assert 1 << 63 | 1 << 55 | page == procfs.pagemap_entry(k61, mm, a)
+    k61.exit(child)
+    k61.reap(child)
+    k61.madvise(p61, a, PAGE_SIZE, MADV_PAGEOUT)
+    assert (1, 0) == (procfs.pagemap_entry(k61, mm, a) >> 62 & 1,
+                      procfs.pagemap_entry(k61, mm, a) >> 63 & 1)
+
+
+def test_pagemap_hides_frames_from_users_without_cap_sys_admin(k61: Kernel, p61: Task) -> None:
+    """6.1: a reader without CAP_SYS_ADMIN reads present entries with frame 0."""
+    a = anon(k61, p61, 1, synchronous=True)
+    buf = k61.mmap(p61, PAGE_SIZE)
+    p61.cap_effective = frozenset(p61.cap_effective - {21})
+
+    assert 8 == procfs.pagemap_read(k61, p61, p61, buf, a, 1)
+
+    entry = int.from_bytes(k61.read_user(p61, buf, 8), "little")
+    assert (1, 0) == (entry >> 63, entry & ((1 << 55) - 1))

@@ -35,12 +35,13 @@ from pagemig.mm.vmstat import vm_event_value
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
-    from pagemig.mm.mm_types import MmStruct
+    from pagemig.mm.mm_types import MmStruct, VmArea
     from pagemig.sched import Task
 
 CAP_DAC_OVERRIDE = 1
 CAP_DAC_READ_SEARCH = 2
 CAP_SYS_PTRACE = 19
+CAP_SYS_ADMIN = 21
 
 
 class NotModelled(Exception):
@@ -194,6 +195,10 @@ def pagemap_entry(k: Kernel, mm: MmStruct, addr: int) -> int:
     )
 
     vma = mm.find_vma(addr)
+    if k.profile.has("pagemap_exclusive"):
+        if vma is None or vma.vm_start > addr or vma.vm_flags & VM_HUGETLB:
+            return 0
+        return _pagemap_entry_61(k, mm, vma, addr)
     if vma is None or vma.vm_start > addr or vma.vm_flags & VM_HUGETLB:
         return PM_NOT_PRESENT
     if mm.pte_table(addr, False) is None:
@@ -206,6 +211,55 @@ def pagemap_entry(k: Kernel, mm: MmStruct, addr: int) -> int:
     if pte_present(pte):
         return (pte_pfn(pte) & PM_PFRAME_MASK) | PM_NOT_PRESENT | PM_PRESENT
     return 0
+
+
+# Linux 6.1 pagemap bits (the page-shift field went away in 4.2).
+PM_SOFT_DIRTY = 1 << 55
+PM_MMAP_EXCLUSIVE = 1 << 56
+PM_FILE = 1 << 61
+
+
+def _pagemap_entry_61(k: Kernel, mm: MmStruct, vma: VmArea, addr: int) -> int:
+    """Linux 6.1's pagemap_pte_range() entry inside a vma: every vma is soft-dirty (new
+    vmas are VM_SOFTDIRTY and nothing clears it here); a present pte gives PM_PRESENT and
+    the pfn, a swap or migration pte PM_SWAP with type and offset; a page that is not
+    anonymous adds PM_FILE, one mapped once PM_MMAP_EXCLUSIVE (not for a migration
+    entry)."""
+    from pagemig.mm.mm_types import mapping_is_anon
+    from pagemig.mm.swapops import (
+        is_migration_entry,
+        is_swap_pte,
+        migration_entry_to_pfn,
+        pte_pfn,
+        pte_present,
+        pte_to_swp_entry,
+        swp_offset,
+        swp_type,
+    )
+
+    flags = PM_SOFT_DIRTY
+    pte = mm.get_pte(addr) if mm.pte_table(addr, False) is not None else 0
+    page = -1
+    migration = False
+    if pte_present(pte):
+        frame = pte_pfn(pte)
+        flags |= PM_PRESENT
+        if frame != k.zero_page_pfn and frame < k.pages.nr_pages:
+            page = frame
+    elif is_swap_pte(pte):
+        entry = pte_to_swp_entry(pte)
+        frame = swp_type(entry) | (swp_offset(entry) << MAX_SWAPFILES_SHIFT)
+        flags |= PM_SWAP
+        migration = is_migration_entry(entry)
+        if migration:
+            page = migration_entry_to_pfn(entry)
+    else:
+        return flags
+    if page >= 0 and not mapping_is_anon(int(k.pages.mapping[page])):
+        flags |= PM_FILE
+    if page >= 0 and not migration and int(k.pages.mapcount[page]) == 1:
+        flags |= PM_MMAP_EXCLUSIVE
+    return (frame & PM_PFRAME_MASK) | flags
 
 
 def ptrace_may_access(reader: Task, task: Task) -> int:
@@ -277,8 +331,11 @@ def pagemap_read(k: Kernel, reader: Task, task: Task, buf: int, vaddr: int, coun
             if got != pagecount:
                 return -errno.EFAULT if got >= 0 else got
             base = vaddr & PAGE_MASK
-            data = b"".join(pagemap_entry(k, mm, base + i * PAGE_SIZE).to_bytes(8, "little")
-                            for i in range(count))
+            entries = [pagemap_entry(k, mm, base + i * PAGE_SIZE) for i in range(count)]
+            if k.profile.has("pagemap_exclusive") and not reader.capable(CAP_SYS_ADMIN):
+                # Linux 6.1: without CAP_SYS_ADMIN the frame of a present page reads as 0.
+                entries = [e & ~PM_PFRAME_MASK if e & PM_PRESENT else e for e in entries]
+            data = b"".join(e.to_bytes(8, "little") for e in entries)
             if copy_to_user(k, buf, data):
                 return -errno.EFAULT
         finally:
