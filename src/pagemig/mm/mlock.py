@@ -26,6 +26,7 @@ from pagemig.mm.mm_types import (
     VM_IO,
     VM_LOCKED,
     VM_PFNMAP,
+    VM_SHARED,
     VM_WRITE,
 )
 from pagemig.mm.mmap import merge_or_split
@@ -36,8 +37,14 @@ if TYPE_CHECKING:
 
 
 def make_pages_present(k: Kernel, mm: MmStruct, vma: VmArea, start: int, end: int) -> int:
-    """Model of make_pages_present(): fault in [start, end), writing if the vma is writable."""
+    """Model of make_pages_present(): fault in [start, end), writing if the vma is writable.
+
+    Linux 6.1 (populate_vma_page_range()): only a private writable vma is write-faulted
+    (to break COW); a shared one is read-faulted, so its pages are not dirtied.
+    """
     write = bool(vma.vm_flags & VM_WRITE)
+    if k.profile.has("mlock_no_shared_write") and vma.vm_flags & VM_SHARED:
+        write = False
     ret, _ = get_user_pages(k, mm, start, (end - start) >> PAGE_SHIFT, write, False)
     return 0 if ret >= 0 else ret
 

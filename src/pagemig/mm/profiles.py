@@ -48,6 +48,9 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
     Feature("node_hugepages", (2, 6, 32),
             "/sys/devices/system/node/nodeN/hugepages: per-node hugetlb pools"),
+    Feature("mlock_no_shared_write", (2, 6, 37),
+            "mlock() populates shared mappings with read faults (no dirtying); only private "
+            "writable ones are write-faulted to break COW"),
     Feature("thp_sysfs", (2, 6, 38), "/sys/kernel/mm/transparent_hugepage"),
     Feature("node_has_memory", (3, 8),
             "/sys/devices/system/node/has_memory (N_MEMORY) and "
