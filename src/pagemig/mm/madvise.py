@@ -157,14 +157,42 @@ def _readpage(k: Kernel, mapping: AddressSpace, pfn: int) -> None:
     mapping.a_ops.readpage(k, mapping, pfn)
 
 
+def force_swapin_readahead(k: Kernel, vma: VmArea, start: int, end: int) -> None:
+    """Model of force_swapin_readahead() (Linux 6.1): every swap pte of [start, end) has its
+    page read into the swap cache (allocated by the vma's policy, left unmapped); then the
+    pagevec is drained."""
+    from pagemig.mm.swap import lru_add_drain, put_page
+    from pagemig.mm.swap_state import read_swap_cache_async
+    from pagemig.mm.swapops import is_swap_pte, non_swap_entry, pte_to_swp_entry
+
+    mm = vma.vm_mm
+    for addr in range(start, min(end, vma.vm_end), PAGE_SIZE):
+        pte = mm.get_pte(addr)
+        if not is_swap_pte(pte):
+            continue
+        entry = pte_to_swp_entry(pte)
+        if non_swap_entry(entry):
+            continue
+        page = read_swap_cache_async(k, entry, vma, addr)
+        if page >= 0:
+            put_page(k, page)
+    lru_add_drain(k)
+
+
 def madvise_willneed(k: Kernel, vma: VmArea, start: int, end: int) -> tuple[int, VmArea]:
-    """Model of madvise_willneed(): read-ahead of the file pages; -EBADF without a file.
+    """Model of madvise_willneed(): read-ahead of the file pages; -EBADF without a file
+    (Linux 6.1: swap-in read-ahead of anonymous memory; nothing for tmpfs holes).
 
     The read-ahead's own result is ignored, as the kernel ignores it.
     """
     mapping = vma.vm_file
     if mapping is None:
+        if k.profile.has("willneed_swapin"):
+            force_swapin_readahead(k, vma, start, end)
+            return 0, vma
         return -errno.EBADF, vma
+    if mapping.is_shmem and k.profile.has("shmem_willneed_swapin"):
+        return 0, vma  # Linux 6.1: only swapped tmpfs pages are read (none in the model)
     first = ((start - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
     end = min(end, vma.vm_end)
     last = ((end - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff

@@ -52,6 +52,12 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "mlock() populates shared mappings with read faults (no dirtying); only private "
             "writable ones are write-faulted to break COW"),
     Feature("thp_sysfs", (2, 6, 38), "/sys/kernel/mm/transparent_hugepage"),
+    Feature("willneed_swapin", (3, 15),
+            "MADV_WILLNEED on anonymous memory reads its swapped-out pages into the swap "
+            "cache instead of failing with EBADF"),
+    Feature("shmem_willneed_swapin", (5, 9),
+            "MADV_WILLNEED on tmpfs swaps in its swapped pages only; holes stay holes "
+            "(the release is approximate)"),
     Feature("node_has_memory", (3, 8),
             "/sys/devices/system/node/has_memory (N_MEMORY) and "
             "/proc/sys/kernel/numa_balancing"),
