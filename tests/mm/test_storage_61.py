@@ -387,3 +387,26 @@ def test_pagemap_hides_frames_from_users_without_cap_sys_admin(k61: Kernel, p61:
 
     entry = int.from_bytes(k61.read_user(p61, buf, 8), "little")
     assert (1, 0) == (entry >> 63, entry & ((1 << 55) - 1))
+
+
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_fork_child_does_not_inherit_vm_locked(profile: str) -> None:
+    """dup_mmap() clears VM_LOCKED in the child's copy of a locked vma (both releases); in
+    6.1 the parent's shared pages stay mlocked when the child breaks COW."""
+    from pagemig.mm.mm_types import VM_LOCKED
+
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), profile)
+    p = k.spawn()
+    a = anon(k, p, 1, synchronous=False)
+    k.mlock(p, a, PAGE_SIZE)
+    child = k.fork(p)
+    page = k.page_at(p, a)
+
+    k.write_user(child, a, b"child")
+
+    assert (VM_LOCKED, 0) == (p.mm.vma_containing(a).vm_flags & VM_LOCKED,  # type: ignore[union-attr]
+                              child.mm.vma_containing(a).vm_flags & VM_LOCKED)  # type: ignore[union-attr]
+    mlocked = F_MLOCKED if profile == "6.1" else 0
+    assert mlocked == int(k.pages.flags[page]) & F_MLOCKED
+    assert 0 == int(k.pages.flags[k.page_at(child, a)]) & F_MLOCKED
+    validate(k)
