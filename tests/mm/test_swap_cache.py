@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import errno
 
-from pagemig.kernel import Kernel
+import pytest
+
+from pagemig.kernel import Kernel, Topology
 from pagemig.mm import migrate
 from pagemig.mm.mm_types import PAGE_SIZE, PageList
 from pagemig.mm.page_flags import F_REFERENCED, F_SWAPCACHE
@@ -154,3 +156,28 @@ def test_swapin_marks_the_page_referenced_in_2_6_27(k: Kernel, proc: Task) -> No
 
     page = k.page_at(proc, a)
     assert page is not None and bool(k.pages.flags[page] & F_REFERENCED)
+
+
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_exit_frees_an_unmapped_swap_cache_page_after_unlocking_it(profile: str) -> None:
+    """fork, swap out, the parent swaps in and copies on write: the old page stays in the
+    swap cache, unmapped, for the child's swap pte.  The child's exit drops the last pte:
+    free_swap_and_cache() takes the page out of the cache under its lock and the lookup's
+    reference, dropped after the unlock, frees it (no page freed while locked)."""
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), profile)
+    p = k.spawn()
+    a = setup(k, p, 1)
+    child = k.fork(p)
+    entry = k.swap_out(p, a, keep_in_cache=True)
+    k.read_user(p, a, 1)
+    old = k.page_at(p, a)
+    k.write_user(p, a, b"PAGE 0")
+    assert old != k.page_at(p, a)
+    assert old == k.swapper_space.slot(swp_offset(entry))
+
+    k.exit(child)
+    k.reap(child)
+
+    assert (-1, 0) == (k.swapper_space.slot(swp_offset(entry)), int(k.pages.count[old]))
+    assert 0 == int(k.swap_info.swap_map[swp_offset(entry)])
+    validate(k)

@@ -61,6 +61,9 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
     Feature("node_has_memory", (3, 8),
             "/sys/devices/system/node/has_memory (N_MEMORY) and "
             "/proc/sys/kernel/numa_balancing"),
+    Feature("free_swap_unmapped", (2, 6, 28),
+            "free_swap_and_cache() drops a cached page that no pte maps (2.6.27: only one "
+            "with no reference but the cache's and the lookup's)"),
     Feature("swapin_unreferenced", (2, 6, 30),
             "do_swap_page() no longer calls mark_page_accessed() on the swapped-in page"),
     Feature("pipe_resize", (2, 6, 35),

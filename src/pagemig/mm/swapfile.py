@@ -143,9 +143,17 @@ def try_to_free_swap(k: Kernel, page: int) -> int:
 
 
 def free_swap_and_cache(k: Kernel, entry: int) -> None:
-    """Model of free_swap_and_cache(): a swap pte goes away; an orphaned cache page too."""
+    """Model of free_swap_and_cache(): a swap pte goes away; an orphaned cache page too.
+
+    When only the swap cache still refers to the slot, the cached page is looked up with a
+    reference and, if its lock is free, leaves the swap cache (and becomes dirty) when it
+    is not under writeback and either swap is more than half full or (2.6.27) the cache
+    and this lookup hold its only references / (Linux 6.1) no pte maps it.  The lookup's
+    reference is dropped after the unlock, which may free the page.
+    """
     from pagemig.mm.filemap import trylock_page, unlock_page
-    from pagemig.mm.page_flags import F_WRITEBACK
+    from pagemig.mm.page_flags import F_DIRTY, F_SWAPCACHE, F_WRITEBACK
+    from pagemig.mm.swap import get_page, put_page
     from pagemig.mm.swap_state import delete_from_swap_cache
 
     si = k.swap_info
@@ -154,7 +162,17 @@ def free_swap_and_cache(k: Kernel, entry: int) -> None:
     swap_free(k, entry)
     off = swp_offset(entry)
     page = k.swapper_space.slot(off)
-    if page >= 0 and int(si.swap_map[off]) == 1 and int(k.pages.mapcount[page]) == 0 \
-            and not int(k.pages.flags[page]) & F_WRITEBACK and trylock_page(k, page):
-        delete_from_swap_cache(k, page)
+    if page < 0 or int(si.swap_map[off]) != 1:
+        return
+    get_page(k, page)  # find_get_page()
+    if trylock_page(k, page):
+        flags = int(k.pages.flags[page])
+        if k.profile.has("free_swap_unmapped"):
+            unused = not int(k.pages.mapcount[page])
+        else:
+            unused = int(k.pages.count[page]) == 2
+        if flags & F_SWAPCACHE and not flags & F_WRITEBACK and (unused or k.vm_swap_full()):
+            delete_from_swap_cache(k, page)
+            k.pages.flags[page] |= F_DIRTY
         unlock_page(k, page)
+    put_page(k, page)
