@@ -410,3 +410,27 @@ def test_fork_child_does_not_inherit_vm_locked(profile: str) -> None:
     assert mlocked == int(k.pages.flags[page]) & F_MLOCKED
     assert 0 == int(k.pages.flags[k.page_at(child, a)]) & F_MLOCKED
     validate(k)
+
+
+def test_vmstat_and_meminfo_names_of_6_1(k61: Kernel, p61: Task) -> None:
+    """6.1 names: nr_mlock/nr_unevictable and Mlocked/Unevictable count two mlocked pages,
+    nr_inactive_anon is the anon list (nr_inactive does not exist: -1), Active is the sum
+    of the anon and file lists; 2.6.27 prints none of the new names."""
+    a = anon(k61, p61, 2, synchronous=False)
+    k61.mlock(p61, a, 2 * PAGE_SIZE)
+
+    assert (2, 2, -1) == (procfs.vmstat_value(k61, "nr_mlock"),
+                          procfs.vmstat_value(k61, "nr_unevictable"),
+                          procfs.vmstat_value(k61, "nr_inactive"))
+    assert (8, 8) == (procfs.meminfo_kb(k61, "Mlocked"), procfs.meminfo_kb(k61, "Unevictable"))
+    assert procfs.meminfo_kb(k61, "Active") == (procfs.meminfo_kb(k61, "Active(anon)")
+                                                + procfs.meminfo_kb(k61, "Active(file)"))
+    assert 0 == procfs.vmstat_value(k61, "nr_isolated_anon")
+
+
+def test_vmstat_names_of_2_6_27(k: Kernel) -> None:
+    """2.6.27 prints nr_inactive, not the split names or nr_mlock."""
+    assert (-1, -1) == (procfs.vmstat_value(k, "nr_mlock"),
+                        procfs.vmstat_value(k, "nr_inactive_anon"))
+    assert -1 == procfs.meminfo_kb(k, "Mlocked")
+    assert procfs.vmstat_value(k, "nr_inactive") >= 0
