@@ -20,7 +20,7 @@ from pagemig.mm.mm_types import (
     LRU_UNEVICTABLE,
     PAGE_SIZE,
 )
-from pagemig.mm.mmap import MAP_SHARED
+from pagemig.mm.mmap import MAP_FIXED, MAP_SHARED
 from pagemig.mm.mmzone import ZoneStat
 from pagemig.mm.page_flags import (
     F_ANON_EXCLUSIVE,
@@ -434,3 +434,49 @@ def test_vmstat_names_of_2_6_27(k: Kernel) -> None:
                         procfs.vmstat_value(k, "nr_inactive_anon"))
     assert -1 == procfs.meminfo_kb(k, "Mlocked")
     assert procfs.vmstat_value(k, "nr_inactive") >= 0
+
+
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_read_fault_maps_the_cached_pages_of_its_block_in_6_1(profile: str) -> None:
+    """A read fault on page 1 of a tmpfs file whose pages 0-5 and 17 are cached: 6.1's
+    fault-around maps 0-5 (the 16-page block of the fault, cached pages only; 17 is in the
+    next block); 2.6.27 maps page 1 alone."""
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), profile)
+    p = k.spawn()
+    f = k.create_file("/tmp/f", 20)
+    for i in [*range(6), 17]:
+        k.pwrite(p, f, i, b"x")
+    a = k.mmap(p, 32 * PAGE_SIZE)  # find a 64 KiB aligned place for the file mapping
+    k.munmap(p, a, 32 * PAGE_SIZE)
+    aligned = (a + 16 * PAGE_SIZE - 1) & ~(16 * PAGE_SIZE - 1)
+    m = k.mmap(p, 20 * PAGE_SIZE, flags=MAP_SHARED | MAP_FIXED, file=f, addr=aligned)
+
+    k.read_user(p, m + PAGE_SIZE, 1)
+
+    mapped = [i for i in range(20) if k.page_at(p, m + i * PAGE_SIZE) is not None]
+    assert ([0, 1, 2, 3, 4, 5] if profile == "6.1" else [1]) == mapped
+
+
+def test_read_fault_on_a_block_file_reads_around_and_skips_the_readahead_mark(
+        k61: Kernel, p61: Task) -> None:
+    """6.1: a read fault on page 20 of an uncached 40-page ext4 file reads pages 4-35
+    (read-around), marks page 28 PG_readahead, and fault-around maps 16-31 but 28."""
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    f = k61.create_blockfs_file("/blk/f", 40)
+    for i in range(40):
+        k61.pwrite(p61, f, i, b"y")
+    k61.fsync(p61, f)
+    k61.drop_caches()
+    assert 0 == f.nrpages
+    a = k61.mmap(p61, 64 * PAGE_SIZE)
+    k61.munmap(p61, a, 64 * PAGE_SIZE)
+    aligned = (a + 16 * PAGE_SIZE - 1) & ~(16 * PAGE_SIZE - 1)
+    m = k61.mmap(p61, 40 * PAGE_SIZE, flags=MAP_SHARED | MAP_FIXED, file=f, addr=aligned)
+
+    k61.read_user(p61, m + 20 * PAGE_SIZE, 1)
+
+    assert list(range(4, 36)) == [i for i in range(40) if f.slot(i) >= 0]
+    assert F_READAHEAD == int(k61.pages.flags[f.slot(28)]) & F_READAHEAD
+    mapped = [i for i in range(40) if k61.page_at(p61, m + i * PAGE_SIZE) is not None]
+    assert [i for i in range(16, 32) if i != 28] == mapped

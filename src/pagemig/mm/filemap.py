@@ -78,6 +78,11 @@ class AddressSpace:
     disk: np.ndarray | None = None  # block files: the file's blocks on disk (one per page)
     on_disk: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     io_error: bool = False  # make writepage fail with -EIO (to test error paths)
+    # Linux 6.1: the read-ahead window of the file (struct file_ra_state; the model keeps one
+    # per file, not one per open file).
+    ra_start: int = 0
+    ra_size: int = 0
+    ra_async_size: int = 0
 
     @property
     def handle(self) -> int:
@@ -392,3 +397,115 @@ def end_page_writeback(k: Kernel, pfn: int) -> None:
         index = k.page_index(pfn)
         if index < len(mapping.tag_writeback):
             mapping.tag_writeback[index] = False
+
+
+# -- Linux 6.1: fault-around and mmap read-around --
+
+FAULT_AROUND_PAGES = 16  # fault_around_bytes (64 KiB)
+VM_READAHEAD_PAGES = 32  # the block device's read_ahead_kb (128 KiB)
+
+
+def filemap_map_pages(k: Kernel, vma: VmArea, start_pgoff: int, end_pgoff: int) -> int:
+    """Model of filemap_map_pages() (Linux 6.1): map every page of [start_pgoff, end_pgoff]
+    that is in the page cache, uptodate, unlocked and below the end of the file, where the
+    pte is none; read-only (the vma's protection) and counted like a fault's mapping.
+    Returns the pages mapped."""
+    from pagemig.mm.page_flags import F_READAHEAD, F_UPTODATE
+    from pagemig.mm.rmap import page_add_file_rmap
+    from pagemig.mm.swap import get_page
+    from pagemig.mm.swapops import mk_pte, pte_none
+
+    mapping = vma.vm_file
+    assert mapping is not None
+    mm = vma.vm_mm
+    from pagemig.mm.memory import vma_page_prot
+
+    done = 0
+    for pgoff in range(start_pgoff, min(end_pgoff, mapping.size_pages - 1) + 1):
+        page = mapping.slot(pgoff)
+        if page < 0:
+            continue
+        flags = int(k.pages.flags[page])
+        if not flags & F_UPTODATE or flags & (F_LOCKED | F_READAHEAD):
+            continue
+        addr = vma.vm_start + ((pgoff - vma.vm_pgoff) << 12)
+        if not pte_none(mm.get_pte(addr)):
+            continue
+        get_page(k, page)  # the pte's reference
+        mm.file_rss += 1
+        page_add_file_rmap(k, page, vma)
+        mm.set_pte(addr, mk_pte(page, vma_page_prot(vma)))
+        done += 1
+    if done:
+        k.trace("mm_fault_around", mm=mm.id, start=start_pgoff, end=end_pgoff, nr=done)
+    return done
+
+
+def do_sync_mmap_readahead(k: Kernel, vma: VmArea, pgoff: int) -> None:
+    """Model of do_sync_mmap_readahead() (Linux 6.1) for a page missing from the cache:
+    no read-ahead for a VM_RAND_READ vma; otherwise mmap read-around: the window of
+    VM_READAHEAD_PAGES pages centred on the fault (a quarter of it asynchronous) is read."""
+    from pagemig.mm.madvise import VM_RAND_READ
+
+    mapping = vma.vm_file
+    if mapping is None or vma.vm_flags & VM_RAND_READ:
+        return
+    mapping.ra_start = max(0, pgoff - VM_READAHEAD_PAGES // 2)
+    mapping.ra_size = VM_READAHEAD_PAGES
+    mapping.ra_async_size = VM_READAHEAD_PAGES // 4
+    do_page_cache_ra(k, mapping, mapping.ra_start, mapping.ra_size, mapping.ra_async_size)
+
+
+def do_async_mmap_readahead(k: Kernel, vma: VmArea, page: int) -> None:
+    """Model of do_async_mmap_readahead() (Linux 6.1): a fault met a page marked
+    PG_readahead: the mark goes and, for sequential progress through the window, the next
+    window (as large as the last, all of it asynchronous) is read."""
+    from pagemig.mm.madvise import VM_RAND_READ
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    mapping = vma.vm_file
+    if mapping is None or vma.vm_flags & VM_RAND_READ:
+        return
+    k.pages.flags[page] &= ~F_READAHEAD
+    index = k.page_index(page)
+    ra_end = mapping.ra_start + mapping.ra_size
+    if index not in (ra_end - mapping.ra_async_size, ra_end):
+        return
+    mapping.ra_start = ra_end
+    mapping.ra_size = VM_READAHEAD_PAGES
+    mapping.ra_async_size = VM_READAHEAD_PAGES
+    do_page_cache_ra(k, mapping, mapping.ra_start, mapping.ra_size, mapping.ra_async_size)
+
+
+def do_page_cache_ra(k: Kernel, mapping: AddressSpace, start: int, nr_to_read: int,
+                     lookahead_size: int) -> int:
+    """Model of do_page_cache_ra() / page_cache_ra_unbounded() (Linux 6.1): read the pages
+    of [start, start + nr_to_read) below the end of the file that are not cached (allocated
+    by the task's policy, left unmapped); the new page at ``nr_to_read - lookahead_size``
+    into the window is marked PG_readahead.  Returns the pages read."""
+    from pagemig.mm.madvise import _readpage
+    from pagemig.mm.mempolicy import alloc_page_vma
+    from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
+    from pagemig.mm.page_flags import F_READAHEAD
+    from pagemig.mm.swap import lru_cache_add, put_page
+
+    done = 0
+    for i in range(nr_to_read):
+        index = start + i
+        if index >= mapping.size_pages:
+            break
+        if mapping.slot(index) >= 0:
+            continue
+        pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
+        if pfn is None:
+            break
+        if add_to_page_cache(k, pfn, mapping, index):
+            put_page(k, pfn)
+            break
+        if i == nr_to_read - lookahead_size:
+            k.pages.flags[pfn] |= F_READAHEAD
+        lru_cache_add(k, pfn)
+        _readpage(k, mapping, pfn)
+        put_page(k, pfn)
+        done += 1
+    return done

@@ -361,7 +361,12 @@ def _vma_fault(k: Kernel, vma: VmArea, address: int) -> int | None:
 
 def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int,
                     write: bool) -> int:
-    """Model of __do_fault(): map the object's page, or a private copy for a private write."""
+    """Model of __do_fault(): map the object's page, or a private copy for a private write.
+
+    Linux 6.1: fault-around and read-around come first (_fault_around_first()).
+    """
+    if k.profile.has("fault_around") and _fault_around_first(k, vma, address, write):
+        return 0
     page = _vma_fault(k, vma, address)
     if page is None:
         return VM_FAULT_SIGBUS  # beyond the end of the object
@@ -404,6 +409,51 @@ def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte
         do_page_mkwrite(k, vma, page)
         set_page_dirty(k, page)  # the reference becomes the pte's; set_page_dirty_balance()
     return 0
+
+
+def _fault_around_first(k: Kernel, vma: VmArea, address: int, write: bool) -> bool:
+    # Linux 6.1 do_read_fault(): a read fault first maps the cached pages of its 64 KiB
+    # block (do_fault_around()).  filemap_fault() of a page missing from the cache reads
+    # the read-around window and has the fault retried, which fault-around then maps; a
+    # cached page marked PG_readahead starts the next window.  True if the pte is mapped.
+    from pagemig.mm.filemap import do_async_mmap_readahead, do_sync_mmap_readahead
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    assert vma.vm_ops is not None
+    if vma.vm_ops.fault == "special":
+        return False
+    if not write and do_fault_around(k, vma, address):
+        return True
+    mapping = vma.vm_file
+    if vma.vm_ops.fault != "filemap" or mapping is None:
+        return False
+    pgoff = ((address - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
+    if pgoff >= mapping.size_pages:
+        return False
+    page = mapping.slot(pgoff)
+    if page < 0:
+        do_sync_mmap_readahead(k, vma, pgoff)
+        return not write and do_fault_around(k, vma, address)  # the retried fault
+    if int(k.pages.flags[page]) & F_READAHEAD:
+        do_async_mmap_readahead(k, vma, page)
+    return False
+
+
+def do_fault_around(k: Kernel, vma: VmArea, address: int) -> bool:
+    """Model of do_fault_around() (Linux 6.1): map what vm_ops->map_pages finds cached in
+    the fault_around_bytes block of ``address`` (within the vma and its page table); True
+    if the faulting address is mapped now."""
+    from pagemig.mm.filemap import FAULT_AROUND_PAGES, filemap_map_pages
+
+    pgoff = ((address - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
+    block = FAULT_AROUND_PAGES * PAGE_SIZE
+    start_addr = max(address & ~(block - 1), vma.vm_start)
+    start_pgoff = pgoff - ((address - start_addr) >> PAGE_SHIFT)
+    end_pgoff = start_pgoff - ((start_addr >> PAGE_SHIFT) & 511) + 511
+    end_pgoff = min(end_pgoff, vma.vm_pgoff + ((vma.vm_end - vma.vm_start) >> PAGE_SHIFT) - 1,
+                    start_pgoff + FAULT_AROUND_PAGES - 1)
+    filemap_map_pages(k, vma, start_pgoff, end_pgoff)
+    return not pte_none(vma.vm_mm.get_pte(address))
 
 
 def do_page_mkwrite(k: Kernel, vma: VmArea, page: int) -> int:

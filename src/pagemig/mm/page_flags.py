@@ -72,6 +72,8 @@ F_MLOCKED = 1 << PG.PG_mlocked
 # Linux 6.1: PG_anon_exclusive (5.19) shares its bit with PG_mappedtodisk, which an
 # anonymous page never uses otherwise.
 F_ANON_EXCLUSIVE = F_MAPPEDTODISK
+# PG_readahead is PG_reclaim on a page-cache page that is not under writeback (2.6.27 too).
+F_READAHEAD = F_RECLAIM
 
 
 def _test(pages: PageArrays, pfn: int, mask: int) -> bool:

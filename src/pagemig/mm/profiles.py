@@ -52,6 +52,9 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "mlock() populates shared mappings with read faults (no dirtying); only private "
             "writable ones are write-faulted to break COW"),
     Feature("thp_sysfs", (2, 6, 38), "/sys/kernel/mm/transparent_hugepage"),
+    Feature("fault_around", (3, 15),
+            "a read fault on a file mapping first maps the cached, uptodate pages of its "
+            "64 KiB block (vm_ops->map_pages, fault_around_bytes)"),
     Feature("willneed_swapin", (3, 15),
             "MADV_WILLNEED on anonymous memory reads its swapped-out pages into the swap "
             "cache instead of failing with EBADF"),
