@@ -480,3 +480,40 @@ def test_read_fault_on_a_block_file_reads_around_and_skips_the_readahead_mark(
     assert F_READAHEAD == int(k61.pages.flags[f.slot(28)]) & F_READAHEAD
     mapped = [i for i in range(40) if k61.page_at(p61, m + i * PAGE_SIZE) is not None]
     assert [i for i in range(16, 32) if i != 28] == mapped
+
+
+def test_sequential_reads_grow_the_readahead_window(k61: Kernel, p61: Task) -> None:
+    """6.1 read(2) of an uncached ext4 file: the read at 0 reads 4 pages and marks page 1;
+    the read of page 1 hits the mark and reads the next 8 pages (4-11), marking page 4; a
+    read far away (20) reads just that page."""
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    f = k61.create_blockfs_file("/blk/f", 40)
+    for i in range(40):
+        k61.pwrite(p61, f, i, b"z")
+    k61.fsync(p61, f)
+    k61.drop_caches()
+
+    k61.pread(p61, f, 0)
+    assert (list(range(4)), F_READAHEAD) == ([i for i in range(40) if f.slot(i) >= 0],
+                                             int(k61.pages.flags[f.slot(1)]) & F_READAHEAD)
+    k61.pread(p61, f, 1)
+    assert list(range(12)) == [i for i in range(40) if f.slot(i) >= 0]
+    assert [4] == [i for i in range(12) if int(k61.pages.flags[f.slot(i)]) & F_READAHEAD]
+    k61.pread(p61, f, 20)
+    assert [*range(12), 20] == [i for i in range(40) if f.slot(i) >= 0]
+
+
+def test_read_ahead_window_cut_at_the_end_of_the_file_has_no_mark(k61: Kernel,
+                                                                   p61: Task) -> None:
+    """6.1: a read-around window cut short by the end of the file marks no page when what
+    is left is shorter than the look-ahead (4 pages of a 4-page file: window 0-31, 8 of
+    them asynchronous, cut to 4: no PG_readahead)."""
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    f = k61.create_blockfs_file("/blk/g", 4)
+    a = k61.mmap(p61, 4 * PAGE_SIZE, flags=MAP_SHARED, file=f)
+
+    k61.read_user(p61, a, 1)
+
+    assert [0, 0, 0, 0] == [int(k61.pages.flags[f.slot(i)]) & F_READAHEAD for i in range(4)]

@@ -83,6 +83,7 @@ class AddressSpace:
     ra_start: int = 0
     ra_size: int = 0
     ra_async_size: int = 0
+    ra_prev: int = -1  # the page index of the last read(2) (ra->prev_pos)
 
     @property
     def handle(self) -> int:
@@ -334,6 +335,8 @@ def read_page(k: Kernel, mapping: AddressSpace, index: int) -> bytes | None:
     """read(2) of one whole page of a file: the cached page, or one read in."""
     from pagemig.mm.swap import put_page
 
+    if k.profile.has("fault_around") and not mapping.is_shmem:
+        file_read_ahead(k, mapping, index)  # Linux 6.1: on-demand read-ahead of read(2)
     page = filemap_fault(k, mapping, index) if not mapping.is_shmem else find_get_page(
         k, mapping, index)
     if page is None:
@@ -461,28 +464,74 @@ def do_async_mmap_readahead(k: Kernel, vma: VmArea, page: int) -> None:
     PG_readahead: the mark goes and, for sequential progress through the window, the next
     window (as large as the last, all of it asynchronous) is read."""
     from pagemig.mm.madvise import VM_RAND_READ
-    from pagemig.mm.page_flags import F_READAHEAD
 
     mapping = vma.vm_file
     if mapping is None or vma.vm_flags & VM_RAND_READ:
         return
+    page_cache_async_ra(k, mapping, page)
+
+
+def get_next_ra_size(cur: int, max_pages: int) -> int:
+    """Model of get_next_ra_size(): the next window grows 4x while small, then 2x, to max."""
+    if cur < max_pages // 16:
+        return 4 * cur
+    if cur <= max_pages // 2:
+        return 2 * cur
+    return max_pages
+
+
+def page_cache_async_ra(k: Kernel, mapping: AddressSpace, page: int) -> None:
+    """Model of page_cache_async_ra() (Linux 6.1): the PG_readahead mark goes; a hit at the
+    mark (or the window's end) moves the window on, grown, all of it asynchronous."""
+    from pagemig.mm.page_flags import F_READAHEAD
+
     k.pages.flags[page] &= ~F_READAHEAD
     index = k.page_index(page)
     ra_end = mapping.ra_start + mapping.ra_size
     if index not in (ra_end - mapping.ra_async_size, ra_end):
         return
     mapping.ra_start = ra_end
-    mapping.ra_size = VM_READAHEAD_PAGES
-    mapping.ra_async_size = VM_READAHEAD_PAGES
+    mapping.ra_size = get_next_ra_size(mapping.ra_size, VM_READAHEAD_PAGES)
+    mapping.ra_async_size = mapping.ra_size
     do_page_cache_ra(k, mapping, mapping.ra_start, mapping.ra_size, mapping.ra_async_size)
+
+
+def file_read_ahead(k: Kernel, mapping: AddressSpace, index: int) -> None:
+    """Read-ahead of a one-page read(2) at ``index`` (Linux 6.1 filemap_get_pages()): a
+    missing page starts on-demand read-ahead (page_cache_sync_ra()): from offset 0 or right
+    after the last read a new window of 4 pages, 3 of them asynchronous; elsewhere just the
+    page.  A cached page marked PG_readahead moves the window on (page_cache_async_ra())."""
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    page = mapping.slot(index)
+    if page >= 0:
+        if int(k.pages.flags[page]) & F_READAHEAD:
+            page_cache_async_ra(k, mapping, page)
+    elif index == 0 or 0 <= index - mapping.ra_prev <= 1:
+        mapping.ra_start = index
+        mapping.ra_size = get_init_ra_size(1, VM_READAHEAD_PAGES)
+        mapping.ra_async_size = mapping.ra_size - 1
+        do_page_cache_ra(k, mapping, mapping.ra_start, mapping.ra_size, mapping.ra_async_size)
+    mapping.ra_prev = index
+
+
+def get_init_ra_size(req: int, max_pages: int) -> int:
+    """Model of get_init_ra_size(): the first window for a read of ``req`` pages."""
+    size = 1 << max(req - 1, 0).bit_length()  # roundup_pow_of_two()
+    if size <= max_pages // 32:
+        return size * 4
+    if size <= max_pages // 4:
+        return size * 2
+    return max_pages
 
 
 def do_page_cache_ra(k: Kernel, mapping: AddressSpace, start: int, nr_to_read: int,
                      lookahead_size: int) -> int:
     """Model of do_page_cache_ra() / page_cache_ra_unbounded() (Linux 6.1): read the pages
-    of [start, start + nr_to_read) below the end of the file that are not cached (allocated
-    by the task's policy, left unmapped); the new page at ``nr_to_read - lookahead_size``
-    into the window is marked PG_readahead.  Returns the pages read."""
+    of [start, start + nr_to_read) that are not cached (allocated by the task's policy, left
+    unmapped); the window is first cut at the end of the file, and the new page at
+    ``nr_to_read - lookahead_size`` into what is left is marked PG_readahead (none when
+    the cut window is shorter than the look-ahead).  Returns the pages read."""
     from pagemig.mm.madvise import _readpage
     from pagemig.mm.mempolicy import alloc_page_vma
     from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
@@ -490,10 +539,9 @@ def do_page_cache_ra(k: Kernel, mapping: AddressSpace, start: int, nr_to_read: i
     from pagemig.mm.swap import lru_cache_add, put_page
 
     done = 0
+    nr_to_read = min(nr_to_read, mapping.size_pages - start)  # not past the end of the file
     for i in range(nr_to_read):
         index = start + i
-        if index >= mapping.size_pages:
-            break
         if mapping.slot(index) >= 0:
             continue
         pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
