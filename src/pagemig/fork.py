@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pagemig.mm.memory import copy_page_range
-from pagemig.mm.mm_types import VM_DONTCOPY, MmStruct, VmArea
+from pagemig.mm.mm_types import VM_DONTCOPY, VM_LOCKED, MmStruct, VmArea
 from pagemig.mm.mmap import exit_mmap
 from pagemig.sched import TASK_DEAD, TASK_ZOMBIE
 
@@ -29,7 +29,9 @@ def dup_mmap(k: Kernel, mm: MmStruct, oldmm: MmStruct) -> None:
     for vma in oldmm.vmas:
         if vma.vm_flags & VM_DONTCOPY:
             continue
-        tmp = VmArea(vm_mm=mm, vm_start=vma.vm_start, vm_end=vma.vm_end, vm_flags=vma.vm_flags,
+        # The child does not inherit the locks: VM_LOCKED is cleared (2.6.27 and 6.1).
+        tmp = VmArea(vm_mm=mm, vm_start=vma.vm_start, vm_end=vma.vm_end,
+                     vm_flags=vma.vm_flags & ~VM_LOCKED,
                      vm_pgoff=vma.vm_pgoff, vm_file=vma.vm_file, anon_vma=vma.anon_vma,
                      vm_ops=vma.vm_ops, policy=vma.policy, name=vma.name)
         mm.insert_vma(tmp)

@@ -136,9 +136,11 @@ class Kernel:
         self.cgroups = CgroupRoot()  # the cgroup v2 cpusets (pagemig.cpuset)
         self.current: Task | None = None
         self.shmem_aops = shmem_aops()
-        self.ext2_aops = ext2_aops()
+        self.ext2_aops = ext2_aops(self.profile.has("ext4"))
         self.bh = BufferHeads()
         self.writeback_inflight: list[int] = []
+        self.hugetlb_pool: dict[int, list[np.ndarray]] = {}  # 6.1 per-node pools (mm/hugetlb.py)
+        self.thp_enabled = "never"  # the oracle boots with transparent_hugepage=never
         self.hold_writeback = False  # keep started writeback in flight (tests look at it)
         self.swap_info: Any = None  # the swap area, after swapon()
         self.exec_files: dict[str, AddressSpace] = {}
@@ -320,6 +322,15 @@ class Kernel:
                 f" mapping={int(p.mapping[pfn])} index={int(p.index[pfn])}"
                 f" lru={int(p.lru[pfn])} memcg={int(p.memcg[pfn])}")
 
+    def kpageflags(self, pfn: int) -> int:
+        """The /proc/kpageflags word this profile's kernel gives for frame ``pfn``: 6.1's
+        stable_page_flags(), or 2.6.27's eleven (mis-wired) bits."""
+        from pagemig.fs.procfs import kpageflags_word, stable_page_flags
+
+        if self.profile.has("kpageflags"):
+            return stable_page_flags(self, pfn)
+        return kpageflags_word(int(self.pages.flags[pfn]))
+
     # -- sleeping and tracing --
 
     def run(self, gen: Generator[Any, None, Any]) -> Any:
@@ -475,11 +486,11 @@ class Kernel:
         """madvise(2) in ``task``."""
         _check(self.sys_madvise(task, addr, length, advice))
 
-    def swapon(self, nr_pages: int) -> None:
-        """swapon(2) of a swap area of ``nr_pages`` pages."""
+    def swapon(self, nr_pages: int, synchronous: bool = False) -> None:
+        """swapon(2) of a swap area of ``nr_pages`` pages (``synchronous``: zram-like)."""
         from pagemig.mm.swapfile import sys_swapon
 
-        _check(sys_swapon(self, nr_pages))
+        _check(sys_swapon(self, nr_pages, synchronous))
 
     def vm_swap_full(self) -> bool:
         """Model of vm_swap_full(): more than half of the swap area is in use."""

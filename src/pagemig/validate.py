@@ -24,15 +24,19 @@ import numpy as np
 
 from pagemig.mm.mm_types import (
     LRU_ACTIVE,
+    LRU_ACTIVE_FILE,
     LRU_INACTIVE,
+    LRU_INACTIVE_FILE,
     LRU_NONE,
     LRU_PAGEVEC,
     LRU_PRIVATE,
+    LRU_UNEVICTABLE,
     MEMCG_KIND_CACHE,
     VM_EXEC,
     VM_READ,
     VM_SHARED,
     VM_WRITE,
+    ZONE_LRU_LISTS,
     mapping_id,
     mapping_is_anon,
 )
@@ -42,9 +46,12 @@ from pagemig.mm.page_flags import (
     F_DIRTY,
     F_LOCKED,
     F_LRU,
+    F_MLOCKED,
     F_PRIVATE,
     F_RESERVED,
+    F_SWAPBACKED,
     F_SWAPCACHE,
+    F_UNEVICTABLE,
     F_WRITEBACK,
 )
 from pagemig.mm.swapops import (
@@ -168,7 +175,7 @@ def check_no_page_lost(k: Kernel, f: _Facts) -> list[str]:
     errs += [f"page {pfn} is neither free nor referenced: {k.describe_page(pfn)}"
              for pfn in zero_count.tolist()]
     user = allocated & (f.kernel == 0) & (p.count > 0)
-    homeless = user & ~np.isin(p.lru, [LRU_ACTIVE, LRU_INACTIVE, LRU_PAGEVEC]) & (f.leaked == 0)
+    homeless = user & ~np.isin(p.lru, [*_zone_lists(k), LRU_PAGEVEC]) & (f.leaked == 0)
     errs += [f"page {pfn} is recorded as leaked by mbind but is not isolated"
              for pfn in np.flatnonzero((f.leaked > 0) & (p.lru != LRU_PRIVATE)).tolist()]
     errs += [f"page {pfn} is on no LRU list, pagevec or leak record: {k.describe_page(pfn)}"
@@ -176,18 +183,39 @@ def check_no_page_lost(k: Kernel, f: _Facts) -> list[str]:
     return errs
 
 
+def _zone_lists(k: Kernel) -> list[int]:
+    # The lru column values that are zone lists in this profile (2.6.27: two; 6.1: five).
+    if k.profile.has("split_lru"):
+        return list(ZONE_LRU_LISTS)
+    return [LRU_INACTIVE, LRU_ACTIVE]
+
+
 def check_one_list(k: Kernel, f: _Facts) -> list[str]:
     """§5.2: PG_lru exactly on a zone list; PG_active matches the list; pagevecs consistent."""
     p = k.pages
     errs = []
-    on_list = np.isin(p.lru, [LRU_ACTIVE, LRU_INACTIVE])
+    lists = _zone_lists(k)
+    on_list = np.isin(p.lru, lists)
     has_lru = (p.flags & F_LRU) != 0
     errs += [f"page {pfn}: PG_lru disagrees with its list: {k.describe_page(pfn)}"
              for pfn in np.flatnonzero(on_list != has_lru).tolist()]
     active = (p.flags & F_ACTIVE) != 0
-    bad_active = on_list & (active != (p.lru == LRU_ACTIVE))
+    bad_active = on_list & (active != np.isin(p.lru, [LRU_ACTIVE, LRU_ACTIVE_FILE]))
     errs += [f"page {pfn}: PG_active disagrees with its list: {k.describe_page(pfn)}"
              for pfn in np.flatnonzero(bad_active).tolist()]
+    if k.profile.has("split_lru"):
+        # Linux 6.1: PG_unevictable exactly on the unevictable list; PG_swapbacked pages on
+        # the anon lists, the others on the file lists.
+        unevictable = (p.flags & F_UNEVICTABLE) != 0
+        bad = on_list & (unevictable != (p.lru == LRU_UNEVICTABLE))
+        errs += [f"page {pfn}: PG_unevictable disagrees with its list: {k.describe_page(pfn)}"
+                 for pfn in np.flatnonzero(bad).tolist()]
+        anon_list = np.isin(p.lru, [LRU_INACTIVE, LRU_ACTIVE])
+        file_list = np.isin(p.lru, [LRU_INACTIVE_FILE, LRU_ACTIVE_FILE])
+        backed = (p.flags & F_SWAPBACKED) != 0
+        bad = (anon_list & ~backed) | (file_list & backed)
+        errs += [f"page {pfn}: PG_swapbacked disagrees with its list: {k.describe_page(pfn)}"
+                 for pfn in np.flatnonzero(bad).tolist()]
     in_pvec = f.pvec > 0
     errs += [f"page {pfn} is in {int(f.pvec[pfn])} pagevec slots" for pfn in
              np.flatnonzero(f.pvec > 1).tolist()]
@@ -213,6 +241,10 @@ def check_counters(k: Kernel, f: _Facts) -> list[str]:
             ZoneStat.NR_FREE_PAGES: zone.free_top,
             ZoneStat.NR_ACTIVE: int(np.count_nonzero(p.lru[s] == LRU_ACTIVE)),
             ZoneStat.NR_INACTIVE: int(np.count_nonzero(p.lru[s] == LRU_INACTIVE)),
+            ZoneStat.NR_ACTIVE_FILE: int(np.count_nonzero(p.lru[s] == LRU_ACTIVE_FILE)),
+            ZoneStat.NR_INACTIVE_FILE: int(np.count_nonzero(p.lru[s] == LRU_INACTIVE_FILE)),
+            ZoneStat.NR_UNEVICTABLE: int(np.count_nonzero(p.lru[s] == LRU_UNEVICTABLE)),
+            ZoneStat.NR_MLOCK: int(np.count_nonzero(p.flags[s] & F_MLOCKED)),
             ZoneStat.NR_FILE_PAGES: int(f.slots[s].sum()),
             ZoneStat.NR_ANON_PAGES: int(np.count_nonzero(mapped[s] & anon[s])),
             ZoneStat.NR_FILE_MAPPED: int(np.count_nonzero(mapped[s] & ~anon[s])),

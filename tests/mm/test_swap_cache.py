@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import errno
 
-from pagemig.kernel import Kernel
+import pytest
+
+from pagemig.kernel import Kernel, Topology
 from pagemig.mm import migrate
 from pagemig.mm.mm_types import PAGE_SIZE, PageList
-from pagemig.mm.page_flags import F_SWAPCACHE
+from pagemig.mm.page_flags import F_REFERENCED, F_SWAPCACHE
 from pagemig.mm.swap import lru_add_drain_all
 from pagemig.mm.swapops import is_migration_entry, is_swap_pte, pte_to_swp_entry, swp_offset
 from pagemig.sched import Task
@@ -109,3 +111,73 @@ def test_fork_duplicates_swap_entries_and_exit_frees_them(k: Kernel, proc: Task)
     k.reap(child)
     assert 1 == int(k.swap_info.swap_map[off])
     assert b"page 0" == k.read_user(proc, a, 6)
+
+
+def test_write_after_swapin_reuses_the_swap_cache_page(k: Kernel, proc: Task) -> None:
+    """2.6.27 do_wp_page(): a swap-cache page mapped once with no other swap pte passes
+    can_share_swap_page(), so a write after a read swap-in writes it in place: the page
+    migrated to node 1 stays there (and in the swap cache), no copy on the policy node."""
+    a = setup(k, proc)
+    k.swap_out(proc, a, keep_in_cache=True)
+    k.read_user(proc, a, 1)  # mapped from the swap cache
+    assert (0, [1]) == k.move_pages(proc, 0, [a], [1])
+    k.read_user(proc, a, 1)  # the new page, still in the cache, is mapped again (read-only)
+    page = k.page_at(proc, a)
+    assert page is not None and 1 == k.pfn_to_nid(page)
+
+    k.write_user(proc, a, b"PAGE 0")
+
+    assert page == k.page_at(proc, a)
+    assert (1, True) == (k.pfn_to_nid(page), bool(k.pages.flags[page] & F_SWAPCACHE))
+    assert b"PAGE 0" == k.read_user(proc, a, 6)
+
+
+def test_write_copies_a_swap_cache_page_whose_slot_is_shared(k: Kernel, proc: Task) -> None:
+    """2.6.27: after fork the slot has a second swap pte (the child's), so
+    can_share_swap_page() fails and the parent's write copies the page."""
+    a = setup(k, proc)
+    k.swap_out(proc, a, keep_in_cache=True)
+    child = k.fork(proc)
+    k.read_user(proc, a, 1)
+    page = k.page_at(proc, a)
+
+    k.write_user(proc, a, b"PAGE 0")
+
+    assert page != k.page_at(proc, a)
+    assert b"page 0" == k.read_user(child, a, 6)
+
+
+def test_swapin_marks_the_page_referenced_in_2_6_27(k: Kernel, proc: Task) -> None:
+    """2.6.27 do_swap_page() calls mark_page_accessed(): the page gets PG_referenced."""
+    a = setup(k, proc)
+    k.swap_out(proc, a)
+
+    k.read_user(proc, a, 1)
+
+    page = k.page_at(proc, a)
+    assert page is not None and bool(k.pages.flags[page] & F_REFERENCED)
+
+
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_exit_frees_an_unmapped_swap_cache_page_after_unlocking_it(profile: str) -> None:
+    """fork, swap out, the parent swaps in and copies on write: the old page stays in the
+    swap cache, unmapped, for the child's swap pte.  The child's exit drops the last pte:
+    free_swap_and_cache() takes the page out of the cache under its lock and the lookup's
+    reference, dropped after the unlock, frees it (no page freed while locked)."""
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), profile)
+    p = k.spawn()
+    a = setup(k, p, 1)
+    child = k.fork(p)
+    entry = k.swap_out(p, a, keep_in_cache=True)
+    k.read_user(p, a, 1)
+    old = k.page_at(p, a)
+    k.write_user(p, a, b"PAGE 0")
+    assert old != k.page_at(p, a)
+    assert old == k.swapper_space.slot(swp_offset(entry))
+
+    k.exit(child)
+    k.reap(child)
+
+    assert (-1, 0) == (k.swapper_space.slot(swp_offset(entry)), int(k.pages.count[old]))
+    assert 0 == int(k.swap_info.swap_map[swp_offset(entry)])
+    validate(k)

@@ -97,6 +97,10 @@ class Backend(Protocol):
     def unpin_pages(self, handle: Any) -> None:
         """Close the pipe: drop the references."""
 
+    def pipe_max_pages(self) -> int:
+        """Pages one of the probe's pipes holds (after its fcntl(F_SETPIPE_SZ, 1 MiB)); one
+        more vmsplice() of a page would block."""
+
     def setresuid(self, proc: Any, uid: int, gid: int) -> int:
         """setgroups/setresgid/setresuid to an unprivileged user."""
 

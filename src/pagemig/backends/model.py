@@ -17,6 +17,8 @@ MAP_SHARED = 0x01
 MAP_PRIVATE = 0x02
 MAP_FIXED = 0x10
 MAP_ANONYMOUS = 0x20
+PAGE_KB = PAGE_SIZE // 1024
+PIPE_BUFFERS = 16  # include/linux/pipe_fs_i.h: the pages of a pipe that cannot be resized
 
 
 class ModelBackend(FileOpsMixin):
@@ -180,6 +182,13 @@ class ModelBackend(FileOpsMixin):
     def unpin_pages(self, handle: Any) -> None:
         """Closing the pipe drops the references."""
         self.k.unpin(handle)
+
+    def pipe_max_pages(self) -> int:
+        """PIPE_BUFFERS (16) where pipes cannot be resized (the probe's F_SETPIPE_SZ fails
+        with -EINVAL), else the 1 MiB the probe asks for, which is pipe-max-size: 256."""
+        if self.k.profile.has("pipe_resize"):
+            return (1 << 20) // PAGE_SIZE
+        return PIPE_BUFFERS
 
     # -- credentials --
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pagemig.backends.model import ModelBackend
 from pagemig.kernel import Topology
+from pagemig.mm.profiles import get_profile
 from pagemig.script.jsonout import dumps
 from pagemig.script.parse import Script, ScriptError, parse_script
 from pagemig.script.runner import run_script
@@ -68,15 +69,26 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
         line = _option_line(text, named.group(1)) if named else 0
         raise ScriptError(script.path, line, str(e)) from None
     storage = dict(opts.storage)
+    try:
+        profile = get_profile(args.kernel)
+    except ValueError as e:
+        raise ScriptError(script.path, 0, str(e)) from None
     fs = storage.get("blockfs")
-    if fs is not None and fs != "ext2":
+    if fs is not None and fs not in ("ext2", "ext4"):
+        raise ScriptError(script.path, _option_line(text, "blockfs"),
+                          f"--blockfs {fs}: unknown filesystem (ext4 or ext2)")
+    if fs == "ext4" and not profile.has("ext4"):
         # ext4 was still "ext4dev" (experimental) in 2.6.27
         raise ScriptError(script.path, _option_line(text, "blockfs"),
-                          f"--blockfs {fs}: not in Linux 2.6.27")
-    if "swap" in storage and storage.get("swap-dev", "zram") == "zram":
+                          f"--blockfs {fs}: not in Linux {profile.name}")
+    swap_dev = storage.get("swap-dev", "zram")
+    if swap_dev not in ("zram", "disk"):
+        raise ScriptError(script.path, _option_line(text, "swap-dev"),
+                          f"--swap-dev {swap_dev}: unknown swap device (zram or disk)")
+    if "swap" in storage and swap_dev == "zram" and not profile.has("zram"):
         # zram arrived in 2.6.33 (staging)
         raise ScriptError(script.path, _option_line(text, "swap"),
-                          "--swap-dev zram: not in Linux 2.6.27 (use --swap-dev disk)")
+                          f"--swap-dev zram: not in Linux {profile.name} (use --swap-dev disk)")
     topo = Topology(opts.nodes, opts.mem_per_node_mb, opts.cpus_per_node, opts.memless_nodes)
     try:
         backend = ModelBackend(topo, args.kernel, args.seed)
@@ -84,7 +96,7 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
         raise ScriptError(script.path, 0, str(e)) from None
     backend.blockfs = fs
     if "swap" in storage and int(storage["swap"]) > 0:
-        backend.k.swapon(int(storage["swap"]) * 256)
+        backend.k.swapon(int(storage["swap"]) * 256, synchronous=swap_dev == "zram")
     return backend
 
 

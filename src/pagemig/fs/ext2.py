@@ -10,6 +10,13 @@ __set_page_dirty_buffers().  The backing device accounts dirty pages and does wr
 In 2.6.27 ext4 was still "ext4dev"; only ext2 is modelled.  Simplifications: one block per
 page-sized slice of the file at the mount's block size; blocks are allocated on first
 writeback; there is no journal, no metadata, no block bitmap.
+
+Linux 6.1 (feature ext4): both ext4 and ext2 filesystems are mounted by the ext4 driver
+(the oracle's kernel has no ext2 module), so one set of operations serves both:
+``ext4_aops`` differ from 2.6.27's ext2 ones by ->page_mkwrite (ext4_page_mkwrite(), that
+is block_page_mkwrite()): the first write through a shared mapping gives the page dirty,
+mapped buffers.  Pages read from disk still get none, and writeback keeps the buffers and
+does not set PG_mappedtodisk.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pagemig.mm.buffer import (
     BH_Lock,
     BH_Mapped,
     BH_Uptodate,
+    block_page_mkwrite,
     create_empty_buffers,
     page_buffers,
 )
@@ -84,10 +92,15 @@ def ext2_writepage(k: Kernel, page: int, wbc: object) -> int:
     return 0
 
 
-def ext2_aops() -> AddressSpaceOperations:
-    """The address_space_operations of an ext2 regular file."""
+def ext2_aops(ext4_driver: bool = False) -> AddressSpaceOperations:
+    """The address_space_operations of an ext2 regular file; with ``ext4_driver`` (Linux
+    6.1) those of the ext4 driver, which add ->page_mkwrite."""
     from pagemig.mm.migrate import buffer_migrate_page
 
+    if ext4_driver:
+        return AddressSpaceOperations(name="ext4_aops", migratepage=buffer_migrate_page,
+                                      writepage=ext2_writepage, readpage=ext2_readpage,
+                                      page_mkwrite=block_page_mkwrite)
     return AddressSpaceOperations(name="ext2_aops", migratepage=buffer_migrate_page,
                                   writepage=ext2_writepage, readpage=ext2_readpage)
 

@@ -35,12 +35,13 @@ from pagemig.mm.vmstat import vm_event_value
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
-    from pagemig.mm.mm_types import MmStruct
+    from pagemig.mm.mm_types import MmStruct, VmArea
     from pagemig.sched import Task
 
 CAP_DAC_OVERRIDE = 1
 CAP_DAC_READ_SEARCH = 2
 CAP_SYS_PTRACE = 19
+CAP_SYS_ADMIN = 21
 
 
 class NotModelled(Exception):
@@ -88,6 +89,64 @@ def kpageflags_word(flags: int) -> int:
     return word
 
 
+# Linux 6.1 (feature kpageflags): stable_page_flags() of fs/proc/page.c, with the
+# KPF numbers of include/uapi/linux/kernel-page-flags.h.
+KPF_MMAP = 11
+KPF_ANON = 12
+KPF_SWAPCACHE = 13
+KPF_SWAPBACKED = 14
+KPF_UNEVICTABLE = 18
+KPF_ZERO_PAGE = 24
+KPF_RESERVED = 32
+KPF_MLOCKED = 33
+KPF_MAPPEDTODISK = 34
+KPF_PRIVATE = 35
+KPF_OWNER_PRIVATE = 37
+KPF_ARCH = 38
+
+# (KPF bit, model PG bit) of the bits 6.1 copies straight from page->flags.
+_KPF_COPIED_61 = (
+    (KPF_LOCKED, PG.PG_locked), (KPF_SLAB, PG.PG_slab), (KPF_ERROR, PG.PG_error),
+    (KPF_DIRTY, PG.PG_dirty), (KPF_UPTODATE, PG.PG_uptodate),
+    (KPF_WRITEBACK, PG.PG_writeback), (KPF_LRU, PG.PG_lru),
+    (KPF_REFERENCED, PG.PG_referenced), (KPF_ACTIVE, PG.PG_active),
+    (KPF_RECLAIM, PG.PG_reclaim), (KPF_SWAPBACKED, PG.PG_swapbacked),
+    (KPF_UNEVICTABLE, PG.PG_unevictable), (KPF_MLOCKED, PG.PG_mlocked),
+    (KPF_RESERVED, PG.PG_reserved), (KPF_MAPPEDTODISK, PG.PG_mappedtodisk),
+    (KPF_PRIVATE, PG.PG_private), (KPF_OWNER_PRIVATE, PG.PG_owner_priv_1),
+    (KPF_ARCH, PG.PG_arch_1),
+)
+
+
+def stable_page_flags(k: Kernel, pfn: int) -> int:
+    """Model of stable_page_flags() (Linux 6.1): the /proc/kpageflags word of a frame.
+
+    KPF_MMAP when a pte maps the page, KPF_ANON for an anonymous page, KPF_ZERO_PAGE for
+    the zero page, KPF_BUDDY for a free page, then the page->flags bits at their KPF
+    numbers.  6.1 keeps PG_swapcache in PG_owner_priv_1 of a swap-backed page, so a
+    swap-cache page shows KPF_SWAPCACHE and KPF_OWNER_PRIVATE; the model's PG_swapcache
+    bit is reported that way.  PG_anon_exclusive is PG_mappedtodisk (KPF_MAPPEDTODISK).
+    """
+    from pagemig.mm.mm_types import mapping_is_anon
+
+    p = k.pages
+    flags = int(p.flags[pfn])
+    word = 0
+    if int(p.mapcount[pfn]) > 0:
+        word |= 1 << KPF_MMAP
+    if mapping_is_anon(int(p.mapping[pfn])):
+        word |= 1 << KPF_ANON
+    if pfn == k.zero_page_pfn:
+        word |= 1 << KPF_ZERO_PAGE
+    if int(p.count[pfn]) == 0 and not flags & F_RESERVED:
+        word |= 1 << KPF_BUDDY
+    for kpf, pg in _KPF_COPIED_61:
+        word |= ((flags >> pg) & 1) << kpf
+    if flags & (1 << PG.PG_swapcache):
+        word |= 1 << KPF_SWAPCACHE | 1 << KPF_OWNER_PRIVATE
+    return word
+
+
 def kpage_read(k: Kernel, reader: Task, name: str, pfn: int) -> int | None:
     """A read of the u64 of ``pfn`` from /proc/kpagecount or /proc/kpageflags by ``reader``.
 
@@ -102,7 +161,7 @@ def kpage_read(k: Kernel, reader: Task, name: str, pfn: int) -> int | None:
     if name == "/proc/kpagecount":
         return int(k.pages.mapcount[pfn])
     if name == "/proc/kpageflags":
-        return kpageflags_word(int(k.pages.flags[pfn]))
+        return k.kpageflags(pfn)
     raise ValueError(f"not a kpage file: {name}")
 
 
@@ -136,6 +195,10 @@ def pagemap_entry(k: Kernel, mm: MmStruct, addr: int) -> int:
     )
 
     vma = mm.find_vma(addr)
+    if k.profile.has("pagemap_exclusive"):
+        if vma is None or vma.vm_start > addr or vma.vm_flags & VM_HUGETLB:
+            return 0
+        return _pagemap_entry_61(k, mm, vma, addr)
     if vma is None or vma.vm_start > addr or vma.vm_flags & VM_HUGETLB:
         return PM_NOT_PRESENT
     if mm.pte_table(addr, False) is None:
@@ -148,6 +211,55 @@ def pagemap_entry(k: Kernel, mm: MmStruct, addr: int) -> int:
     if pte_present(pte):
         return (pte_pfn(pte) & PM_PFRAME_MASK) | PM_NOT_PRESENT | PM_PRESENT
     return 0
+
+
+# Linux 6.1 pagemap bits (the page-shift field went away in 4.2).
+PM_SOFT_DIRTY = 1 << 55
+PM_MMAP_EXCLUSIVE = 1 << 56
+PM_FILE = 1 << 61
+
+
+def _pagemap_entry_61(k: Kernel, mm: MmStruct, vma: VmArea, addr: int) -> int:
+    """Linux 6.1's pagemap_pte_range() entry inside a vma: every vma is soft-dirty (new
+    vmas are VM_SOFTDIRTY and nothing clears it here); a present pte gives PM_PRESENT and
+    the pfn, a swap or migration pte PM_SWAP with type and offset; a page that is not
+    anonymous adds PM_FILE, one mapped once PM_MMAP_EXCLUSIVE (not for a migration
+    entry)."""
+    from pagemig.mm.mm_types import mapping_is_anon
+    from pagemig.mm.swapops import (
+        is_migration_entry,
+        is_swap_pte,
+        migration_entry_to_pfn,
+        pte_pfn,
+        pte_present,
+        pte_to_swp_entry,
+        swp_offset,
+        swp_type,
+    )
+
+    flags = PM_SOFT_DIRTY
+    pte = mm.get_pte(addr) if mm.pte_table(addr, False) is not None else 0
+    page = -1
+    migration = False
+    if pte_present(pte):
+        frame = pte_pfn(pte)
+        flags |= PM_PRESENT
+        if frame != k.zero_page_pfn and frame < k.pages.nr_pages:
+            page = frame
+    elif is_swap_pte(pte):
+        entry = pte_to_swp_entry(pte)
+        frame = swp_type(entry) | (swp_offset(entry) << MAX_SWAPFILES_SHIFT)
+        flags |= PM_SWAP
+        migration = is_migration_entry(entry)
+        if migration:
+            page = migration_entry_to_pfn(entry)
+    else:
+        return flags
+    if page >= 0 and not mapping_is_anon(int(k.pages.mapping[page])):
+        flags |= PM_FILE
+    if page >= 0 and not migration and int(k.pages.mapcount[page]) == 1:
+        flags |= PM_MMAP_EXCLUSIVE
+    return (frame & PM_PFRAME_MASK) | flags
 
 
 def ptrace_may_access(reader: Task, task: Task) -> int:
@@ -219,8 +331,11 @@ def pagemap_read(k: Kernel, reader: Task, task: Task, buf: int, vaddr: int, coun
             if got != pagecount:
                 return -errno.EFAULT if got >= 0 else got
             base = vaddr & PAGE_MASK
-            data = b"".join(pagemap_entry(k, mm, base + i * PAGE_SIZE).to_bytes(8, "little")
-                            for i in range(count))
+            entries = [pagemap_entry(k, mm, base + i * PAGE_SIZE) for i in range(count)]
+            if k.profile.has("pagemap_exclusive") and not reader.capable(CAP_SYS_ADMIN):
+                # Linux 6.1: without CAP_SYS_ADMIN the frame of a present page reads as 0.
+                entries = [e & ~PM_PFRAME_MASK if e & PM_PRESENT else e for e in entries]
+            data = b"".join(e.to_bytes(8, "little") for e in entries)
             if copy_to_user(k, buf, data):
                 return -errno.EFAULT
         finally:
@@ -293,16 +408,40 @@ def meminfo_values(k: Kernel) -> dict[str, int]:
         "Bounce": _global(k, ZoneStat.NR_BOUNCE),
         "WritebackTmp": _global(k, ZoneStat.NR_WRITEBACK_TEMP),
     }
+    if k.profile.has("split_lru"):
+        # Linux 6.1: the lists are split; Active/Inactive sum the anon and file ones.
+        lists = {
+            "Active(anon)": _global(k, ZoneStat.NR_ACTIVE_ANON),
+            "Inactive(anon)": _global(k, ZoneStat.NR_INACTIVE_ANON),
+            "Active(file)": _global(k, ZoneStat.NR_ACTIVE_FILE),
+            "Inactive(file)": _global(k, ZoneStat.NR_INACTIVE_FILE),
+            "Unevictable": _global(k, ZoneStat.NR_UNEVICTABLE),
+            "Mlocked": _global(k, ZoneStat.NR_MLOCK),
+        }
+        pages["Active"] = lists["Active(anon)"] + lists["Active(file)"]
+        pages["Inactive"] = lists["Inactive(anon)"] + lists["Inactive(file)"]
+        pages.update(lists)
     out = {key: value * kb for key, value in pages.items()}
     out.update({"HugePages_Total": 0, "HugePages_Free": 0, "HugePages_Rsvd": 0,
                 "HugePages_Surp": 0, "Hugepagesize": 2048})
     return out
 
 
+MEMINFO_NOT_MODELLED_61 = MEMINFO_NOT_MODELLED | frozenset({
+    "MemAvailable", "Zswap", "Zswapped", "Shmem", "KReclaimable", "KernelStack",
+    "SecPageTables", "Percpu", "HardwareCorrupted", "AnonHugePages", "ShmemHugePages",
+    "ShmemPmdMapped", "FileHugePages", "FilePmdMapped", "Hugetlb", "DirectMap1G",
+    "VmallocChunk",
+})
+"""Linux 6.1: its /proc/meminfo lines with no counterpart in the model."""
+
+
 def meminfo_kb(k: Kernel, key: str) -> int:
-    """The value the probe's meminfo_kb() reads for ``key`` from 2.6.27's /proc/meminfo:
-    -1 when 2.6.27 has no such line; NotModelled for a line the model does not keep."""
-    if key in MEMINFO_NOT_MODELLED:
+    """The value the probe's meminfo_kb() reads for ``key`` from the profile's
+    /proc/meminfo: -1 when that kernel has no such line; NotModelled for a line the model
+    does not keep."""
+    not_kept = MEMINFO_NOT_MODELLED_61 if k.profile.has("split_lru") else MEMINFO_NOT_MODELLED
+    if key in not_kept:
         raise NotModelled(f"meminfo {key}: the model keeps no such quantity")
     return meminfo_values(k).get(key, -1)
 
@@ -371,6 +510,62 @@ VMSTAT_EVENTS = frozenset(
 
 _VMSTAT_BY_NAME = {name: item for item, name in VMSTAT_ZONE_NAMES.items()}
 
+# Linux 6.1: the names of the counters the model keeps (zone and node counters; the model
+# sums both over the machine), and the event counters it does not count.
+_VMSTAT_BY_NAME_61 = {
+    "nr_free_pages": ZoneStat.NR_FREE_PAGES,
+    "nr_zone_inactive_anon": ZoneStat.NR_INACTIVE_ANON,
+    "nr_zone_active_anon": ZoneStat.NR_ACTIVE_ANON,
+    "nr_zone_inactive_file": ZoneStat.NR_INACTIVE_FILE,
+    "nr_zone_active_file": ZoneStat.NR_ACTIVE_FILE,
+    "nr_zone_unevictable": ZoneStat.NR_UNEVICTABLE,
+    "nr_mlock": ZoneStat.NR_MLOCK, "nr_bounce": ZoneStat.NR_BOUNCE,
+    "numa_hit": ZoneStat.NUMA_HIT, "numa_miss": ZoneStat.NUMA_MISS,
+    "numa_foreign": ZoneStat.NUMA_FOREIGN, "numa_interleave": ZoneStat.NUMA_INTERLEAVE_HIT,
+    "numa_local": ZoneStat.NUMA_LOCAL, "numa_other": ZoneStat.NUMA_OTHER,
+    "nr_inactive_anon": ZoneStat.NR_INACTIVE_ANON,
+    "nr_active_anon": ZoneStat.NR_ACTIVE_ANON,
+    "nr_inactive_file": ZoneStat.NR_INACTIVE_FILE,
+    "nr_active_file": ZoneStat.NR_ACTIVE_FILE,
+    "nr_unevictable": ZoneStat.NR_UNEVICTABLE,
+    "nr_slab_reclaimable": ZoneStat.NR_SLAB_RECLAIMABLE,
+    "nr_slab_unreclaimable": ZoneStat.NR_SLAB_UNRECLAIMABLE,
+    "nr_anon_pages": ZoneStat.NR_ANON_PAGES, "nr_mapped": ZoneStat.NR_FILE_MAPPED,
+    "nr_file_pages": ZoneStat.NR_FILE_PAGES, "nr_dirty": ZoneStat.NR_FILE_DIRTY,
+    "nr_writeback": ZoneStat.NR_WRITEBACK, "nr_writeback_temp": ZoneStat.NR_WRITEBACK_TEMP,
+    "nr_page_table_pages": ZoneStat.NR_PAGETABLE, "nr_vmscan_write": ZoneStat.NR_VMSCAN_WRITE,
+}
+VMSTAT_ZERO_61 = frozenset({
+    # No transparent huge pages and no NUMA balancing in the model: always 0.
+    "thp_migration_success", "thp_migration_fail", "thp_migration_split",
+    "numa_pages_migrated",
+})
+VMSTAT_EVENTS_61 = frozenset(
+    ["pgpgin", "pgpgout", "pswpin", "pswpout", "pgfree", "pgactivate", "pgdeactivate",
+     "pglazyfree", "pgfault", "pgmajfault", "pglazyfreed", "pgrefill", "pgreuse",
+     "pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct", "pgscan_anon",
+     "pgscan_file", "pgsteal_anon", "pgsteal_file", "pginodesteal", "slabs_scanned",
+     "kswapd_inodesteal", "pageoutrun", "pgrotated", "compact_migrate_scanned",
+     "unevictable_pgs_culled", "unevictable_pgs_scanned", "unevictable_pgs_rescued",
+     "unevictable_pgs_mlocked", "unevictable_pgs_munlocked", "unevictable_pgs_cleared",
+     "unevictable_pgs_stranded", "workingset_refault_anon", "workingset_refault_file",
+     "workingset_activate_anon", "workingset_activate_file", "nr_shmem", "nr_unstable",
+     "nr_zone_write_pending", "nr_free_cma", "nr_kernel_stack", "nr_zspages"]
+    + [f"{ev}_{z}" for ev in ("pgalloc", "allocstall", "pgskip")
+       for z in _ZONE_SUFFIXES])
+"""Linux 6.1 counters the model does not keep (NotModelled, not -1)."""
+
+
+def _nr_isolated(k: Kernel, anon: bool) -> int:
+    # Linux 6.1 nr_isolated_anon/file: pages taken off the LRU onto a private list.
+    from pagemig.mm.mm_types import LRU_PRIVATE
+    from pagemig.mm.page_flags import F_SWAPBACKED
+
+    p = k.pages
+    isolated = p.lru == LRU_PRIVATE
+    backed = (p.flags & F_SWAPBACKED) != 0
+    return int((isolated & (backed if anon else ~backed)).sum())
+
 
 def vmstat_value(k: Kernel, key: str) -> int:
     """The value the probe's vmstat_get() reads for ``key`` from 2.6.27's /proc/vmstat:
@@ -379,6 +574,16 @@ def vmstat_value(k: Kernel, key: str) -> int:
     event = vm_event_value(k, key)
     if event is not None:
         return event
+    if k.profile.has("split_lru"):
+        # Linux 6.1's names (mm/vmstat.c vmstat_text[] of that release).
+        if key in ("nr_isolated_anon", "nr_isolated_file"):
+            return _nr_isolated(k, key.endswith("anon"))
+        if key in VMSTAT_ZERO_61:
+            return 0
+        if key in VMSTAT_EVENTS_61:
+            raise NotModelled(f"vmstat {key}: a counter the model does not keep")
+        item61 = _VMSTAT_BY_NAME_61.get(key)
+        return -1 if item61 is None else _global(k, item61)
     item = _VMSTAT_BY_NAME.get(key)
     if item is not None:
         if item in VMSTAT_NOT_COUNTED:
@@ -466,6 +671,28 @@ def node_numastat_text(k: Kernel, nid: int) -> str:
     return "".join(f"{name} {int(k.zone_stat[zones, item].sum())}\n" for name, item in items)
 
 
+def _node_hstate_entries(k: Kernel, nid: int) -> dict[str, _File | _Dir]:
+    # Linux 6.1 nodeN/hugepages/hugepages-2048kB: the node's pool (mm/hugetlb.py).
+    from pagemig.mm.hugetlb import nr_huge_pages_node
+
+    def count() -> str:
+        return f"{nr_huge_pages_node(k, nid)}\n"
+
+    return {"nr_hugepages": _File("sysfs_rw", count, lambda v: _nr_hugepages_store(k, nid, v)),
+            "free_hugepages": _File("sysfs", count),
+            "surplus_hugepages": _File("sysfs", _const("0\n"))}
+
+
+def _nr_hugepages_store(k: Kernel, nid: int, value: str) -> int:
+    # nr_hugepages_store_common(): kstrtoul() of the text, then the node's pool is resized.
+    from pagemig.mm.hugetlb import set_max_huge_pages
+
+    text = value.strip()
+    if not text.isdigit():
+        return -errno.EINVAL
+    return set_max_huge_pages(k, int(text), nid)
+
+
 def _node_dir(k: Kernel, nid: int) -> _Dir:
     node = k.nodes[nid]
 
@@ -481,29 +708,12 @@ def _node_dir(k: Kernel, nid: int) -> _Dir:
         }
         for cpu in node.cpus:
             out[f"cpu{cpu}"] = _Dir(dict, False)
-        if k.profile.has("node_hugepages"):
-            out["hugepages"] = _Dir(lambda: {"hugepages-2048kB": _node_hstate_dir(k, nid)}, True)
+        if k.profile.has("node_hugepages") and node.has_memory:
+            out["hugepages"] = _Dir(lambda: {"hugepages-2048kB": _Dir(
+                lambda: _node_hstate_entries(k, nid), True)}, True)
         return out
 
     return _Dir(entries, True)
-
-
-def _node_hstate_dir(k: Kernel, nid: int) -> _Dir:
-    # nodeN/hugepages/hugepages-2048kB (Linux 6.1): the node's pool size, read and written.
-    from pagemig.mm.hugetlb import nr_huge_pages_node, set_max_huge_pages
-
-    def store(value: str) -> int:
-        text = value.strip()
-        if not text.isdigit():
-            return -errno.EINVAL
-        return set_max_huge_pages(k, int(text), nid)
-
-    def pool() -> str:
-        return f"{nr_huge_pages_node(k, nid)}\n"
-
-    return _Dir(lambda: {"nr_hugepages": _File("sysfs_rw", pool, store),
-                         "free_hugepages": _File("sysfs", pool),
-                         "surplus_hugepages": _File("sysfs", _const("0\n"))}, True)
 
 
 def _root(k: Kernel) -> _Dir:
@@ -516,6 +726,8 @@ def _root(k: Kernel) -> _Dir:
             "has_normal_memory": _File("sysfs", lambda: _nodes_line(k.nodes_with_memory())),
             "has_cpu": _File("sysfs", lambda: _nodes_line([n.nid for n in nodes if n.cpus])),
         }
+        if k.profile.has("node_has_memory"):
+            out["has_memory"] = _File("sysfs", lambda: _nodes_line(k.nodes_with_memory()))
         for n in nodes:
             out[f"node{n.nid}"] = _node_dir(k, n.nid)
         return out
@@ -529,10 +741,19 @@ def _root(k: Kernel) -> _Dir:
                 "surplus_hugepages": _File("sysfs", _const("0\n"))}
 
     hugepages = _Dir(lambda: {"hugepages-2048kB": _Dir(hstate_entries, True)}, True)
+
+    def mm_entries() -> dict[str, _File | _Dir]:
+        out: dict[str, _File | _Dir] = {"hugepages": hugepages}
+        if k.profile.has("thp_sysfs"):
+            out["transparent_hugepage"] = _Dir(lambda: {"enabled": _File(
+                "sysfs_rw", lambda: _thp_enabled_text(k), lambda v: _thp_enabled_store(k, v))},
+                False)
+        return out
+
     sys_tree = {
         "devices": _Dir(lambda: {"system": _Dir(lambda: {
             "node": _Dir(node_entries, True)}, False)}, False),
-        "kernel": _Dir(lambda: {"mm": _Dir(lambda: {"hugepages": hugepages}, True)}, False),
+        "kernel": _Dir(lambda: {"mm": _Dir(mm_entries, False)}, False),
         "fs": _Dir(dict, False),
     }
     cmdline = "console=ttyS0 loglevel=4 panic=-1 rdinit=/init nokaslr norandmaps\n"
@@ -546,13 +767,39 @@ def _root(k: Kernel) -> _Dir:
             "vm": _Dir(lambda: {"drop_caches": _File(
                 "sysctl", _const("0\n"), lambda v: _drop_caches(k, v))},
                 False),
-            "kernel": _Dir(lambda: {"randomize_va_space": _File(
-                "sysctl", _const("0\n"), _not_supported(
-                    "write /proc/sys/kernel/randomize_va_space"))}, False),
+            "kernel": _Dir(lambda: _kernel_sysctls(k), False),
         }, False),
     }
     return _Dir(lambda: {"sys": _Dir(lambda: sys_tree, False),
                          "proc": _Dir(lambda: proc_tree, False)}, False)
+
+
+THP_MODES = ("always", "madvise", "never")
+
+
+def _thp_enabled_text(k: Kernel) -> str:
+    # Linux 6.1 enabled_show(): the modes with the current one in brackets.
+    return " ".join(f"[{m}]" if m == k.thp_enabled else m for m in THP_MODES) + "\n"
+
+
+def _thp_enabled_store(k: Kernel, value: str) -> int:
+    # Linux 6.1 enabled_store(): one of the mode names (a trailing newline allowed).  The
+    # setting is kept; the model makes no transparent huge pages whatever it says.
+    mode = value[:-1] if value.endswith("\n") else value
+    if mode not in THP_MODES:
+        return -errno.EINVAL
+    k.thp_enabled = mode
+    return 0
+
+
+def _kernel_sysctls(k: Kernel) -> dict[str, _File | _Dir]:
+    out: dict[str, _File | _Dir] = {"randomize_va_space": _File(
+        "sysctl", _const("0\n"), _not_supported("write /proc/sys/kernel/randomize_va_space"))}
+    if k.profile.has("node_has_memory"):
+        # Linux 6.1 with numa_balancing=disable; the model has no NUMA balancing to enable.
+        out["numa_balancing"] = _File("sysctl", _const("0\n"), _not_supported(
+            "write /proc/sys/kernel/numa_balancing: NUMA balancing is not modelled"))
+    return out
 
 
 MISSING_IN_2_6_27 = (
@@ -564,6 +811,13 @@ MISSING_IN_2_6_27 = (
 )
 """Paths (and everything below them) that later kernels have and 2.6.27 does not."""
 
+PATH_FEATURES = {
+    "/sys/devices/system/node/has_memory": "node_has_memory",
+    "/sys/kernel/mm/transparent_hugepage": "thp_sysfs",
+    "/proc/sys/kernel/numa_balancing": "node_has_memory",
+}
+"""The paths of MISSING_IN_2_6_27 that a profile with the feature has (and the model)."""
+
 
 def _lookup(k: Kernel, path: str) -> _File | _Dir | int:
     # Path walk: the node, -ENOENT or -ENOTDIR; NotModelled where the model cannot tell.
@@ -573,6 +827,9 @@ def _lookup(k: Kernel, path: str) -> _File | _Dir | int:
     if norm.startswith("//"):
         norm = norm[1:]
     for missing in MISSING_IN_2_6_27:
+        feature = PATH_FEATURES.get(missing)
+        if feature is not None and k.profile.has(feature):
+            continue
         if norm == missing or norm.startswith(missing + "/"):
             return -errno.ENOENT
     node: _File | _Dir = _root(k)
@@ -651,6 +908,7 @@ __all__ = [
     "NotModelled",
     "kpage_read",
     "kpageflags_word",
+    "stable_page_flags",
     "list_format",
     "meminfo_kb",
     "meminfo_values",

@@ -201,3 +201,20 @@ def __set_page_dirty_buffers(k: Kernel, page: int) -> int:
         for b in page_buffers(k, page):
             k.bh.b_state[b] |= BH_Dirty
     return __set_page_dirty(k, page)
+
+
+def block_page_mkwrite(k: Kernel, page: int) -> int:
+    """Model of block_page_mkwrite(): a shared mapping is about to write the locked page.
+
+    __block_write_begin() gives the page mapped, uptodate buffers if it has none, and
+    block_commit_write() marks them dirty, which dirties the page.  Returns 0.
+    """
+    if not int(k.pages.flags[page]) & F_PRIVATE:
+        mapping = k.page_mapping(page)
+        assert mapping is not None
+        create_empty_buffers(k, page, mapping.blocksize, 0)
+    for b in page_buffers(k, page):
+        k.bh.b_state[b] |= BH_Mapped | BH_Uptodate
+        mark_buffer_dirty(k, b)
+    return 0
+

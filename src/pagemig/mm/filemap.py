@@ -43,6 +43,7 @@ class AddressSpaceOperations:
     readpage: Callable[..., Any] | None = None
     set_page_dirty: Callable[[Kernel, int], int] | None = None
     releasepage: Callable[..., Any] | None = None
+    page_mkwrite: Callable[[Kernel, int], int] | None = None  # vm_ops->page_mkwrite
 
 
 @dataclass(eq=False)
@@ -77,6 +78,12 @@ class AddressSpace:
     disk: np.ndarray | None = None  # block files: the file's blocks on disk (one per page)
     on_disk: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     io_error: bool = False  # make writepage fail with -EIO (to test error paths)
+    # Linux 6.1: the read-ahead window of the file (struct file_ra_state; the model keeps one
+    # per file, not one per open file).
+    ra_start: int = 0
+    ra_size: int = 0
+    ra_async_size: int = 0
+    ra_prev: int = -1  # the page index of the last read(2) (ra->prev_pos)
 
     @property
     def handle(self) -> int:
@@ -328,6 +335,8 @@ def read_page(k: Kernel, mapping: AddressSpace, index: int) -> bytes | None:
     """read(2) of one whole page of a file: the cached page, or one read in."""
     from pagemig.mm.swap import put_page
 
+    if k.profile.has("fault_around") and not mapping.is_shmem:
+        file_read_ahead(k, mapping, index)  # Linux 6.1: on-demand read-ahead of read(2)
     page = filemap_fault(k, mapping, index) if not mapping.is_shmem else find_get_page(
         k, mapping, index)
     if page is None:
@@ -384,7 +393,7 @@ def end_page_writeback(k: Kernel, pfn: int) -> None:
     """Model of end_page_writeback(): clear PG_writeback (and its radix tag), wake waiters."""
     if not int(k.pages.flags[pfn]) & F_WRITEBACK:
         return
-    k.pages.flags[pfn] &= ~F_WRITEBACK
+    k.pages.flags[pfn] &= ~(F_WRITEBACK | F_RECLAIM)  # a reclaim-tagged page is rotated
     k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_WRITEBACK] -= 1
     mapping = k.page_mapping(pfn)
     if mapping is not None:
@@ -393,35 +402,158 @@ def end_page_writeback(k: Kernel, pfn: int) -> None:
             mapping.tag_writeback[index] = False
 
 
-def filemap_map_pages(k: Kernel, vma: VmArea, start_pgoff: int, end_pgoff: int) -> int:
-    """Model of filemap_map_pages() (Linux 3.15 on): map the file pages of
-    ``[start_pgoff, end_pgoff]`` that are already cached, as a read fault around an address.
+# -- Linux 6.1: fault-around and mmap read-around --
 
-    Only pages that need no I/O and no lock are taken: cached, uptodate, unlocked, inside
-    the file, whose pte is still none.  Each gets the pte's reference, a file rmap and a
-    file rss count; the pte is the vma's protection (clean, read-only where writes are
-    tracked).  Returns how many pages were mapped.
-    """
-    from pagemig.mm.memory import vma_page_prot
-    from pagemig.mm.page_flags import F_LOCKED, F_UPTODATE
+FAULT_AROUND_PAGES = 16  # fault_around_bytes (64 KiB)
+VM_READAHEAD_PAGES = 32  # the block device's read_ahead_kb (128 KiB)
+
+
+def filemap_map_pages(k: Kernel, vma: VmArea, start_pgoff: int, end_pgoff: int) -> int:
+    """Model of filemap_map_pages() (Linux 6.1): map every page of [start_pgoff, end_pgoff]
+    that is in the page cache, uptodate, unlocked and below the end of the file, where the
+    pte is none; read-only (the vma's protection) and counted like a fault's mapping.
+    Returns the pages mapped."""
+    from pagemig.mm.page_flags import F_READAHEAD, F_UPTODATE
     from pagemig.mm.rmap import page_add_file_rmap
-    from pagemig.mm.swapops import mk_pte, pte_mkyoung, pte_none
+    from pagemig.mm.swap import get_page
+    from pagemig.mm.swapops import mk_pte, pte_none
 
     mapping = vma.vm_file
     assert mapping is not None
     mm = vma.vm_mm
-    mapped = 0
-    for pgoff in range(start_pgoff, min(end_pgoff + 1, mapping.size_pages)):
+    from pagemig.mm.memory import vma_page_prot
+
+    done = 0
+    for pgoff in range(start_pgoff, min(end_pgoff, mapping.size_pages - 1) + 1):
+        page = mapping.slot(pgoff)
+        if page < 0:
+            continue
+        flags = int(k.pages.flags[page])
+        if not flags & F_UPTODATE or flags & (F_LOCKED | F_READAHEAD):
+            continue
         addr = vma.vm_start + ((pgoff - vma.vm_pgoff) << 12)
-        pfn = mapping.slot(pgoff)
-        if pfn < 0 or not pte_none(mm.get_pte(addr)):
+        if not pte_none(mm.get_pte(addr)):
             continue
-        flags = int(k.pages.flags[pfn])
-        if not flags & F_UPTODATE or flags & F_LOCKED or not int(k.pages.count[pfn]):
-            continue
-        get_page(k, pfn)
-        page_add_file_rmap(k, pfn)
+        get_page(k, page)  # the pte's reference
         mm.file_rss += 1
-        mm.set_pte(addr, pte_mkyoung(mk_pte(pfn, vma_page_prot(vma))))
-        mapped += 1
-    return mapped
+        page_add_file_rmap(k, page, vma)
+        mm.set_pte(addr, mk_pte(page, vma_page_prot(vma)))
+        done += 1
+    if done:
+        k.trace("mm_fault_around", mm=mm.id, start=start_pgoff, end=end_pgoff, nr=done)
+    return done
+
+
+def do_sync_mmap_readahead(k: Kernel, vma: VmArea, pgoff: int) -> None:
+    """Model of do_sync_mmap_readahead() (Linux 6.1) for a page missing from the cache:
+    no read-ahead for a VM_RAND_READ vma; otherwise mmap read-around: the window of
+    VM_READAHEAD_PAGES pages centred on the fault (a quarter of it asynchronous) is read."""
+    from pagemig.mm.madvise import VM_RAND_READ
+
+    mapping = vma.vm_file
+    if mapping is None or vma.vm_flags & VM_RAND_READ:
+        return
+    mapping.ra_start = max(0, pgoff - VM_READAHEAD_PAGES // 2)
+    mapping.ra_size = VM_READAHEAD_PAGES
+    mapping.ra_async_size = VM_READAHEAD_PAGES // 4
+    do_page_cache_ra(k, mapping, mapping.ra_start, mapping.ra_size, mapping.ra_async_size)
+
+
+def do_async_mmap_readahead(k: Kernel, vma: VmArea, page: int) -> None:
+    """Model of do_async_mmap_readahead() (Linux 6.1): a fault met a page marked
+    PG_readahead: the mark goes and, for sequential progress through the window, the next
+    window (as large as the last, all of it asynchronous) is read."""
+    from pagemig.mm.madvise import VM_RAND_READ
+
+    mapping = vma.vm_file
+    if mapping is None or vma.vm_flags & VM_RAND_READ:
+        return
+    page_cache_async_ra(k, mapping, page)
+
+
+def get_next_ra_size(cur: int, max_pages: int) -> int:
+    """Model of get_next_ra_size(): the next window grows 4x while small, then 2x, to max."""
+    if cur < max_pages // 16:
+        return 4 * cur
+    if cur <= max_pages // 2:
+        return 2 * cur
+    return max_pages
+
+
+def page_cache_async_ra(k: Kernel, mapping: AddressSpace, page: int) -> None:
+    """Model of page_cache_async_ra() (Linux 6.1): the PG_readahead mark goes; a hit at the
+    mark (or the window's end) moves the window on, grown, all of it asynchronous."""
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    k.pages.flags[page] &= ~F_READAHEAD
+    index = k.page_index(page)
+    ra_end = mapping.ra_start + mapping.ra_size
+    if index not in (ra_end - mapping.ra_async_size, ra_end):
+        return
+    mapping.ra_start = ra_end
+    mapping.ra_size = get_next_ra_size(mapping.ra_size, VM_READAHEAD_PAGES)
+    mapping.ra_async_size = mapping.ra_size
+    do_page_cache_ra(k, mapping, mapping.ra_start, mapping.ra_size, mapping.ra_async_size)
+
+
+def file_read_ahead(k: Kernel, mapping: AddressSpace, index: int) -> None:
+    """Read-ahead of a one-page read(2) at ``index`` (Linux 6.1 filemap_get_pages()): a
+    missing page starts on-demand read-ahead (page_cache_sync_ra()): from offset 0 or right
+    after the last read a new window of 4 pages, 3 of them asynchronous; elsewhere just the
+    page.  A cached page marked PG_readahead moves the window on (page_cache_async_ra())."""
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    page = mapping.slot(index)
+    if page >= 0:
+        if int(k.pages.flags[page]) & F_READAHEAD:
+            page_cache_async_ra(k, mapping, page)
+    elif index == 0 or 0 <= index - mapping.ra_prev <= 1:
+        mapping.ra_start = index
+        mapping.ra_size = get_init_ra_size(1, VM_READAHEAD_PAGES)
+        mapping.ra_async_size = mapping.ra_size - 1
+        do_page_cache_ra(k, mapping, mapping.ra_start, mapping.ra_size, mapping.ra_async_size)
+    mapping.ra_prev = index
+
+
+def get_init_ra_size(req: int, max_pages: int) -> int:
+    """Model of get_init_ra_size(): the first window for a read of ``req`` pages."""
+    size = 1 << max(req - 1, 0).bit_length()  # roundup_pow_of_two()
+    if size <= max_pages // 32:
+        return size * 4
+    if size <= max_pages // 4:
+        return size * 2
+    return max_pages
+
+
+def do_page_cache_ra(k: Kernel, mapping: AddressSpace, start: int, nr_to_read: int,
+                     lookahead_size: int) -> int:
+    """Model of do_page_cache_ra() / page_cache_ra_unbounded() (Linux 6.1): read the pages
+    of [start, start + nr_to_read) that are not cached (allocated by the task's policy, left
+    unmapped); the window is first cut at the end of the file, and the new page at
+    ``nr_to_read - lookahead_size`` into what is left is marked PG_readahead (none when
+    the cut window is shorter than the look-ahead).  Returns the pages read."""
+    from pagemig.mm.madvise import _readpage
+    from pagemig.mm.mempolicy import alloc_page_vma
+    from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
+    from pagemig.mm.page_flags import F_READAHEAD
+    from pagemig.mm.swap import lru_cache_add, put_page
+
+    done = 0
+    nr_to_read = min(nr_to_read, mapping.size_pages - start)  # not past the end of the file
+    for i in range(nr_to_read):
+        index = start + i
+        if mapping.slot(index) >= 0:
+            continue
+        pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
+        if pfn is None:
+            break
+        if add_to_page_cache(k, pfn, mapping, index):
+            put_page(k, pfn)
+            break
+        if i == nr_to_read - lookahead_size:
+            k.pages.flags[pfn] |= F_READAHEAD
+        lru_cache_add(k, pfn)
+        _readpage(k, mapping, pfn)
+        put_page(k, pfn)
+        done += 1
+    return done

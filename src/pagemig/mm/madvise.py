@@ -6,6 +6,10 @@ anonymous memory), MADV_DONTNEED (zap the ptes), MADV_REMOVE (punch a hole in a 
 and MADV_DONTFORK / MADV_DOFORK.  Every later advice (MADV_MERGEABLE, MADV_HUGEPAGE,
 MADV_COLD, MADV_PAGEOUT, ...) falls into the default case: -EINVAL, but only once a vma of
 the range is reached, so the argument checks and the -ENOMEM of an unmapped range come first.
+
+Linux 6.1 (feature madv_pageout): MADV_PAGEOUT reclaims the range's pages that only this
+mapping maps (mm/vmscan.py), MADV_COLD deactivates them (modelled as clearing the
+referenced state only).
 """
 
 from __future__ import annotations
@@ -153,14 +157,42 @@ def _readpage(k: Kernel, mapping: AddressSpace, pfn: int) -> None:
     mapping.a_ops.readpage(k, mapping, pfn)
 
 
+def force_swapin_readahead(k: Kernel, vma: VmArea, start: int, end: int) -> None:
+    """Model of force_swapin_readahead() (Linux 6.1): every swap pte of [start, end) has its
+    page read into the swap cache (allocated by the vma's policy, left unmapped); then the
+    pagevec is drained."""
+    from pagemig.mm.swap import lru_add_drain, put_page
+    from pagemig.mm.swap_state import read_swap_cache_async
+    from pagemig.mm.swapops import is_swap_pte, non_swap_entry, pte_to_swp_entry
+
+    mm = vma.vm_mm
+    for addr in range(start, min(end, vma.vm_end), PAGE_SIZE):
+        pte = mm.get_pte(addr)
+        if not is_swap_pte(pte):
+            continue
+        entry = pte_to_swp_entry(pte)
+        if non_swap_entry(entry):
+            continue
+        page = read_swap_cache_async(k, entry, vma, addr)
+        if page >= 0:
+            put_page(k, page)
+    lru_add_drain(k)
+
+
 def madvise_willneed(k: Kernel, vma: VmArea, start: int, end: int) -> tuple[int, VmArea]:
-    """Model of madvise_willneed(): read-ahead of the file pages; -EBADF without a file.
+    """Model of madvise_willneed(): read-ahead of the file pages; -EBADF without a file
+    (Linux 6.1: swap-in read-ahead of anonymous memory; nothing for tmpfs holes).
 
     The read-ahead's own result is ignored, as the kernel ignores it.
     """
     mapping = vma.vm_file
     if mapping is None:
+        if k.profile.has("willneed_swapin"):
+            force_swapin_readahead(k, vma, start, end)
+            return 0, vma
         return -errno.EBADF, vma
+    if mapping.is_shmem and k.profile.has("shmem_willneed_swapin"):
+        return 0, vma  # Linux 6.1: only swapped tmpfs pages are read (none in the model)
     first = ((start - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
     end = min(end, vma.vm_end)
     last = ((end - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
@@ -267,7 +299,49 @@ def madvise_vma(k: Kernel, vma: VmArea, prev: VmArea | None, start: int, end: in
         return madvise_willneed(k, vma, start, end)
     if behavior == MADV_DONTNEED:
         return madvise_dontneed(k, vma, start, end)
+    if behavior in (MADV_COLD, MADV_PAGEOUT) and k.profile.has("madv_pageout"):
+        return madvise_cold_or_pageout(k, vma, start, end, behavior == MADV_PAGEOUT)
     return -errno.EINVAL, prev
+
+
+def madvise_cold_or_pageout(k: Kernel, vma: VmArea, start: int, end: int,
+                            pageout: bool) -> tuple[int, VmArea]:
+    """Model of madvise_cold() / madvise_pageout() (Linux 6.1).
+
+    -EINVAL for a locked, PFN-mapped or hugetlb vma.  After draining this CPU's pagevecs,
+    each present page of the range that is on the LRU and mapped only here has its pte
+    made old and PG_referenced cleared; for MADV_PAGEOUT it is isolated and the list is
+    handed to reclaim_pages().
+    """
+    from pagemig.mm.memory import vm_normal_page
+    from pagemig.mm.migrate import isolate_lru_page
+    from pagemig.mm.mm_types import PageList
+    from pagemig.mm.page_flags import F_LRU, F_REFERENCED
+    from pagemig.mm.swap import lru_add_drain
+    from pagemig.mm.swapops import pte_mkold, pte_present
+    from pagemig.mm.vmscan import reclaim_pages
+
+    if vma.vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB):
+        return -errno.EINVAL, vma
+    lru_add_drain(k)
+    mm = vma.vm_mm
+    page_list = PageList(k.pages)
+    for addr in range(start, end, PAGE_SIZE):
+        pte = mm.get_pte(addr)
+        if not pte_present(pte):
+            continue
+        page = vm_normal_page(k, vma, addr, pte)
+        if page < 0 or not int(k.pages.flags[page]) & F_LRU:
+            continue
+        if int(k.pages.mapcount[page]) != 1:
+            continue
+        mm.set_pte(addr, pte_mkold(pte))
+        k.pages.flags[page] &= ~F_REFERENCED
+        if pageout:
+            isolate_lru_page(k, page, page_list)
+    if pageout:
+        reclaim_pages(k, page_list)
+    return 0, vma
 
 
 def sys_madvise(k: Kernel, mm: MmStruct, start: int, len_in: int, behavior: int) -> int:

@@ -22,7 +22,6 @@ from pagemig.mm.mempolicy import alloc_page_vma
 from pagemig.mm.mm_types import (
     PAGE_SHIFT,
     PAGE_SIZE,
-    PTRS_PER_PTE,
     VM_LOCKED,
     VM_MIXEDMAP,
     VM_NONLINEAR,
@@ -218,18 +217,36 @@ def handle_mm_fault_gen(k: Kernel, mm: MmStruct, vma: VmArea, address: int,
 
 def do_swap_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, pte: int,
                  write: bool) -> FaultGen:
-    """Model of do_swap_page(): a migration entry makes the fault wait, then retry."""
+    """Model of do_swap_page(): map the page of a swap pte (a migration entry makes the
+    fault wait, then retry).
+
+    2.6.27: the page comes from the swap cache (read in if needed), is marked accessed,
+    mapped writable for a write fault when can_share_swap_page(), and its swap cache is
+    dropped when swap is more than half full or the vma is locked.
+    Linux 6.1: from a synchronous device (zram) with no other user of the slot the page is
+    read into a new page that never enters the swap cache; it is not marked accessed; the
+    swap pte's exclusive bit (or a fresh page) makes the page PG_anon_exclusive and a
+    write fault maps it writable at once; the swap cache is dropped as
+    should_try_to_free_swap() says.
+    """
     from pagemig.mm.filemap import lock_page, unlock_page
     from pagemig.mm.migrate import migration_entry_wait
     from pagemig.mm.rmap import page_add_anon_rmap
-    from pagemig.mm.swap_state import read_swap_cache_async
+    from pagemig.mm.swap_state import lookup_swap_cache, read_swap_cache_async
     from pagemig.mm.swapfile import can_share_swap_page, remove_exclusive_swap_page, swap_free
 
     entry = pte_to_swp_entry(pte)
     if is_migration_entry(entry):
         yield from migration_entry_wait(k, mm, address)
         return 0
-    page = read_swap_cache_async(k, entry, vma, address)
+    fresh = False  # Linux 6.1: read around the swap cache (SWP_SYNCHRONOUS_IO)
+    page = lookup_swap_cache(k, entry)
+    if page < 0:
+        fresh = _swapin_skips_swap_cache(k, entry)
+        if fresh:
+            page = _swapin_fresh_page(k, entry, vma, address)
+        else:
+            page = read_swap_cache_async(k, entry, vma, address)
     if page < 0:
         return VM_FAULT_OOM
     yield from lock_page(k, page)
@@ -237,21 +254,78 @@ def do_swap_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, pte: int,
         unlock_page(k, page)
         put_page(k, page)
         return VM_FAULT_OOM
+    if not k.profile.has("swapin_unreferenced"):
+        mark_page_accessed(k, page)
     mm.anon_rss += 1
     new_pte = mk_pte(page, vma_page_prot(vma))
-    if write and can_share_swap_page(k, page):
-        new_pte = maybe_mkwrite(pte_mkdirty(new_pte), vma)
-        write = False
-    mm.set_pte(address, new_pte)
-    page_add_anon_rmap(k, page, vma, address)
-    swap_free(k, entry)
-    if k.vm_swap_full() or vma.vm_flags & VM_LOCKED:
-        remove_exclusive_swap_page(k, page)
-    unlock_page(k, page)
+    if k.profile.has("anon_exclusive"):
+        from pagemig.mm.swapops import pte_swp_exclusive
+
+        exclusive = fresh or pte_swp_exclusive(pte)
+        swap_free(k, entry)
+        if not fresh and _should_try_to_free_swap(k, page, vma, write):
+            from pagemig.mm.swapfile import try_to_free_swap
+
+            try_to_free_swap(k, page)
+        if exclusive or int(k.pages.count[page]) == 1:
+            exclusive = True
+            if write:
+                new_pte = maybe_mkwrite(pte_mkdirty(new_pte), vma)
+                write = False
+        mm.set_pte(address, new_pte)
+        page_add_anon_rmap(k, page, vma, address, exclusive=exclusive)
+    else:
+        if write and can_share_swap_page(k, page):
+            new_pte = maybe_mkwrite(pte_mkdirty(new_pte), vma)
+            write = False
+        mm.set_pte(address, new_pte)
+        page_add_anon_rmap(k, page, vma, address)
+        swap_free(k, entry)
+        if k.vm_swap_full() or vma.vm_flags & VM_LOCKED:
+            remove_exclusive_swap_page(k, page)
+    unlock_page(k, page)  # the lookup's (or allocation's) reference is the pte's now
     k.trace("mm_fault_swapin", mm=mm.id, addr=address, pfn=page)
     if write:
         return do_wp_page(k, mm, vma, address, new_pte)
     return 0
+
+
+def _swapin_skips_swap_cache(k: Kernel, entry: int) -> bool:
+    # Linux 6.1: a synchronous swap device and a slot nobody else refers to.
+    from pagemig.mm.swapfile import __swap_count
+
+    si = k.swap_info
+    return (k.profile.has("swap_sync_io") and si is not None and si.synchronous
+            and __swap_count(k, entry) == 1)
+
+
+def _swapin_fresh_page(k: Kernel, entry: int, vma: VmArea, address: int) -> int:
+    # Linux 6.1: the new page of a synchronous swap-in: allocated by the vma's policy,
+    # swap-backed, on the LRU, read from the slot; never in the swap cache.  Returns it
+    # with the allocation's reference, or -1.
+    from pagemig.mm.page_flags import F_SWAPBACKED
+    from pagemig.mm.swap import lru_cache_add
+    from pagemig.mm.swap_state import swap_readpage
+
+    page = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, vma, address)
+    if page is None:
+        return -1
+    k.pages.flags[page] |= F_SWAPBACKED
+    lru_cache_add(k, page)
+    swap_readpage(k, page, entry)
+    return page
+
+
+def _should_try_to_free_swap(k: Kernel, page: int, vma: VmArea, write: bool) -> bool:
+    """Model of should_try_to_free_swap() (Linux 6.1)."""
+    from pagemig.mm.page_flags import F_MLOCKED
+
+    flags = int(k.pages.flags[page])
+    if not flags & F_SWAPCACHE:
+        return False
+    if k.vm_swap_full() or vma.vm_flags & VM_LOCKED or flags & F_MLOCKED:
+        return True
+    return write and int(k.pages.count[page]) == 2
 
 
 def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write: bool) -> int:
@@ -331,37 +405,16 @@ def _pfnmap_fault(k: Kernel, vma: VmArea, address: int) -> int:
     return 0
 
 
-FAULT_AROUND_PAGES = 16  # fault_around_bytes: 64 KiB
-
-
-def do_fault_around(k: Kernel, vma: VmArea, address: int) -> bool:
-    """Model of do_fault_around() (Linux 3.15 on, read faults of file and shmem mappings):
-    map the cached pages of a 64 KiB window around ``address`` (see below), clipped to the
-    vma and to the page table.  True when the faulting address itself got mapped."""
-    from pagemig.mm.filemap import filemap_map_pages
-
-    assert vma.vm_ops is not None
-    if not k.profile.has("fault_around") or vma.vm_ops.fault not in ("shmem", "filemap"):
-        return False
-    # Linux 6.1 starts the window at the block's start or the vma's, whichever is later,
-    # and runs it 16 pages from there (up to the end of the vma and of the page table).
-    block = FAULT_AROUND_PAGES * PAGE_SIZE
-    table = PTRS_PER_PTE * PAGE_SIZE
-    start = max(address & ~(block - 1), vma.vm_start)
-    end = min(start + block, vma.vm_end, (start & ~(table - 1)) + table)
-    pgoff = vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT)
-    last = pgoff + ((end - start) >> PAGE_SHIFT) - 1
-    filemap_map_pages(k, vma, pgoff, last)
-    return pte_present(vma.vm_mm.get_pte(address))
-
-
 def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int,
                     write: bool) -> int:
-    """Model of __do_fault(): map the object's page, or a private copy for a private write."""
+    """Model of __do_fault(): map the object's page, or a private copy for a private write.
+
+    Linux 6.1: fault-around and read-around come first (_fault_around_first()).
+    """
     assert vma.vm_ops is not None
     if vma.vm_ops.fault == "pfnmap":
         return _pfnmap_fault(k, vma, address)
-    if not write and do_fault_around(k, vma, address):
+    if k.profile.has("fault_around") and _fault_around_first(k, vma, address, write):
         return 0
     page = _vma_fault(k, vma, address)
     if page is None:
@@ -395,14 +448,76 @@ def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte
         page_add_new_anon_rmap(k, mapped, vma, address)
     else:
         mm.file_rss += 1
-        page_add_file_rmap(k, mapped)
+        page_add_file_rmap(k, mapped, vma)
     mm.set_pte(address, entry)
     k.trace("mm_fault_file", mm=mm.id, addr=address, pfn=mapped, write=int(write),
             cow=int(anon))
     if anon:
         put_page(k, page)  # the reference the fault handler returned
     elif write and vma.vm_file is not None:
+        do_page_mkwrite(k, vma, page)
         set_page_dirty(k, page)  # the reference becomes the pte's; set_page_dirty_balance()
+    return 0
+
+
+def _fault_around_first(k: Kernel, vma: VmArea, address: int, write: bool) -> bool:
+    # Linux 6.1 do_read_fault(): a read fault first maps the cached pages of its 64 KiB
+    # block (do_fault_around()).  filemap_fault() of a page missing from the cache reads
+    # the read-around window and has the fault retried, which fault-around then maps; a
+    # cached page marked PG_readahead starts the next window.  True if the pte is mapped.
+    from pagemig.mm.filemap import do_async_mmap_readahead, do_sync_mmap_readahead
+    from pagemig.mm.page_flags import F_READAHEAD
+
+    assert vma.vm_ops is not None
+    if vma.vm_ops.fault == "special":
+        return False
+    if not write and do_fault_around(k, vma, address):
+        return True
+    mapping = vma.vm_file
+    if vma.vm_ops.fault != "filemap" or mapping is None:
+        return False
+    pgoff = ((address - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
+    if pgoff >= mapping.size_pages:
+        return False
+    page = mapping.slot(pgoff)
+    if page < 0:
+        do_sync_mmap_readahead(k, vma, pgoff)
+        return not write and do_fault_around(k, vma, address)  # the retried fault
+    if int(k.pages.flags[page]) & F_READAHEAD:
+        do_async_mmap_readahead(k, vma, page)
+    return False
+
+
+def do_fault_around(k: Kernel, vma: VmArea, address: int) -> bool:
+    """Model of do_fault_around() (Linux 6.1): map what vm_ops->map_pages finds cached in
+    the fault_around_bytes block of ``address`` (within the vma and its page table); True
+    if the faulting address is mapped now."""
+    from pagemig.mm.filemap import FAULT_AROUND_PAGES, filemap_map_pages
+
+    pgoff = ((address - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
+    block = FAULT_AROUND_PAGES * PAGE_SIZE
+    start_addr = max(address & ~(block - 1), vma.vm_start)
+    start_pgoff = pgoff - ((address - start_addr) >> PAGE_SHIFT)
+    end_pgoff = start_pgoff - ((start_addr >> PAGE_SHIFT) & 511) + 511
+    end_pgoff = min(end_pgoff, vma.vm_pgoff + ((vma.vm_end - vma.vm_start) >> PAGE_SHIFT) - 1,
+                    start_pgoff + FAULT_AROUND_PAGES - 1)
+    filemap_map_pages(k, vma, start_pgoff, end_pgoff)
+    return not pte_none(vma.vm_mm.get_pte(address))
+
+
+def do_page_mkwrite(k: Kernel, vma: VmArea, page: int) -> int:
+    """Model of do_page_mkwrite(): tell the file a shared mapping will write the page
+    (its ->page_mkwrite, run with the page locked).  2.6.27's ext2 and tmpfs have none;
+    Linux 6.1's ext4 attaches buffers there.  Returns 0."""
+    from pagemig.mm.filemap import trylock_page, unlock_page
+
+    file = vma.vm_file
+    if file is None or file.a_ops.page_mkwrite is None:
+        return 0
+    locked = trylock_page(k, page)
+    assert locked, "do_page_mkwrite: the page is locked by someone else"
+    file.a_ops.page_mkwrite(k, page)
+    unlock_page(k, page)
     return 0
 
 
@@ -413,15 +528,14 @@ def do_wp_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int
         return _wp_zero_page_copy(k, mm, vma, address)
     if old < 0:
         raise NotImplementedError("write fault on a special pfn mapping")
-    flags = int(k.pages.flags[old])
     anon = mapping_is_anon(int(k.pages.mapping[old]))
     shared_writable = vma.vm_flags & (VM_WRITE | VM_SHARED) == (VM_WRITE | VM_SHARED)
-    reuse = shared_writable or (anon and int(k.pages.mapcount[old]) == 1
-                                and not flags & F_SWAPCACHE)
+    reuse = shared_writable or (anon and _reuse_anon_page(k, old))
     if reuse:
         entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)), vma)
         mm.set_pte(address, entry)
         if shared_writable and vma.vm_file is not None:
+            do_page_mkwrite(k, vma, old)
             set_page_dirty(k, old)
         return VM_FAULT_WRITE
     get_page(k, old)
@@ -470,6 +584,47 @@ def _wp_zero_page_copy(k: Kernel, mm: MmStruct, vma: VmArea, address: int) -> in
     page_add_new_anon_rmap(k, new, vma, address)
     k.trace("mm_fault_cow", mm=mm.id, addr=address, old=k.zero_page_pfn, new=new)
     return VM_FAULT_WRITE
+
+
+def _reuse_anon_page(k: Kernel, page: int) -> bool:
+    # Whether do_wp_page() may write to the anonymous page in place.
+    # 2.6.27: if the page lock is free, can_share_swap_page(): one pte and, for a
+    # swap-cache page, no swap pte elsewhere (the page stays in the swap cache).
+    # Linux 6.1: PG_anon_exclusive reuses at once; otherwise only the mapping's reference
+    # (and the swap cache's, which try_to_free_swap() then drops) may remain, after
+    # draining this CPU's pagevec; the page then becomes exclusive.
+    from pagemig.mm.filemap import trylock_page, unlock_page
+    from pagemig.mm.page_flags import F_ANON_EXCLUSIVE, F_LRU
+    from pagemig.mm.swapfile import can_share_swap_page
+
+    if k.profile.has("anon_exclusive"):
+        from pagemig.mm.swap import lru_add_drain
+        from pagemig.mm.swapfile import try_to_free_swap
+
+        flags = int(k.pages.flags[page])
+        if flags & F_ANON_EXCLUSIVE:
+            return True
+        if int(k.pages.count[page]) > 3:
+            return False
+        if not flags & F_LRU:
+            lru_add_drain(k)
+        if int(k.pages.count[page]) > 1 + bool(int(k.pages.flags[page]) & F_SWAPCACHE):
+            return False
+        if not trylock_page(k, page):
+            return False
+        if int(k.pages.flags[page]) & F_SWAPCACHE:
+            try_to_free_swap(k, page)
+        if int(k.pages.count[page]) != 1:
+            unlock_page(k, page)
+            return False
+        k.pages.flags[page] |= F_ANON_EXCLUSIVE  # page_move_anon_rmap()
+        unlock_page(k, page)
+        return True
+    if not trylock_page(k, page):
+        return False
+    reuse = can_share_swap_page(k, page)
+    unlock_page(k, page)
+    return reuse
 
 
 # -- unmapping --
@@ -545,8 +700,12 @@ def copy_page_range(k: Kernel, dst_mm: MmStruct, src_mm: MmStruct, vma: VmArea,
                 entry = pte_to_swp_entry(pte)
                 if not is_migration_entry(entry):
                     from pagemig.mm.swapfile import swap_duplicate
+                    from pagemig.mm.swapops import pte_swp_clear_exclusive
 
                     swap_duplicate(k, entry)
+                    # Linux 6.1: the slot is shared now; neither pte stays exclusive.
+                    pte = pte_swp_clear_exclusive(pte)
+                    src_mm.set_pte(addr, pte)
                 elif is_write_migration_entry(entry) and cow:
                     entry = make_migration_entry_read(entry)
                     pte = swp_entry_to_pte(entry)

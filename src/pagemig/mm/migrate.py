@@ -73,7 +73,9 @@ from pagemig.mm.page_flags import (
     F_PRIVATE,
     F_REFERENCED,
     F_RESERVED,
+    F_SWAPBACKED,
     F_SWAPCACHE,
+    F_UNEVICTABLE,
     F_UPTODATE,
     F_WRITEBACK,
 )
@@ -197,7 +199,7 @@ def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
     if mapping_is_anon(int(k.pages.mapping[new])):
         page_add_anon_rmap(k, new, vma, addr)
     else:
-        page_add_file_rmap(k, new)
+        page_add_file_rmap(k, new, vma)
     k.trace("mm_migrate_remap", old=old, new=new, mm=mm.id, addr=addr)
 
 
@@ -303,7 +305,10 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
     return 0
 
 
-_COPIED_FLAGS = F_ERROR | F_REFERENCED | F_UPTODATE | F_ACTIVE | F_CHECKED | F_MAPPEDTODISK
+# Linux 6.1: PG_swapbacked (set on the new page with the mapping) and PG_unevictable move
+# too; neither exists in 2.6.27, so adding them changes nothing there.
+_COPIED_FLAGS = (F_ERROR | F_REFERENCED | F_UPTODATE | F_ACTIVE | F_CHECKED | F_MAPPEDTODISK
+                 | F_SWAPBACKED | F_UNEVICTABLE)
 
 
 def migrate_page_copy(k: Kernel, newpage: int, page: int) -> None:
@@ -314,7 +319,7 @@ def migrate_page_copy(k: Kernel, newpage: int, page: int) -> None:
     if int(k.pages.flags[page]) & F_DIRTY:
         clear_page_dirty_for_io(k, page)
         __set_page_dirty_nobuffers(k, newpage)
-    k.pages.flags[page] &= ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE)
+    k.pages.flags[page] &= ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE | F_UNEVICTABLE)
     k.pages.private[page] = 0
     k.pages.mapping[page] = 0
     if int(k.pages.flags[newpage]) & F_WRITEBACK:

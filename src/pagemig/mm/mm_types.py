@@ -39,6 +39,12 @@ LRU_INACTIVE = 0
 LRU_ACTIVE = 1
 LRU_PAGEVEC = 2  # not a list: held by a per-CPU pagevec (which holds a pointer, not the link)
 LRU_PRIVATE = 3  # on a caller's private list (a migration list)
+# Linux 6.1 (split_lru): LRU_INACTIVE and LRU_ACTIVE are the anon lists, and three more.
+LRU_INACTIVE_FILE = 4
+LRU_ACTIVE_FILE = 5
+LRU_UNEVICTABLE = 6
+ZONE_LRU_LISTS = (LRU_INACTIVE, LRU_ACTIVE, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, LRU_UNEVICTABLE)
+"""Every value of the ``lru`` column that means a zone list (2.6.27 uses the first two)."""
 
 # Values of the ``memcg`` column: a page_cgroup record is (cgroup id, CACHE or MAPPED),
 # stored as ``cgroup_id * 2 + kind``; 0 means no record.

@@ -58,6 +58,14 @@ class ZoneStat(IntEnum):
     NUMA_INTERLEAVE_HIT = 18
     NUMA_LOCAL = 19
     NUMA_OTHER = 20
+    # Linux 6.1 (split_lru): NR_INACTIVE/NR_ACTIVE count the anon lists; the file and
+    # unevictable lists and mlocked pages are counted here.
+    NR_INACTIVE_ANON = 1
+    NR_ACTIVE_ANON = 2
+    NR_INACTIVE_FILE = 21
+    NR_ACTIVE_FILE = 22
+    NR_UNEVICTABLE = 23
+    NR_MLOCK = 24
 
 
 NR_VM_ZONE_STAT_ITEMS = len(ZoneStat)

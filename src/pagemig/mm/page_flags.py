@@ -3,6 +3,11 @@
 Page flags are bits of the ``flags`` column of :class:`pagemig.mm.mm_types.PageArrays`.
 Bit numbers follow 2.6.27's ``enum pageflags`` with CONFIG_PAGEFLAGS_EXTENDED (x86_64).
 There is no PG_anon: a page is anonymous when its ``mapping`` has the PAGE_MAPPING_ANON bit.
+
+Linux 6.1: the flags that came later take the model's bits after PG_buddy (their numbers in
+6.1 differ, and only /proc/kpageflags shows them, through its own KPF numbers):
+PG_swapbacked and PG_unevictable (2.6.28, split LRU), PG_mlocked (2.6.28).  6.1's
+PG_anon_exclusive is PG_mappedtodisk on an anonymous page, as in 6.1 itself.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ class PG(IntEnum):
     PG_mappedtodisk = 16
     PG_reclaim = 17
     PG_buddy = 18
+    # Linux 6.1 (split_lru): not in 2.6.27; only set when the profile has the feature.
+    PG_swapbacked = 19
+    PG_unevictable = 20
+    PG_mlocked = 21
 
 
 PG_checked = PG.PG_owner_priv_1
@@ -57,6 +66,14 @@ F_SWAPCACHE = 1 << PG.PG_swapcache
 F_MAPPEDTODISK = 1 << PG.PG_mappedtodisk
 F_RECLAIM = 1 << PG.PG_reclaim
 F_BUDDY = 1 << PG.PG_buddy
+F_SWAPBACKED = 1 << PG.PG_swapbacked
+F_UNEVICTABLE = 1 << PG.PG_unevictable
+F_MLOCKED = 1 << PG.PG_mlocked
+# Linux 6.1: PG_anon_exclusive (5.19) shares its bit with PG_mappedtodisk, which an
+# anonymous page never uses otherwise.
+F_ANON_EXCLUSIVE = F_MAPPEDTODISK
+# PG_readahead is PG_reclaim on a page-cache page that is not under writeback (2.6.27 too).
+F_READAHEAD = F_RECLAIM
 
 
 def _test(pages: PageArrays, pfn: int, mask: int) -> bool:

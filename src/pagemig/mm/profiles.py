@@ -83,6 +83,35 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
     Feature("lru_cache_disable", (5, 13),
             "move_pages(2) disables the per-CPU LRU add caches for the call instead of "
             "draining them once (migrate_prep)"),
+    Feature("mlock_no_shared_write", (2, 6, 37),
+            "mlock() populates shared mappings with read faults (no dirtying); only private "
+            "writable ones are write-faulted to break COW"),
+    Feature("thp_sysfs", (2, 6, 38), "/sys/kernel/mm/transparent_hugepage"),
+    Feature("willneed_swapin", (3, 15),
+            "MADV_WILLNEED on anonymous memory reads its swapped-out pages into the swap "
+            "cache instead of failing with EBADF"),
+    Feature("shmem_willneed_swapin", (5, 9),
+            "MADV_WILLNEED on tmpfs swaps in its swapped pages only; holes stay holes "
+            "(the release is approximate)"),
+    Feature("node_has_memory", (3, 8),
+            "/sys/devices/system/node/has_memory (N_MEMORY) and "
+            "/proc/sys/kernel/numa_balancing"),
+    Feature("free_swap_unmapped", (2, 6, 28),
+            "free_swap_and_cache() drops a cached page that no pte maps (2.6.27: only one "
+            "with no reference but the cache's and the lookup's)"),
+    Feature("swapin_unreferenced", (2, 6, 30),
+            "do_swap_page() no longer calls mark_page_accessed() on the swapped-in page"),
+    Feature("pipe_resize", (2, 6, 35),
+            "F_SETPIPE_SZ: a pipe can hold more than 16 pages (up to pipe-max-size, 1 MiB)"),
+    Feature("swap_sync_io", (4, 15),
+            "swap-in from a synchronous device (zram) bypasses the swap cache"),
+    Feature("migrate_swapcache_entry", (4, 14),
+            "migration unmaps a swap-cache page with migration entries, not its swap entry, "
+            "so it is mapped again afterwards (the release is approximate)"),
+    Feature("madv_pageout", (5, 4), "MADV_COLD and MADV_PAGEOUT"),
+    Feature("anon_exclusive", (5, 19),
+            "PG_anon_exclusive: do_wp_page() reuses an exclusive anonymous page, swap ptes "
+            "remember exclusivity"),
 ]}
 """Every behaviour change the model knows, by name."""
 

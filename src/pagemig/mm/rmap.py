@@ -25,7 +25,7 @@ from pagemig.mm.mm_types import (
     mapping_is_anon,
 )
 from pagemig.mm.mmzone import ZoneStat
-from pagemig.mm.page_flags import F_SWAPCACHE
+from pagemig.mm.page_flags import F_ACTIVE, F_ANON_EXCLUSIVE, F_LRU, F_SWAPBACKED, F_SWAPCACHE
 from pagemig.mm.swap import put_page
 from pagemig.mm.swapops import (
     make_migration_entry,
@@ -138,29 +138,70 @@ def __page_set_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> None
     k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_ANON_PAGES] += 1
 
 
-def page_add_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> None:
-    """Model of page_add_anon_rmap(): one more pte maps an anon page (page locked)."""
+def page_add_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int,
+                       exclusive: bool = False) -> None:
+    """Model of page_add_anon_rmap(): one more pte maps an anon page (page locked).
+
+    Linux 6.1: ``exclusive`` (RMAP_EXCLUSIVE) sets PG_anon_exclusive.
+    """
     k.pages.mapcount[pfn] += 1
     if int(k.pages.mapcount[pfn]) == 1:
         __page_set_anon_rmap(k, pfn, vma, address)
+    if exclusive and k.profile.has("anon_exclusive"):
+        k.pages.flags[pfn] |= F_ANON_EXCLUSIVE
+    _mlock_vma_page(k, pfn, vma)
 
 
 def page_add_new_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> None:
-    """Model of page_add_new_anon_rmap(): the first pte of a page just allocated."""
+    """Model of page_add_new_anon_rmap(): the first pte of a page just allocated.
+
+    Linux 6.1: the page becomes PG_swapbacked (split_lru) and PG_anon_exclusive.
+    """
     k.pages.mapcount[pfn] = 1
     __page_set_anon_rmap(k, pfn, vma, address)
+    if k.profile.has("split_lru") and not int(k.pages.flags[pfn]) & F_SWAPBACKED:
+        k.pages.flags[pfn] |= F_SWAPBACKED
+        if int(k.pages.flags[pfn]) & F_LRU:
+            # The model's callers queue the page for the LRU first; 6.1 sets PG_swapbacked
+            # before, so a page a full pagevec already put on a file list moves to anon.
+            from pagemig.mm.swap import add_page_to_lru, del_page_from_list_keep_active
+
+            del_page_from_list_keep_active(k, pfn)
+            add_page_to_lru(k, pfn, bool(int(k.pages.flags[pfn]) & F_ACTIVE))
+    if k.profile.has("anon_exclusive"):
+        k.pages.flags[pfn] |= F_ANON_EXCLUSIVE
+    _mlock_vma_page(k, pfn, vma)
 
 
-def page_add_file_rmap(k: Kernel, pfn: int) -> None:
-    """Model of page_add_file_rmap(): NR_FILE_MAPPED counts the first pte."""
+def page_add_file_rmap(k: Kernel, pfn: int, vma: VmArea | None = None) -> None:
+    """Model of page_add_file_rmap(): NR_FILE_MAPPED counts the first pte.
+
+    Linux 6.1: a VM_LOCKED ``vma`` mlocks the page.
+    """
     k.pages.mapcount[pfn] += 1
     if int(k.pages.mapcount[pfn]) == 1:
         k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_MAPPED] += 1
+    if vma is not None:
+        _mlock_vma_page(k, pfn, vma)
+
+
+def _mlock_vma_page(k: Kernel, pfn: int, vma: VmArea) -> None:
+    # Linux 6.1: the rmap helpers mlock a page mapped in a VM_LOCKED vma.
+    if k.profile.has("split_lru"):
+        from pagemig.mm.mlock import mlock_vma_page
+
+        mlock_vma_page(k, pfn, vma)
 
 
 def page_dup_rmap(k: Kernel, pfn: int) -> None:
-    """Model of page_dup_rmap(): fork copied a pte."""
+    """Model of page_dup_rmap(): fork copied a pte.
+
+    Linux 6.1 (page_try_dup_anon_rmap()): an anonymous page shared by fork is no longer
+    exclusive.
+    """
     k.pages.mapcount[pfn] += 1
+    if k.profile.has("anon_exclusive") and mapping_is_anon(int(k.pages.mapping[pfn])):
+        k.pages.flags[pfn] &= ~F_ANON_EXCLUSIVE
 
 
 def page_remove_rmap(k: Kernel, pfn: int, vma: VmArea) -> None:
@@ -168,6 +209,10 @@ def page_remove_rmap(k: Kernel, pfn: int, vma: VmArea) -> None:
     k.pages.mapcount[pfn] -= 1
     left = int(k.pages.mapcount[pfn])
     assert left >= 0, f"page_remove_rmap: negative mapcount on pfn {pfn}"
+    if k.profile.has("split_lru"):
+        from pagemig.mm.mlock import munlock_vma_page
+
+        munlock_vma_page(k, pfn, vma)  # Linux 6.1: a locked vma lets go of the page
     if left == 0:
         mem_cgroup_uncharge_page(k, pfn)
         anon = mapping_is_anon(int(k.pages.mapping[pfn]))
@@ -199,14 +244,23 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
     if pte_dirty(pteval):
         set_page_dirty(k, pfn)
     anon = mapping_is_anon(int(k.pages.mapping[pfn]))
-    if anon and int(k.pages.flags[pfn]) & F_SWAPCACHE:
+    swap_entry_for_migration = not k.profile.has("migrate_swapcache_entry")
+    if anon and int(k.pages.flags[pfn]) & F_SWAPCACHE and (swap_entry_for_migration
+                                                           or not migration):
         # A swap-cache page gets its real swap entry, even for migration (SPEC §1.10).
+        # Linux 6.1: only when swapping out (try_to_migrate() gives it a migration entry);
+        # an exclusive page's swap pte remembers that, and the page stops being exclusive.
         from pagemig.mm.swapfile import swap_duplicate
+        from pagemig.mm.swapops import pte_swp_mkexclusive
 
         entry = int(k.pages.private[pfn])
         swap_duplicate(k, entry)
         mm.anon_rss -= 1
-        mm.set_pte(address, swp_entry_to_pte(entry))
+        swp_pte = swp_entry_to_pte(entry)
+        if int(k.pages.flags[pfn]) & F_ANON_EXCLUSIVE and k.profile.has("anon_exclusive"):
+            k.pages.flags[pfn] &= ~F_ANON_EXCLUSIVE
+            swp_pte = pte_swp_mkexclusive(swp_pte)
+        mm.set_pte(address, swp_pte)
         k.trace("mm_swap_unmap", pfn=pfn, mm=mm.id, addr=address)
     elif migration or anon:
         assert migration, "try_to_unmap_one: anon page without swap cache needs migration"

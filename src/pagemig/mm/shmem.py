@@ -22,7 +22,7 @@ from pagemig.mm.filemap import (
 )
 from pagemig.mm.mm_types import VmOps
 from pagemig.mm.page_alloc import __GFP_ZERO, GFP_HIGHUSER_MOVABLE
-from pagemig.mm.page_flags import F_UPTODATE
+from pagemig.mm.page_flags import F_SWAPBACKED, F_UPTODATE
 from pagemig.mm.swap import lru_cache_add, put_page
 
 if TYPE_CHECKING:
@@ -102,5 +102,7 @@ def shmem_getpage(k: Kernel, mapping: AddressSpace, idx: int) -> int | None:
         put_page(k, pfn)
         return None
     k.pages.flags[pfn] |= F_UPTODATE
+    if k.profile.has("split_lru"):
+        k.pages.flags[pfn] |= F_SWAPBACKED  # Linux 6.1: tmpfs pages are on the anon lists
     lru_cache_add(k, pfn)
     return pfn

@@ -8,16 +8,33 @@ kept by every add and delete, as the kernel's list helpers do.
 Each CPU has two add-pagevecs (inactive and active) of PAGEVEC_SIZE entries.  A pagevec
 holds a reference and a pointer, not the ``lru`` link: a page in one is on no list and has
 PG_lru clear, so isolate_lru_page() fails on it.
+
+Linux 6.1 (split_lru): a zone has five lists: inactive and active anon (the 2.6.27 list
+ids), inactive and active file, and unevictable.  A page's list follows from its flags
+(page_lru()): PG_swapbacked pages are anon, others file; a PG_mlocked page is
+unevictable (PG_unevictable, never active).  The pagevec drain decides evictability, as
+lru_add_fn() does.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pagemig.mm.mm_types import LRU_ACTIVE, LRU_INACTIVE, LRU_NONE, LRU_PAGEVEC
+import numpy as np
+
+from pagemig.mm.mm_types import (
+    LRU_ACTIVE,
+    LRU_ACTIVE_FILE,
+    LRU_INACTIVE,
+    LRU_INACTIVE_FILE,
+    LRU_NONE,
+    LRU_PAGEVEC,
+    LRU_UNEVICTABLE,
+    ZONE_LRU_LISTS,
+)
 from pagemig.mm.mmzone import ZoneStat
 from pagemig.mm.page_alloc import free_hot_cold_page
-from pagemig.mm.page_flags import F_ACTIVE, F_LRU
+from pagemig.mm.page_flags import F_ACTIVE, F_LRU, F_MLOCKED, F_SWAPBACKED, F_UNEVICTABLE
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
@@ -54,10 +71,18 @@ def put_page(k: Kernel, pfn: int) -> None:
 
 
 def __page_cache_release(k: Kernel, pfn: int) -> None:
-    """Model of __page_cache_release(): a page freed while on the LRU leaves its list."""
+    """Model of __page_cache_release(): a page freed while on the LRU leaves its list.
+
+    Linux 6.1 (__folio_clear_lru_flags() and the mlock check): PG_unevictable goes with
+    the list, and a page still PG_mlocked is cleared and uncounted (NR_MLOCK).
+    """
     if int(k.pages.flags[pfn]) & F_LRU:
         k.pages.flags[pfn] &= ~F_LRU
         del_page_from_lru(k, pfn)
+        k.pages.flags[pfn] &= ~F_UNEVICTABLE
+    if int(k.pages.flags[pfn]) & F_MLOCKED:
+        k.pages.flags[pfn] &= ~F_MLOCKED
+        k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_MLOCK] -= 1
 
 
 def _next_seq(k: Kernel, zone_id: int) -> int:
@@ -73,19 +98,40 @@ def _renumber_lru(k: Kernel, zone_id: int) -> None:
     zone = k.zones[zone_id]
     p = k.pages
     span = slice(zone.start_pfn, zone.end_pfn)
-    on = (p.lru[span] == LRU_ACTIVE) | (p.lru[span] == LRU_INACTIVE)
+    on = np.isin(p.lru[span], ZONE_LRU_LISTS)
     pfns = zone.start_pfn + on.nonzero()[0]
     order = pfns[p.lru_seq[pfns].argsort(kind="stable")]
     p.lru_seq[order] = range(1, len(order) + 1)
     zone.lru_seq = len(order)
 
 
+# The zone counter of each list.
+LRU_STAT = {LRU_INACTIVE: ZoneStat.NR_INACTIVE, LRU_ACTIVE: ZoneStat.NR_ACTIVE,
+            LRU_INACTIVE_FILE: ZoneStat.NR_INACTIVE_FILE,
+            LRU_ACTIVE_FILE: ZoneStat.NR_ACTIVE_FILE, LRU_UNEVICTABLE: ZoneStat.NR_UNEVICTABLE}
+
+
+def page_lru(k: Kernel, pfn: int, active: bool) -> int:
+    """Model of page_lru(): the list a page belongs on.  2.6.27: inactive or active.
+    Linux 6.1: unevictable for PG_unevictable, else anon (PG_swapbacked) or file."""
+    if not k.profile.has("split_lru"):
+        return LRU_ACTIVE if active else LRU_INACTIVE
+    flags = int(k.pages.flags[pfn])
+    if flags & F_UNEVICTABLE:
+        return LRU_UNEVICTABLE
+    if flags & F_SWAPBACKED:
+        return LRU_ACTIVE if active else LRU_INACTIVE
+    return LRU_ACTIVE_FILE if active else LRU_INACTIVE_FILE
+
+
 def add_page_to_lru(k: Kernel, pfn: int, active: bool) -> None:
-    """Model of add_page_to_active_list() / add_page_to_inactive_list(): link at the head."""
+    """Model of add_page_to_active_list() / add_page_to_inactive_list(): link at the head
+    (of page_lru()'s list in 6.1)."""
     zone = k.page_zone(pfn)
-    k.pages.lru[pfn] = LRU_ACTIVE if active else LRU_INACTIVE
+    which = page_lru(k, pfn, active)
+    k.pages.lru[pfn] = which
     k.pages.lru_seq[pfn] = _next_seq(k, zone.id)
-    k.zone_stat[zone.id, ZoneStat.NR_ACTIVE if active else ZoneStat.NR_INACTIVE] += 1
+    k.zone_stat[zone.id, LRU_STAT[which]] += 1
 
 
 def del_page_from_lru(k: Kernel, pfn: int) -> None:
@@ -98,9 +144,9 @@ def del_page_from_list_keep_active(k: Kernel, pfn: int) -> None:
     """Unlink from the zone list keeping PG_active (as isolate_lru_page()'s list helpers do)."""
     zone = k.page_zone(pfn)
     which = int(k.pages.lru[pfn])
-    assert which in (LRU_ACTIVE, LRU_INACTIVE), f"pfn {pfn} is not on a zone list"
+    assert which in LRU_STAT, f"pfn {pfn} is not on a zone list"
     k.pages.lru[pfn] = LRU_NONE
-    k.zone_stat[zone.id, ZoneStat.NR_ACTIVE if which == LRU_ACTIVE else ZoneStat.NR_INACTIVE] -= 1
+    k.zone_stat[zone.id, LRU_STAT[which]] -= 1
 
 
 def _pagevec_add(k: Kernel, pfn: int, which: int) -> None:
@@ -136,10 +182,19 @@ def __pagevec_lru_add(k: Kernel, cpu: int, which: int) -> None:
     pfns = [int(x) for x in k.pvecs[cpu, which, :n]]
     k.pvec_len[cpu, which] = 0
     active = which == PVEC_ACTIVE
+    split = k.profile.has("split_lru")
     for pfn in pfns:
         k.pages.lru[pfn] = LRU_NONE
-        k.pages.flags[pfn] |= F_LRU | (F_ACTIVE if active else 0)
-        add_page_to_lru(k, pfn, active)
+        page_active = active
+        if split:
+            # Linux 6.1 lru_add_fn(): an mlocked page is unevictable, never active.
+            if int(k.pages.flags[pfn]) & F_MLOCKED:
+                k.pages.flags[pfn] = (int(k.pages.flags[pfn]) | F_UNEVICTABLE) & ~F_ACTIVE
+                page_active = False
+            else:
+                k.pages.flags[pfn] &= ~F_UNEVICTABLE
+        k.pages.flags[pfn] |= F_LRU | (F_ACTIVE if page_active else 0)
+        add_page_to_lru(k, pfn, page_active)
     for pfn in pfns:
         put_page(k, pfn)
     if pfns:
@@ -181,7 +236,7 @@ def lru_cache_enable(k: Kernel) -> None:
 def activate_page(k: Kernel, pfn: int) -> None:
     """Model of activate_page(): move an inactive LRU page to the active list."""
     flags = int(k.pages.flags[pfn])
-    if flags & F_LRU and not flags & F_ACTIVE:
+    if flags & F_LRU and not flags & (F_ACTIVE | F_UNEVICTABLE):
         del_page_from_list_keep_active(k, pfn)
         k.pages.flags[pfn] |= F_ACTIVE
         add_page_to_lru(k, pfn, True)

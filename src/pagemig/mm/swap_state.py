@@ -100,8 +100,35 @@ def read_swap_cache_async(k: Kernel, entry: int, vma, addr: int) -> int:  # type
 
     swap_duplicate(k, entry)  # the swap cache's reference to the slot
     add_to_swap_cache(k, new, entry)
-    assert k.swap_info is not None
-    k.frames.data[new] = k.swap_info.data[swp_offset(entry)]
-    k.pages.flags[new] |= F_UPTODATE
-    lru_cache_add_active(k, new)
+    swap_readpage(k, new, entry)
+    if k.profile.has("split_lru"):
+        # Linux 6.1: a swap-backed page, added to the LRU by folio_add_lru() (inactive).
+        from pagemig.mm.page_flags import F_SWAPBACKED
+        from pagemig.mm.swap import lru_cache_add
+
+        k.pages.flags[new] |= F_SWAPBACKED
+        lru_cache_add(k, new)
+    else:
+        lru_cache_add_active(k, new)
     return new
+
+
+def swap_readpage(k: Kernel, page: int, entry: int) -> None:
+    """Model of swap_readpage(): fill the page from the slot (the read completes at once)."""
+    assert k.swap_info is not None
+    k.frames.data[page] = k.swap_info.data[swp_offset(entry)]
+    k.pages.flags[page] |= F_UPTODATE
+
+
+def swap_writepage(k: Kernel, page: int) -> None:
+    """Model of swap_writepage(): start writing a locked swap-cache page to its slot.
+
+    On a synchronous device (zram) the write has completed when this returns; on a disk
+    the page stays under writeback until the I/O completes.
+    """
+    from pagemig.mm.page_writeback import end_io, set_page_writeback
+
+    set_page_writeback(k, page)
+    assert k.swap_info is not None
+    if k.swap_info.synchronous:
+        end_io(k, page)

@@ -24,6 +24,8 @@ _PAGE_FILE = 1 << 6  # only when not present, as on x86
 _PAGE_PROTNONE = 1 << 8  # only when not present, as on x86
 _PAGE_SPECIAL = 1 << 9
 _PAGE_NX = 1 << 63
+# Linux 6.1: a swap pte of an exclusive anonymous page carries this bit (our position).
+_PAGE_SWP_EXCLUSIVE = 1 << 7
 
 PTE_PFN_SHIFT = 12
 PTE_PFN_MASK = ((1 << 52) - 1) & ~((1 << PTE_PFN_SHIFT) - 1)
@@ -158,6 +160,21 @@ def pte_to_swp_entry(pte: int) -> int:
 def swp_entry_to_pte(entry: int) -> int:
     """Model of swp_entry_to_pte()."""
     return (swp_type(entry) << 1) | (swp_offset(entry) << PTE_PFN_SHIFT)
+
+
+def pte_swp_mkexclusive(pte: int) -> int:
+    """Model of pte_swp_mkexclusive() (Linux 6.1): mark a swap pte exclusive."""
+    return pte | _PAGE_SWP_EXCLUSIVE
+
+
+def pte_swp_exclusive(pte: int) -> bool:
+    """Model of pte_swp_exclusive() (Linux 6.1)."""
+    return bool(pte & _PAGE_SWP_EXCLUSIVE)
+
+
+def pte_swp_clear_exclusive(pte: int) -> int:
+    """Model of pte_swp_clear_exclusive() (Linux 6.1)."""
+    return pte & ~_PAGE_SWP_EXCLUSIVE
 
 
 def make_migration_entry(pfn: int, write: bool) -> int:

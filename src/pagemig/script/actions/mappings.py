@@ -30,7 +30,6 @@ from pagemig.script.parse import Action, parse_long, wrap_int
 TYPES = ("anon", "shanon", "fileshared", "fileprivate", "blkshared", "blkprivate")
 MAXMAPS = 64
 MAX_MAP_PAGES = 1 << 26  # 256 GiB: larger mappings are refused (the model keeps a table per page)
-PIPE_BUFFERS = 16  # 2.6.27: a pipe holds 16 pages; a 17th vmsplice() blocks
 
 # madvise() advice as the probe passes it (values of a current <sys/mman.h>; 2.6.27 knows
 # only 0-4 and 9-11 of them, and answers the others with EINVAL).
@@ -280,9 +279,10 @@ def act_vmsplice(rs: RunnerState, proc: Proc, a: Action) -> None:
     """vmsplice RANGE: the pipe holds a reference on each page until unsplice."""
     spec = a.pos(1)
     m, first, count = rs._range(proc, spec)
-    if count > PIPE_BUFFERS and rs.b.kernel_release.startswith("2.6."):
-        raise ValueError(f"vmsplice of {count} pages would block in Linux 2.6.27 "
-                         f"(a pipe holds {PIPE_BUFFERS} pages)")
+    limit = rs.b.pipe_max_pages()
+    if count > limit:
+        raise ValueError(f"vmsplice of {count} pages would block "
+                         f"(a pipe holds {limit} pages in {rs.b.kernel_release})")
     ret, handle = rs.b.pin_pages(proc.handle, m.addr + first * PAGE, count)
     proc.pins.append(handle)
     for p in range(first, first + count):
