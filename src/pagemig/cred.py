@@ -41,10 +41,13 @@ def sys_setresgid(task: Task, rgid: int, egid: int, sgid: int) -> int:
     wanted = [g for g in (rgid, egid, sgid) if g != -1]
     if not task.capable(CAP_SETGID) and any(g != task.gid for g in wanted):
         return -errno.EPERM
+    old = task.gid
     if egid != -1:
         task.gid = egid
     elif rgid != -1:
         task.gid = rgid
+    if task.gid != old:
+        set_dumpable_suid(task)
     return 0
 
 
@@ -63,7 +66,33 @@ def sys_setresuid(task: Task, ruid: int, euid: int, suid: int) -> int:
         task.euid = euid
     if suid != -1:
         task.suid = suid
+    if task.euid != old[1]:
+        set_dumpable_suid(task)
     cap_emulate_setxuid(task, *old)
+    return 0
+
+
+SUID_DUMPABLE = 0  # /proc/sys/fs/suid_dumpable's default: no core dumps, no ptrace
+
+
+def set_dumpable_suid(task: Task) -> None:
+    """A change of the effective uid or gid makes the task's mm non-dumpable
+    (set_dumpable(mm, suid_dumpable) in 2.6.27's setres*id(), commit_creds() in 6.1), so
+    an unprivileged process may no longer inspect it until it calls prctl(PR_SET_DUMPABLE)."""
+    if task.mm is not None:
+        task.mm.dumpable = bool(SUID_DUMPABLE)
+
+
+PR_SET_DUMPABLE = 4
+
+
+def sys_prctl_set_dumpable(task: Task, value: int) -> int:
+    """Model of prctl(PR_SET_DUMPABLE, value): 0 or 1 (SUID_DUMP_DISABLE / SUID_DUMP_USER),
+    else -EINVAL."""
+    if value not in (0, 1):
+        return -errno.EINVAL
+    if task.mm is not None:
+        task.mm.dumpable = bool(value)
     return 0
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def dup_mmap(k: Kernel, mm: MmStruct, oldmm: MmStruct) -> None:
     """Model of dup_mmap(): copy the vmas and (where needed) the ptes of ``oldmm``."""
     for attr in ("mmap_base", "free_area_cache", "start_brk", "brk", "start_stack",
-                 "anon_rss", "file_rss"):
+                 "anon_rss", "file_rss", "dumpable"):
         setattr(mm, attr, getattr(oldmm, attr) if attr not in ("anon_rss", "file_rss") else 0)
     mm.layout = getattr(oldmm, "layout", None)  # type: ignore[attr-defined]
     for vma in oldmm.vmas:

@@ -853,6 +853,12 @@ class Kernel:
             ret = cred.sys_setresuid(task, uid, uid, uid)
         return ret
 
+    def sys_prctl_set_dumpable(self, task: Task, value: int) -> int:
+        """prctl(PR_SET_DUMPABLE, ``value``) of ``task``: 0 or -EINVAL (pagemig.cred)."""
+        from pagemig.cred import sys_prctl_set_dumpable
+
+        return sys_prctl_set_dumpable(task, value)
+
     def sys_capget(self, task: Task) -> tuple[frozenset[int], frozenset[int]]:
         """capget(2) of ``task`` itself: its (effective, permitted) capability sets."""
         from pagemig.cred import sys_capget

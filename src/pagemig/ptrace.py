@@ -4,9 +4,12 @@ Since 4.10 move_pages(2) and migrate_pages(2) of another process ask whether the
 read that process as a debugger would (PTRACE_MODE_READ_REALCREDS); 2.6.27 used its own uid
 rule (:func:`pagemig.sched.may_move_memory_of`).
 
-Simplifications: one user namespace; every mm is dumpable (the model has no setuid
-programs, and does not reset dumpability when credentials change); the task's gid stands
-for its gid, egid and sgid; no Yama (it restricts only PTRACE_MODE_ATTACH).
+A task whose effective ids changed is not dumpable (``mm.dumpable``, pagemig.cred) until it
+calls prctl(PR_SET_DUMPABLE, 1), and only a caller with CAP_SYS_PTRACE may inspect it.
+
+Simplifications: one user namespace; no setuid programs (exec always gives a dumpable mm);
+the task's gid stands for its gid, egid and sgid; no Yama (it restricts only
+PTRACE_MODE_ATTACH).
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def __ptrace_may_access(current: Task, task: Task, mode: int) -> int:
                 and caller_gid == task.gid)
     if not same_ids and not ptrace_has_cap(current):
         return -errno.EPERM
+    if task.mm is not None and not task.mm.dumpable and not ptrace_has_cap(current):
+        return -errno.EPERM  # a task that changed its ids and did not prctl() back
     return cap_ptrace_access_check(current, task, mode)
 
 

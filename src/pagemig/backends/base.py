@@ -104,6 +104,9 @@ class Backend(Protocol):
     def setresuid(self, proc: Any, uid: int, gid: int) -> int:
         """setgroups/setresgid/setresuid to an unprivileged user."""
 
+    def set_dumpable(self, proc: Any, value: int) -> int:
+        """prctl(PR_SET_DUMPABLE, value): 0 or a negative errno."""
+
     def drop_cap(self, proc: Any, cap: int) -> int:
         """Remove one capability from all sets."""
 

@@ -196,6 +196,10 @@ class ModelBackend(FileOpsMixin):
         """The probe's droppriv: setgroups, setresgid and setresuid to ``uid``:``gid``."""
         return self.k.sys_setresuid(proc, uid, gid)
 
+    def set_dumpable(self, proc: Task, value: int) -> int:
+        """prctl(PR_SET_DUMPABLE, value)."""
+        return self.k.sys_prctl_set_dumpable(proc, value)
+
     def drop_cap(self, proc: Task, cap: int) -> int:
         """The probe's dropcap: capget(2), then capset(2) without ``cap``."""
         effective, permitted = self.k.sys_capget(proc)

@@ -266,8 +266,9 @@ def ptrace_may_access(reader: Task, task: Task) -> int:
     """Model of __ptrace_may_access() with the capability LSM: 0 or -EPERM.
 
     Every uid and the gid of the target must be the reader's uid and gid, unless the reader
-    has CAP_SYS_PTRACE; an mm-less task is not dumpable (a live mm is taken as dumpable:
-    the probe sets PR_SET_DUMPABLE); and the target's permitted capabilities must be a
+    has CAP_SYS_PTRACE; an mm-less task, or one whose mm is not dumpable (its ids changed
+    and it did not call prctl(PR_SET_DUMPABLE, 1)), is refused too; and the target's
+    permitted capabilities must be a
     subset of the reader's, again unless it has CAP_SYS_PTRACE.
     """
     if task is reader:
@@ -276,7 +277,7 @@ def ptrace_may_access(reader: Task, task: Task) -> int:
     same = (reader.uid == task.euid == task.suid == task.uid) and reader.gid == task.gid
     if not same and not ptrace:
         return -errno.EPERM
-    if task.mm is None and not ptrace:
+    if (task.mm is None or not task.mm.dumpable) and not ptrace:
         return -errno.EPERM
     if not task.cap_permitted <= reader.cap_permitted and not ptrace:
         return -errno.EPERM

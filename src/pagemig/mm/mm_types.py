@@ -217,6 +217,7 @@ class MmStruct:
         self.brk = 0
         self.start_stack = 0
         self.task_size = 0x7FFFFFFFF000
+        self.dumpable = True  # get_dumpable(mm) == SUID_DUMP_USER (mm->flags)
 
     # -- the vma list, kept sorted by address (mm->mmap and mm->mm_rb) --
 

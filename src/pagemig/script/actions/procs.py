@@ -60,8 +60,11 @@ def act_kill(rs: RunnerState, proc: Proc, a: Action) -> None:
 
 
 def act_droppriv(rs: RunnerState, proc: Proc, a: Action) -> None:
-    """droppriv [uid=65534] [gid=65534]."""
+    """droppriv [uid=65534] [gid=65534] [dumpable=1]: then prctl(PR_SET_DUMPABLE, 1) unless
+    dumpable=0 (changing ids leaves the process non-dumpable, which the ptrace rule sees)."""
     ret = rs.b.setresuid(proc.handle, a.int_kv("uid", 65534), a.int_kv("gid", 65534))
+    if a.int_kv("dumpable", 1):
+        rs.b.set_dumpable(proc.handle, 1)
     fields = err_fields(-1 if ret < 0 else 0, -ret)
     fields.update(rs.b.creds(proc.handle))
     rs.emit("droppriv", proc.who, fields)
