@@ -12,26 +12,27 @@ from pagemig.script.parse import (
     MAX_ITEMS,
     MAX_LINE_BYTES,
     Action,
+    ScriptError,
+    parse_long,
+    parse_script,
+    parse_ulong,
+    wrap_int,
+)
+from pagemig.script.values import (
     ItemSpec,
     MaskSpec,
     PidSpec,
     RangeSpec,
-    ScriptError,
-    VmOptions,
     count_items,
     parse_count,
     parse_flags,
     parse_items,
-    parse_long,
     parse_mask,
     parse_nodes,
     parse_pid,
     parse_range,
-    parse_script,
-    parse_ulong,
-    parse_vm_options,
-    wrap_int,
 )
+from pagemig.script.vmopts import VmOptions, parse_vm_options
 
 ROOT = Path(__file__).resolve().parents[2]
 ORACLE_61 = ROOT / "examples" / "oracle-6.1"

@@ -34,13 +34,8 @@ import numpy as np
 
 from pagemig.backends.base import Backend
 from pagemig.script.jsonout import err_fields, errname
-from pagemig.script.parse import (
-    Action,
-    Script,
-    ScriptError,
-    parse_pid,
-    parse_range,
-)
+from pagemig.script.parse import Action, Script, ScriptError
+from pagemig.script.values import parse_pid, parse_range
 
 PAGE = 4096
 ST_UNTOUCHED = 0

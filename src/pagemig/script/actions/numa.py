@@ -20,8 +20,8 @@ from pagemig.script.core import (
     syscall_fields,
 )
 from pagemig.script.jsonout import err_fields, placement_value, status_fields
-from pagemig.script.parse import (
-    Action,
+from pagemig.script.parse import Action
+from pagemig.script.values import (
     ItemSpec,
     parse_count,
     parse_flags,
