@@ -296,8 +296,8 @@ def parse_script(text: str, path: str) -> Script:
     registry refuses (an unknown action, an option it does not take, a
     positional word too many: `pagemig.script.actions.check_action`).
     """
-    # The registry's action functions use this module's value parsers, so it is imported
-    # here, when a script is parsed, rather than at the top (which would be a circle).
+    # The registry's action functions build on this module (Action, C integers), so it is
+    # imported here, when a script is parsed, rather than at the top (a circle).
     from pagemig.script.actions import check_action
 
     script = Script(path=path)
