@@ -342,22 +342,31 @@ def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write:
         mm.set_pte(address, mk_pte(k.zero_page_pfn, vma_page_prot(vma)) | _PAGE_SPECIAL)
         k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=k.zero_page_pfn, write=0)
         return 0
+    pfn = _map_new_zeroed_page(k, mm, vma, address)
+    if pfn < 0:
+        return -pfn
+    k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=pfn, write=int(write))
+    return 0
+
+
+def _map_new_zeroed_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int) -> int:
+    # A new private zeroed page at ``address``: charged, on the LRU, in the anon rmap and
+    # mapped dirty (writable if the vma allows).  Its pfn, or -VM_FAULT_OOM.
     if anon_vma_prepare(k, vma):
-        return VM_FAULT_OOM
+        return -VM_FAULT_OOM
     pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, vma, address)
     if pfn is None:
-        return VM_FAULT_OOM
+        return -VM_FAULT_OOM
     if mem_cgroup_charge(k, pfn, mm, GFP_KERNEL):
         put_page(k, pfn)
-        return VM_FAULT_OOM
+        return -VM_FAULT_OOM
     k.pages.flags[pfn] |= F_UPTODATE
     entry = maybe_mkwrite(pte_mkdirty(mk_pte(pfn, vma_page_prot(vma))), vma)
     mm.anon_rss += 1
     lru_cache_add_active(k, pfn)
     page_add_new_anon_rmap(k, pfn, vma, address)
     mm.set_pte(address, entry)
-    k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=pfn, write=int(write))
-    return 0
+    return pfn
 
 
 def _vma_fault(k: Kernel, vma: VmArea, address: int) -> int | None:
@@ -569,19 +578,9 @@ def do_wp_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int
 def _wp_zero_page_copy(k: Kernel, mm: MmStruct, vma: VmArea, address: int) -> int:
     # Linux 6.1 wp_page_copy() for the zero page: a fresh zeroed page replaces it; the
     # zero page had no reference, mapcount or rmap to drop.
-    if anon_vma_prepare(k, vma):
-        return VM_FAULT_OOM
-    new = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, vma, address)
-    if new is None:
-        return VM_FAULT_OOM
-    if mem_cgroup_charge(k, new, mm, GFP_KERNEL):
-        put_page(k, new)
-        return VM_FAULT_OOM
-    k.pages.flags[new] |= F_UPTODATE
-    mm.anon_rss += 1
-    mm.set_pte(address, maybe_mkwrite(pte_mkdirty(mk_pte(new, vma_page_prot(vma))), vma))
-    lru_cache_add_active(k, new)
-    page_add_new_anon_rmap(k, new, vma, address)
+    new = _map_new_zeroed_page(k, mm, vma, address)
+    if new < 0:
+        return -new
     k.trace("mm_fault_cow", mm=mm.id, addr=address, old=k.zero_page_pfn, new=new)
     return VM_FAULT_WRITE
 

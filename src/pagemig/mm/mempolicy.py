@@ -305,17 +305,25 @@ def check_range(k: Kernel, mm, start: int, end: int, nodes: set[int], flags: int
                 return -errno.EFAULT
             if prev is not None and prev.vm_end < vma.vm_start:
                 return -errno.EFAULT
-        scan = not vma.vm_flags & VM_HUGETLB and (
-            flags & MPOL_MF_STRICT
-            or (flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) and vma_migratable(k, vma)))
-        if scan:
-            err = check_pte_range(k, vma, max(start, vma.vm_start), min(end, vma.vm_end),
-                                  nodes, flags, pagelist)
-            if err:
-                return err
+        err = _scan_vma(k, vma, start, end, nodes, flags, pagelist)
+        if err:
+            return err
         prev = vma
         i += 1
     return first
+
+
+def _scan_vma(k: Kernel, vma: VmArea, start: int, end: int, nodes: set[int], flags: int,
+              pagelist) -> int:  # type: ignore[no-untyped-def]
+    # The part of [start, end) in ``vma``: queue its misplaced pages (MOVE, migratable vmas)
+    # or find one (STRICT); hugetlb vmas are skipped.  0 or -EIO.
+    scan = not vma.vm_flags & VM_HUGETLB and (
+        flags & MPOL_MF_STRICT
+        or (flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) and vma_migratable(k, vma)))
+    if not scan:
+        return 0
+    return check_pte_range(k, vma, max(start, vma.vm_start), min(end, vma.vm_end), nodes,
+                           flags, pagelist)
 
 
 def queue_pages_range(k: Kernel, mm, start: int, end: int, nodes: set[int], flags: int,  # type: ignore[no-untyped-def]
@@ -341,14 +349,9 @@ def queue_pages_range(k: Kernel, mm, start: int, end: int, nodes: set[int], flag
             if vma.vm_end < end and (nxt is None or vma.vm_end < nxt.vm_start):
                 return -errno.EFAULT  # a hole in the middle or at the tail
         first = first or vma
-        scan = not vma.vm_flags & VM_HUGETLB and (
-            flags & MPOL_MF_STRICT
-            or (flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) and vma_migratable(k, vma)))
-        if scan:
-            err = check_pte_range(k, vma, max(start, vma.vm_start), min(end, vma.vm_end),
-                                  nodes, flags, pagelist)
-            if err:
-                return err
+        err = _scan_vma(k, vma, start, end, nodes, flags, pagelist)
+        if err:
+            return err
         i += 1
     return first if first is not None else -errno.EFAULT
 
