@@ -20,3 +20,23 @@ def test_demo_explains_each_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert 1 == out.count("clean ext2 page with buffers")
     assert "contents verified: 12 pages, 0 mismatches" in out
     assert "#@ --blockfs ext2" in out
+
+
+def test_demo_under_61_shows_the_unwritten_batch(capsys: pytest.CaptureFixture[str]) -> None:
+    """Under 6.1 the same call moves the run shm..blk as one batch; two pinned pages fail
+    it, so it returns 2 and leaves the six statuses of that run unwritten (explained)."""
+    assert 0 == main(["demo", "--mem-per-node", "128", "--kernel", "6.1"])
+    out = capsys.readouterr().out
+
+    assert "returned 2 (2 pages not migrated)" in out
+    assert 6 == out.count("UNSET   not written: Linux 6.1")
+    assert 4 == out.count("copied to node 1, remapped")
+    assert "contents verified: 12 pages, 0 mismatches" in out
+
+
+def test_demo_refuses_an_unknown_kernel(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown profile is a usage error (exit 2), not a traceback."""
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--kernel", "5.4"])
+    assert 2 == e.value.code
+    assert "invalid choice" in capsys.readouterr().err
