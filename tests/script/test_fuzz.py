@@ -89,11 +89,13 @@ def gen(rng: random.Random) -> str:
     return "#@ --blockfs ext2\n" + "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("seed", range(60))
-def test_random_scenario_keeps_invariants(seed: int) -> None:
-    """A random scenario runs with every invariant holding after every action."""
+@pytest.mark.parametrize(("profile", "seed"),
+                         [("2.6.27", s) for s in range(60)] + [("6.1", s) for s in range(30)])
+def test_random_scenario_keeps_invariants(profile: str, seed: int) -> None:
+    """A random scenario runs with every invariant holding after every action, in both
+    kernel profiles."""
     text = gen(random.Random(seed))
-    b = ModelBackend(Topology(2, 128))
+    b = ModelBackend(Topology(2, 128), profile)
     b.blockfs = "ext2"  # the scripts' #@ --blockfs ext2
     checked: list[object] = []
 
