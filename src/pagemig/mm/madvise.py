@@ -299,6 +299,7 @@ def madvise_vma(k: Kernel, vma: VmArea, prev: VmArea | None, start: int, end: in
         return madvise_willneed(k, vma, start, end)
     if behavior == MADV_DONTNEED:
         return madvise_dontneed(k, vma, start, end)
+    # Linux 6.1: MADV_COLD and MADV_PAGEOUT deactivate or reclaim the range (5.4 on).
     if behavior in (MADV_COLD, MADV_PAGEOUT) and k.profile.has("madv_pageout"):
         return madvise_cold_or_pageout(k, vma, start, end, behavior == MADV_PAGEOUT)
     return -errno.EINVAL, prev

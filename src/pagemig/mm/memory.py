@@ -167,6 +167,7 @@ def follow_page(k: Kernel, vma: VmArea, address: int, flags: int) -> int | None:
                                                    or vma.vm_ops.fault is None):
             return -errno.EFAULT  # no_page_table(): a hole of anonymous memory
         return None
+    # Linux 6.1: a PROT_NONE pte is not followed without FOLL_FORCE (move_pages: -ENOENT).
     if pte_protnone(pte) and k.profile.has("foll_numa_protnone") and not flags & FOLL_FORCE:
         return None
     if flags & FOLL_WRITE and not pte_write(pte):
@@ -254,10 +255,11 @@ def do_swap_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, pte: int,
         unlock_page(k, page)
         put_page(k, page)
         return VM_FAULT_OOM
-    if not k.profile.has("swapin_unreferenced"):
+    if not k.profile.has("swapin_unreferenced"):  # Linux 6.1 does not mark it accessed
         mark_page_accessed(k, page)
     mm.anon_rss += 1
     new_pte = mk_pte(page, vma_page_prot(vma))
+    # Linux 6.1: an exclusive swap pte gives back an exclusive (writable) anonymous page.
     if k.profile.has("anon_exclusive"):
         from pagemig.mm.swapops import pte_swp_exclusive
 

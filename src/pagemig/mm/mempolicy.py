@@ -440,6 +440,7 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
     if new is None:
         flags |= MPOL_MF_DISCONTIG_OK
     pagelist = PageList(k.pages)
+    # Linux 6.1: queue_pages_range() replaces check_range() (hole rules, putback on error).
     if k.profile.has("mbind_queue_pages"):
         if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
             from pagemig.mm.migrate import migrate_prep

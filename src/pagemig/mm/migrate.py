@@ -856,6 +856,7 @@ def do_pages_stat_array(k: Kernel, mm: MmStruct, addrs: list[int]) -> list[int]:
         if err >= 0:
             page = err
             reserved = int(k.pages.flags[page]) & F_RESERVED
+            # Linux 6.1 reports the node of a reserved page (2.6.27: -ENOENT, quirk Q2).
             err = -errno.ENOENT if reserved and not k.profile.has("move_pages_batched") \
                 else k.pfn_to_nid(page)
             put_page(k, page)

@@ -60,6 +60,7 @@ def mlock_fixup(k: Kernel, vma: VmArea, prev: VmArea | None, start: int, end: in
     vma.vm_flags = newflags
     if newflags & VM_LOCKED:
         make_pages_present(k, mm, vma, start, end)
+    # Linux 6.1: locked pages go to the unevictable list with PG_mlocked.
     if k.profile.has("split_lru") and (newflags ^ oldflags) & VM_LOCKED:
         mlock_vma_pages_range(k, vma, start, end)
     return 0, vma

@@ -244,6 +244,8 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
     if pte_dirty(pteval):
         set_page_dirty(k, pfn)
     anon = mapping_is_anon(int(k.pages.mapping[pfn]))
+    # Linux 6.1: a swap-cache page is unmapped to migration entries like any other page,
+    # so it is mapped again after the move (2.6.27 leaves swap entries: quirk Q11).
     swap_entry_for_migration = not k.profile.has("migrate_swapcache_entry")
     if anon and int(k.pages.flags[pfn]) & F_SWAPCACHE and (swap_entry_for_migration
                                                            or not migration):
@@ -257,6 +259,7 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
         swap_duplicate(k, entry)
         mm.anon_rss -= 1
         swp_pte = swp_entry_to_pte(entry)
+        # Linux 6.1: the swap pte remembers that the page was exclusive.
         if int(k.pages.flags[pfn]) & F_ANON_EXCLUSIVE and k.profile.has("anon_exclusive"):
             k.pages.flags[pfn] &= ~F_ANON_EXCLUSIVE
             swp_pte = pte_swp_mkexclusive(swp_pte)

@@ -182,7 +182,7 @@ def __pagevec_lru_add(k: Kernel, cpu: int, which: int) -> None:
     pfns = [int(x) for x in k.pvecs[cpu, which, :n]]
     k.pvec_len[cpu, which] = 0
     active = which == PVEC_ACTIVE
-    split = k.profile.has("split_lru")
+    split = k.profile.has("split_lru")  # Linux 6.1: anon, file and unevictable lists
     for pfn in pfns:
         k.pages.lru[pfn] = LRU_NONE
         page_active = active

@@ -167,6 +167,7 @@ def free_swap_and_cache(k: Kernel, entry: int) -> None:
     get_page(k, page)  # find_get_page()
     if trylock_page(k, page):
         flags = int(k.pages.flags[page])
+        # Linux 6.1: a cached page no pte maps is dropped with its slot (2.6.28 on).
         if k.profile.has("free_swap_unmapped"):
             unused = not int(k.pages.mapcount[page])
         else:
