@@ -57,3 +57,16 @@ def test_move_pages_of_a_same_uid_child(profile: str, dumpable: bool, expected: 
         ret, status = k.move_pages(p, c.pid, [a], [1])
         assert (0, [expected]) == (ret, status)
     validate(k)
+
+
+def test_euid_change_alone_clears_dumpable() -> None:
+    """setresuid() that changes the effective uid (the gid unchanged) clears dumpable;
+    one that keeps it does not."""
+    from pagemig import cred
+
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), "6.1")
+    p = k.spawn()
+    assert 0 == cred.sys_setresuid(p, 0, 0, 0)  # no change
+    assert p.mm.dumpable
+    assert 0 == cred.sys_setresuid(p, -1, 1000, -1)
+    assert not p.mm.dumpable

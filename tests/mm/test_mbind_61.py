@@ -133,3 +133,21 @@ def test_61_mpol_local_refuses_nodes(k61: Kernel) -> None:
     with pytest.raises(OSError) as e:
         k61.set_mempolicy(p, MPOL_LOCAL, [1])
     assert errno.EINVAL == e.value.errno
+
+
+def test_61_pages_queued_before_a_later_hole_go_back(k61: Kernel) -> None:
+    """6.1: when the walk has queued the pages of two vmas and then meets a hole after the
+    third, -EFAULT puts those pages back on the LRU (none leaks, none moves)."""
+    from pagemig.mm.mmap import PROT_READ
+
+    p = k61.spawn()
+    a = k61.mmap(p, 4 * P)
+    for i in range(4):
+        k61.write_user(p, a + i * P, b"%d" % i)
+    k61.mprotect(p, a + P, P, PROT_READ)  # vmas [0], [1], [2, 3]
+    k61.munmap(p, a + 3 * P, P)           # a hole after the third vma
+    with pytest.raises(OSError) as e:
+        k61.mbind(p, a, 4 * P, MPOL_BIND, [1], MPOL_MF_MOVE)
+    assert errno.EFAULT == e.value.errno
+    assert [] == k61.leaked_isolated
+    assert [0, 0, 0, None] == nodes_of(k61, p, a, 4)  # validate() then finds them listed
