@@ -1,10 +1,11 @@
 """Kernel behaviour profiles: which Linux release the model's user-visible contract follows.
 
 The differences between releases are data.  :data:`FEATURES` lists each behaviour the model
-knows that changed after 2.6.27, with the release that brought it (and, where one commit did
-it, that commit).  A :class:`Profile` is a release; code asks ``k.profile.has("feature")`` and
-never looks at a release string.  The default profile is Linux 2.6.27, the seed's release;
-the 6.1 profile follows the oracle's real 6.1 kernel.
+knows that changed after 2.6.27, with the release that brought it (releases read from the
+man pages, the kernel's history and the oracle's 6.1; where only an approximate release is
+known the description says so).  A :class:`Profile` is a release; code asks
+``k.profile.has("feature")`` and never looks at a release string.  The default profile is
+Linux 2.6.27, the seed's release; the 6.1 profile follows the oracle's real 6.1 kernel.
 """
 
 from __future__ import annotations
@@ -25,30 +26,26 @@ class Feature:
 
 FEATURES: dict[str, Feature] = {f.name: f for f in [
     Feature("split_lru", (2, 6, 28),
-            "separate anon/file LRU lists and the unevictable list (commit 4f98a2fee8ac)"),
-    Feature("ext4", (2, 6, 28), "ext4 is no longer ext4dev (commit 03010a3350301)"),
+            "separate anon/file LRU lists and the unevictable list"),
+    Feature("ext4", (2, 6, 28), "ext4 is no longer ext4dev"),
     Feature("kpageflags", (2, 6, 31),
-            "/proc/kpageflags names mmap, anon, swapcache, swapbacked, ... "
-            "(commit 177975495914)"),
+            "/proc/kpageflags names mmap, anon, swapcache, swapbacked, ..."),
     Feature("anon_zero_page", (2, 6, 32),
-            "a read fault of private anonymous memory maps the zero page "
-            "(commit a13ea5b75964)"),
+            "a read fault of private anonymous memory maps the zero page"),
     Feature("pgmigrate_vmstat", (3, 8),
-            "/proc/vmstat counts pgmigrate_success and pgmigrate_fail (commit 5647bc293ab1)"),
+            "/proc/vmstat counts pgmigrate_success and pgmigrate_fail"),
     Feature("zram", (3, 14), "zram swap devices (drivers/block/zram)"),
     Feature("pagemap_exclusive", (4, 2),
-            "/proc/PID/pagemap reports exclusively mapped pages (commit 77bb499bb60f)"),
-    Feature("move_pages_ptrace_check", (4, 10),
-            "move_pages(2)/migrate_pages(2) permission by ptrace_may_access() "
-            "(commit 197e7e521384)"),
+            "/proc/PID/pagemap reports exclusively mapped pages"),
+    Feature("move_pages_ptrace_check", (4, 13),
+            "move_pages(2)/migrate_pages(2) permission by ptrace_may_access()"),
     Feature("move_pages_batched", (4, 17),
             "do_pages_move() migrates runs of entries with the same target node, no E2BIG, "
-            "-EBUSY for an isolated page, positive return counts entries not attempted "
-            "(commit a49bd4d71637)"),
+            "-EBUSY for an isolated page, positive return counts entries not attempted"),
     Feature("cgroup2_cpuset", (4, 17), "the cpuset controller of cgroup v2"),
     Feature("mpol_local", (3, 8), "MPOL_LOCAL is a policy mode of its own (mode 4)"),
     Feature("mpol_preferred_many", (5, 15), "MPOL_PREFERRED_MANY (mode 5; not modelled)"),
-    Feature("mbind_queue_pages", (5, 9),
+    Feature("mbind_queue_pages", (5, 9),  # the release is approximate
             "mbind() walks the range with queue_pages_range(): a hole at its head is -EFAULT "
             "too, a range without a vma is -EFAULT for every policy, and isolated pages go "
             "back on every error path"),
