@@ -309,7 +309,7 @@ def test_ksm_without_ksm() -> None:
 
 def test_ksm_bad_action_is_a_usage_error() -> None:
     """ksm with an unknown action: file:line usage message."""
-    with pytest.raises(ScriptError, match=r"t.scn:1: usage: ksm on\|off"):
+    with pytest.raises(ScriptError, match=r"t.scn:1: ksm: 'merge' is not one of on\|off"):
         run("ksm merge\n")
 
 

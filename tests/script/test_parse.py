@@ -105,12 +105,18 @@ def test_action_fields() -> None:
     assert 1 == a.line
 
 
-def test_kv_first_occurrence_wins() -> None:
-    """A repeated key keeps its first value, like the probe's kv()."""
-    a = _one("move pages=a pages=b nodes=1=2")
+def test_kv_value_keeps_later_equals_signs() -> None:
+    """A key=value token splits at its first '='; a missing key gives the default."""
+    a = _one("move pages=a nodes=1=2")
     assert "a" == a.get("pages")
     assert "1=2" == a.get("nodes")
     assert "dflt" == a.get("missing", "dflt")
+
+
+def test_repeated_key_is_refused() -> None:
+    """A key given twice is a file:line error (the probe's kv() would silently take the first)."""
+    with pytest.raises(ScriptError, match=r"^t:2: option 'flags' given twice$"):
+        parse_script("map a anon 4\nmove pages=a flags=move flags=all nodes=1\n", "t")
 
 
 def test_pos_is_one_based() -> None:
@@ -370,11 +376,11 @@ def test_items_bad(spec: str) -> None:
 def test_items_repeat_guard_is_fast() -> None:
     """An absurd repeat raises 'too many items' without expanding anything."""
     t0 = time.perf_counter()
-    for spec in ("a*99999999999", "kernel*16777217", "a[0:1000]*20000", "0x0*0x7fffffffffffffff"):
+    for spec in ("a*99999999999", "kernel*1048577", "a[0:1000]*20000", "0x0*0x7fffffffffffffff"):
         with pytest.raises(ValueError, match="too many items"):
             parse_items(spec)
     assert True is (time.perf_counter() - t0 < 1.0)
-    assert MAX_ITEMS == parse_items("kernel*16777216")[0].repeat
+    assert MAX_ITEMS == parse_items("kernel*1048576")[0].repeat
 
 
 def test_items_zero_and_negative_repeat() -> None:
@@ -387,7 +393,7 @@ def test_count_items() -> None:
     sizes = {"a": 8, "b": 4}.__getitem__
     assert 8 + 3 + 1 + 4 == count_items(parse_items("a,a[2]*3,null,b[0:4]"), sizes)
     with pytest.raises(ValueError, match="too many items"):
-        count_items(parse_items("a*3000000"), sizes)
+        count_items(parse_items("a*200000"), sizes)
     with pytest.raises(ValueError, match=r"b\[0:5\]"):
         count_items(parse_items("b[0:5]"), sizes)
 

@@ -67,7 +67,7 @@ def test_bench_is_declared_but_not_run() -> None:
 
 def test_usage_is_built_from_the_declaration() -> None:
     """The usage string lists the positional words then every option."""
-    assert ("touch RANGE write|read [seed=S] [same=1] [cpu_node=N]"
+    assert ("touch RANGE write|read [seed=S] [same=0|1] [cpu_node=N]"
             == ACTIONS["touch"].usage)
     assert None is ACTIONS["verify"].max_args
     assert 0 == ACTIONS["move"].max_args

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from pagemig.backends.model import ModelBackend
-from pagemig.kernel import Kernel, Topology
+from pagemig.kernel import MIN_NODE_MB, Kernel, Topology
 from pagemig.mm.mmzone import ZoneStat
 from pagemig.mm.page_flags import F_DIRTY, F_PRIVATE
 from pagemig.mm.profiles import PROFILES
@@ -31,10 +31,27 @@ ROWS = [("MemFree", ZoneStat.NR_FREE_PAGES), ("Active", ZoneStat.NR_ACTIVE),
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``pagemig demo``."""
-    p.add_argument("--mem-per-node", type=int, default=256, metavar="MB",
-                   help="memory of each of the 2 nodes (default 256)")
+    p.add_argument("--mem-per-node", type=mem_per_node_mb, default=256, metavar="MB",
+                   help=f"memory of each of the 2 nodes, {MIN_NODE_MB} to {DEMO_MAX_MB} "
+                        "(default 256)")
     p.add_argument("--kernel", default="2.6.27", choices=sorted(PROFILES),
                    help="kernel profile (default 2.6.27)")
+
+
+DEMO_MAX_MB = 4096
+"""Most memory per node the demo offers (the model keeps every page frame's bytes)."""
+
+
+def mem_per_node_mb(text: str) -> int:
+    """The --mem-per-node value; argparse reports a bad one naming the option (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if not MIN_NODE_MB <= value <= DEMO_MAX_MB:
+        raise argparse.ArgumentTypeError(
+            f"{value}: must be between {MIN_NODE_MB} and {DEMO_MAX_MB} (MB)")
+    return value
 
 
 def node_table(k: Kernel) -> dict[str, list[int]]:

@@ -11,20 +11,21 @@ import argparse
 import json
 import re
 import sys
-from typing import Any
+from typing import Any, BinaryIO
 
 from pagemig.backends.model import ModelBackend
 from pagemig.kernel import Topology
-from pagemig.mm.profiles import get_profile
+from pagemig.mm.profiles import PROFILES, get_profile
 from pagemig.script.jsonout import dumps
-from pagemig.script.parse import Script, ScriptError, parse_script
+from pagemig.script.parse import MAX_LINE_BYTES, Script, ScriptError, parse_script
 from pagemig.script.runner import run_script
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``pagemig run``."""
     p.add_argument("script", help="scenario file (the oracle's scenario language), or - for stdin")
-    p.add_argument("--kernel", default="2.6.27", help="kernel profile (default 2.6.27)")
+    p.add_argument("--kernel", default="2.6.27", choices=sorted(PROFILES),
+                   help="kernel profile: %(choices)s (default 2.6.27)")
     p.add_argument("--nodes", type=int, help="NUMA nodes with memory (default 2)")
     p.add_argument("--mem-per-node", type=int, metavar="MB", help="memory per node (default 1024)")
     p.add_argument("--cpus-per-node", type=int, metavar="C", help="CPUs per node (default 1)")
@@ -52,18 +53,75 @@ def _option_line(text: str, option: str) -> int:
     return 0
 
 
+MAX_LINES = 1_000_000
+"""Most lines of a scenario file read (a guard against endless input such as /dev/zero)."""
+
+
+def read_lines(stream: BinaryIO, path: str) -> str:
+    """The text of a scenario read line by line, each line bounded by MAX_LINE_BYTES (so an
+    endless line is refused after that many bytes); ScriptError for a longer line or more
+    than MAX_LINES lines."""
+    lines = []
+    for lineno in range(1, MAX_LINES + 2):
+        raw = stream.readline(MAX_LINE_BYTES + 2)
+        if not raw:
+            break
+        if lineno > MAX_LINES:
+            raise ScriptError(path, lineno, f"more than {MAX_LINES} lines")
+        body = raw[:-1] if raw.endswith(b"\n") else raw
+        if len(body) > MAX_LINE_BYTES:
+            raise ScriptError(path, lineno, f"line longer than {MAX_LINE_BYTES} bytes")
+        lines.append(raw.decode("utf-8", errors="replace"))
+    return "".join(lines)
+
+
 def load(path: str) -> tuple[str, str]:
-    """The text of a script file (or stdin for '-')."""
+    """The text of a script file (or stdin for '-'), read by `read_lines`."""
     if path == "-":
-        return sys.stdin.read(), "<stdin>"
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read(), path
+        return read_lines(sys.stdin.buffer, "<stdin>"), "<stdin>"
+    with open(path, "rb") as f:
+        return read_lines(f, path), path
+
+
+class OptionError(Exception):
+    """A bad command-line option (``pagemig run: message``, exit status 2)."""
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (MemTotal), or None when it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def model_bytes(nodes: int, mem_per_node_mb: int, swap_mb: int) -> int:
+    """About how much of this machine's memory a model of that size takes: every page
+    frame's bytes and columns, and the swap map."""
+    return nodes * mem_per_node_mb * 256 * (4096 + 64) + swap_mb * 256 * 16
+
+
+def _too_big(what: str, need: int) -> str:
+    have = physical_memory()
+    return (f"{what}: the model would need about {need / 2**30:.1f} GiB of this machine's "
+            f"memory" + (f", which has {have / 2**30:.1f} GiB" if have else "")
+            + " (a model bigger than this machine is not possible yet)")
 
 
 def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBackend:
     """Boot the model machine the script's options and the command line ask for."""
+    cmdline = _cmdline_tokens(args)
     try:
-        opts = script.vm_options(_cmdline_tokens(args))
+        from pagemig.script.vmopts import parse_vm_options
+        parse_vm_options(cmdline)
+    except ValueError as e:
+        raise OptionError(str(e)) from None
+    try:
+        opts = script.vm_options(cmdline)
     except ValueError as e:
         named = re.search(r"--([a-z-]+)", str(e))
         line = _option_line(text, named.group(1)) if named else 0
@@ -89,14 +147,36 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
         # zram arrived in 2.6.33 (staging)
         raise ScriptError(script.path, _option_line(text, "swap"),
                           f"--swap-dev zram: not in Linux {profile.name} (use --swap-dev disk)")
+    swap_mb = int(storage.get("swap", "0"))
+    need = model_bytes(opts.nodes, opts.mem_per_node_mb, swap_mb)
+    have = physical_memory()
+    if args.mem_per_node is not None:
+        big_where = f"--mem-per-node {opts.mem_per_node_mb}"
+    else:
+        big_where = ""
+    mem_line, swap_line = _option_line(text, "mem-per-node"), _option_line(text, "swap")
+    big_line = (swap_line or mem_line) if swap_mb * 256 * 16 * 2 > need else (mem_line or
+                                                                             swap_line)
+
+    def too_big() -> Exception:
+        if big_where:
+            return OptionError(_too_big(big_where, need))
+        return ScriptError(script.path, big_line,
+                           _too_big(f"{opts.nodes} nodes of {opts.mem_per_node_mb} MB"
+                                    + (f", {swap_mb} MB of swap" if swap_mb else ""), need))
+
+    if have is not None and need > have:
+        raise too_big()
     topo = Topology(opts.nodes, opts.mem_per_node_mb, opts.cpus_per_node, opts.memless_nodes)
     try:
         backend = ModelBackend(topo, args.kernel, args.seed)
+        backend.blockfs = fs
+        if swap_mb > 0:
+            backend.k.swapon(swap_mb * 256, synchronous=swap_dev == "zram")
     except ValueError as e:
         raise ScriptError(script.path, 0, str(e)) from None
-    backend.blockfs = fs
-    if "swap" in storage and int(storage["swap"]) > 0:
-        backend.k.swapon(int(storage["swap"]) * 256, synchronous=swap_dev == "zram")
+    except MemoryError:
+        raise too_big() from None
     return backend
 
 
@@ -123,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"pagemig run: {args.script}: {e.strerror}", file=sys.stderr)
         return 2
+    except ScriptError as e:
+        print(str(e), file=sys.stderr)
+        return 2
     out = sys.stdout
 
     def emit(obj: dict[str, Any]) -> None:
@@ -137,6 +220,10 @@ def run(args: argparse.Namespace) -> int:
     except ScriptError as e:
         out.flush()
         print(str(e), file=sys.stderr)
+        return 2
+    except OptionError as e:
+        out.flush()
+        print(f"pagemig run: {e}", file=sys.stderr)
         return 2
     emit({"op": "end", "rc": 0})
     return 0

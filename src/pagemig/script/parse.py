@@ -55,8 +55,10 @@ MAX_LINE_BYTES = 8190
 MAX_TOKENS = 64
 """Most tokens (operation included) the probe keeps of one action line."""
 
-MAX_ITEMS = 16_777_216
-"""Most entries an item list (or node list) may expand to; guards against absurd repeats."""
+MAX_ITEMS = 1_048_576
+"""Most entries an item list (or node list) may expand to (4 GiB of pages): a guard against
+absurd repeats and mappings, since the model builds one Python object per entry (a query of
+this many entries takes seconds)."""
 
 MASK_BITS = 65536
 """Bits of the probe's node masks (MASK_BYTES * 8); node numbers outside are dropped."""
@@ -163,8 +165,8 @@ class Action:
 
     `line` is the 1-based line of the scenario file; `op` the action name;
     `args` the positional tokens after the op (tokens without ``=``, the probe's
-    ``pos()``); `kv` the ``key=value`` tokens (split at the first ``=``, the first
-    occurrence of a key wins, as the probe's ``kv()``); `child` the NAME of an
+    ``pos()``); `kv` the ``key=value`` tokens (split at the first ``=``; a key given
+    twice is refused, where the probe's ``kv()`` would take the first); `child` the NAME of an
     ``@NAME ACTION...`` line, else None; `text` the stripped action text without
     the ``@NAME`` prefix.
     """
@@ -267,7 +269,9 @@ def _make_action(text: str, child: str | None, path: str, lineno: int) -> Action
     for tok in tokens[1:]:
         key, eq, value = tok.partition("=")
         if eq:
-            kv.setdefault(key, value)
+            if key in kv:
+                raise ScriptError(path, lineno, f"option '{key}' given twice")
+            kv[key] = value
         else:
             args.append(tok)
     return Action(line=lineno, op=op, args=tuple(args), kv=kv, child=child, text=text)

@@ -27,39 +27,49 @@ class VmOptions:
     storage: dict[str, str] = field(default_factory=dict)
 
 
-# option -> (VmOptions field, value regex as run.sh checks it, minimum)
+# option -> (VmOptions field, value regex as run.sh checks it, minimum, maximum)
 _VM_INT_OPTIONS = MappingProxyType(
     {
-        "--nodes": ("nodes", "[1-8]", 1),
-        "--mem-per-node": ("mem_per_node_mb", "[0-9]+", 128),
-        "--cpus-per-node": ("cpus_per_node", "[1-4]", 1),
-        "--memless-nodes": ("memless_nodes", "[0-4]", 0),
+        "--nodes": ("nodes", "[1-8]", 1, 8),
+        "--mem-per-node": ("mem_per_node_mb", "[0-9]+", 128, 1 << 20),
+        "--cpus-per-node": ("cpus_per_node", "[1-4]", 1, 4),
+        "--memless-nodes": ("memless_nodes", "[0-4]", 0, 4),
     }
 )
 # option -> value regex (run.sh's checks); these only concern the VM and are ignored
 _VM_IGNORED = MappingProxyType(
     {"--accel": "auto|kvm|tcg", "--timeout": ".*", "--append": ".*", "--kernel": ".*"}
 )
-# option -> (value regex, minimum or None)
+# option -> (value regex, minimum or None, maximum or None)
 _VM_STORAGE = MappingProxyType(
     {
-        "--swap": ("[0-9]+", None),
-        "--swap-dev": ("zram|disk", None),
-        "--blockfs": ("|none|ext4|ext2", None),
-        "--blockfs-mb": ("[0-9]+", 8),
-        "--mount-opts": ("[A-Za-z0-9_=,.-]*", None),
-        "--blk-throttle": ("[0-9]+", None),
+        "--swap": ("[0-9]+", 0, 1 << 20),
+        "--swap-dev": ("zram|disk", None, None),
+        "--blockfs": ("|none|ext4|ext2", None, None),
+        "--blockfs-mb": ("[0-9]+", 8, 1 << 20),
+        "--mount-opts": ("[A-Za-z0-9_=,.-]*", None, None),
+        "--blk-throttle": ("[0-9]+", None, None),
     }
 )
 _VM_FLAGS = frozenset({"--keep"})
 
 
-def _check_value(opt: str, value: str, pattern: str, minimum: int | None) -> None:
-    """Raise ValueError naming `opt` unless `value` matches `pattern` and is >= `minimum`."""
-    if re.fullmatch(pattern, value, re.DOTALL) is None or (
-        minimum is not None and int(value) < minimum
-    ):
-        raise ValueError(f"invalid value for {opt}: '{value}'")
+def _check_value(opt: str, value: str, pattern: str, minimum: int | None,
+                 maximum: int | None = None) -> None:
+    """Raise ValueError naming `opt` and its valid values unless `value` matches `pattern`
+    and lies in [`minimum`, `maximum`]."""
+    if minimum is not None:
+        ok = re.fullmatch("[0-9]+", value) is not None and (
+            minimum <= int(value) <= (maximum if maximum is not None else int(value)))
+        ok = ok and re.fullmatch(pattern, value, re.DOTALL) is not None
+        if not ok:
+            upper = f" to {maximum}" if maximum is not None else " or more"
+            raise ValueError(f"invalid value for {opt}: '{value}' (an integer from "
+                             f"{minimum}{upper})")
+    elif re.fullmatch(pattern, value, re.DOTALL) is None:
+        valid = pattern.replace("[A-Za-z0-9_=,.-]*", "letters, digits and _=,.-")
+        valid = "an integer" if valid == "[0-9]+" else valid.strip("|") or valid
+        raise ValueError(f"invalid value for {opt}: '{value}' (valid: {valid})")
 
 
 def _apply_storage(opts: VmOptions, opt: str, value: str) -> None:
@@ -91,13 +101,13 @@ def parse_vm_options(tokens: Sequence[str]) -> VmOptions:
         value = tokens[i + 1]
         i += 2
         if opt in _VM_INT_OPTIONS:
-            name, pattern, minimum = _VM_INT_OPTIONS[opt]
-            _check_value(opt, value, pattern, minimum)
+            name, pattern, minimum, maximum = _VM_INT_OPTIONS[opt]
+            _check_value(opt, value, pattern, minimum, maximum)
             setattr(opts, name, int(value))
         elif opt in _VM_IGNORED:
             _check_value(opt, value, _VM_IGNORED[opt], None)
         else:
-            pattern, smin = _VM_STORAGE[opt]
-            _check_value(opt, value, pattern, smin)
+            pattern, smin, smax = _VM_STORAGE[opt]
+            _check_value(opt, value, pattern, smin, smax)
             _apply_storage(opts, opt, value)
     return opts

@@ -16,13 +16,14 @@ To add an action: write its function in the family module, declare it here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from pagemig.script.actions import files, mappings, numa, procs, sysfs
 from pagemig.script.core import Proc, RunnerState
-from pagemig.script.parse import Action, ScriptError
+from pagemig.script.parse import Action, ScriptError, parse_long
 
 __all__ = ["ACTIONS", "ALL_OPS", "ActionSpec", "Option", "check_action", "usage_table"]
 
@@ -89,10 +90,10 @@ _PTRS = "pages_ptr=PTR nodes_ptr=PTR status_ptr=PTR full=0|1 placement=0|1"
 _SPECS = (
     # -- mappings and their pages (actions/mappings.py) --
     _spec("map", mappings.act_map, "NAME TYPE NPAGES",
-          "node=N policy=bind|preferred|interleave touch=write|read seed=S same=1 cpu_node=N "
-          "thp=1 align=PAGES file=OTHER",
+          "node=N policy=bind|preferred|interleave touch=write|read seed=S same=0|1 cpu_node=N "
+          "thp=0|1 align=PAGES file=OTHER",
           "mmap a new mapping (mbind it, touch it)"),
-    _spec("touch", mappings.act_touch, "RANGE write|read", "seed=S same=1 cpu_node=N",
+    _spec("touch", mappings.act_touch, "RANGE write|read", "seed=S same=0|1 cpu_node=N",
           "fault pages in (write the pattern, or read one byte)"),
     _spec("verify", mappings.act_verify, "[RANGE...]", "",
           "check every page of known content"),
@@ -136,7 +137,7 @@ _SPECS = (
     _spec("dropcap", procs.act_dropcap, "[sys_nice|sys_ptrace]", "",
           "drop one capability from all sets"),
     # -- files (actions/files.py) --
-    _spec("pwrite", files.act_pwrite, "RANGE", "seed=S same=1",
+    _spec("pwrite", files.act_pwrite, "RANGE", "seed=S same=0|1",
           "write the pattern into the file with pwrite(2)"),
     _spec("pread", files.act_pread, "RANGE", "", "read the file pages with pread(2) and check"),
     _spec("fsync", files.act_fsync, "NAME", "", "fsync(2) of a mapping's file"),
@@ -189,7 +190,42 @@ def check_action(a: Action, path: str) -> ActionSpec:
     if limit is not None and len(a.args) > limit:
         raise ScriptError(path, a.line, f"unexpected argument '{a.args[limit]}' for {a.op} "
                                         f"(usage: {spec.usage})")
+    for decl, word in zip(spec.args, a.args, strict=False):
+        choices = _choices(decl.strip("[]"))
+        if choices is not None and not _one_of(word, choices):
+            raise ScriptError(path, a.line, f"{a.op}: '{word}' is not one of "
+                                            f"{'|'.join(choices)} (usage: {spec.usage})")
+    for opt in spec.options:
+        value = a.kv.get(opt.key)
+        choices = _choices(opt.value)
+        if value is not None and choices is not None and not _one_of(value, choices):
+            raise ScriptError(path, a.line, f"{a.op}: {opt.key}={value}: not one of "
+                                            f"{'|'.join(choices)}")
     return spec
+
+
+_WORDS_RE = re.compile(r"[a-z0-9_]+(\|[a-z0-9_]+)*")
+
+
+def _choices(decl: str) -> tuple[str, ...] | None:
+    """The words a declared value may be (``a|b``, or one literal word like ``all``), or None
+    for a kind the action checks itself (upper case: ``N``, ``LIST|null``, ``RANGE``...)."""
+    if _WORDS_RE.fullmatch(decl) is None:
+        return None
+    return tuple(decl.split("|"))
+
+
+def _one_of(word: str, choices: tuple[str, ...]) -> bool:
+    """Whether `word` is one of `choices`; a switch (``0|1``) takes any C integer of value
+    0 or 1, as the probe reads it with strtol."""
+    if word in choices:
+        return True
+    if all(c.isdigit() for c in choices):
+        try:
+            return str(parse_long(word)) in choices
+        except ValueError:
+            return False
+    return False
 
 
 def usage_table() -> str:

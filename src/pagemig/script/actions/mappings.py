@@ -87,6 +87,9 @@ def act_map(rs: RunnerState, proc: Proc, a: Action) -> None:
     blk = typ.startswith("blk")
     if blk and not getattr(rs.b, "blockfs", None):
         raise ValueError(f"file create failed (is the VM run with --blockfs?): {typ}")
+    if name in proc.maps:
+        # The probe would append a second entry its name lookups never find: refused.
+        raise ValueError(f"map: a mapping named '{name}' exists already")
     if len(proc.order) >= MAXMAPS:
         raise ValueError("too many mappings")
     npages = parse_long(np_)

@@ -23,6 +23,7 @@ from pagemig.script.jsonout import err_fields, placement_value, status_fields
 from pagemig.script.parse import Action
 from pagemig.script.values import (
     ItemSpec,
+    count_items,
     parse_count,
     parse_flags,
     parse_items,
@@ -41,7 +42,16 @@ CPU_SETSIZE = 1024
 def _items(rs: RunnerState, proc: Proc, spec: str) -> tuple[list[int], list[str]]:
     addrs: list[int] = []
     labels: list[str] = []
-    for item in parse_items(spec):
+    items = parse_items(spec)
+
+    def npages_of(name: str) -> int:
+        m = proc.maps.get(name)
+        if m is None or not m.live:
+            raise ValueError(f"bad item '{name}'")
+        return m.npages
+
+    count_items(items, npages_of)  # "too many items" before the list is built
+    for item in items:
         _expand_item(rs, proc, item, addrs, labels)
     return addrs, labels
 

@@ -24,6 +24,9 @@ def act_fork(rs: RunnerState, proc: Proc, a: Action) -> None:
         raise ValueError("usage: fork NAME (at most 8 children)")
     if mode not in ("live", "exit", "dead"):
         raise ValueError(f"fork: unknown mode {mode}")
+    if name in proc.children:
+        # The probe would add a second child its name lookups never find: refused.
+        raise ValueError(f"fork: a child named '{name}' exists already")
     handle = rs.b.fork(proc.handle)
     # The child's copy of the table; the files themselves are shared, not copied.
     memo: dict[int, Any] = {id(m.file): m.file for m in proc.order if m.file is not None}
@@ -48,6 +51,8 @@ def act_kill(rs: RunnerState, proc: Proc, a: Action) -> None:
     child = proc.children.get(a.pos(1) or "")
     if child is None:
         raise ValueError(f"no such child: {a.pos(1)}")
+    if child.alive == 3:
+        raise ValueError(f"kill: child '{child.name}' was reaped already")
     if child.alive == 1:
         for pin in child.proc.pins:
             rs.b.unpin_pages(pin)
@@ -62,7 +67,15 @@ def act_kill(rs: RunnerState, proc: Proc, a: Action) -> None:
 def act_droppriv(rs: RunnerState, proc: Proc, a: Action) -> None:
     """droppriv [uid=65534] [gid=65534] [dumpable=1]: then prctl(PR_SET_DUMPABLE, 1) unless
     dumpable=0 (changing ids leaves the process non-dumpable, which the ptrace rule sees)."""
-    ret = rs.b.setresuid(proc.handle, a.int_kv("uid", 65534), a.int_kv("gid", 65534))
+    ids = {key: a.int_kv(key, 65534) for key in ("uid", "gid")}
+    for key, value in ids.items():
+        # The probe passes (int)value: -1 (or 2**32-1) is setresuid()'s "leave unchanged",
+        # so the process would stay root with every capability: refused, as is a value the
+        # cast would truncate.
+        if not 0 <= value <= 2**32 - 2:
+            raise ValueError(f"droppriv: {key}={value}: must be between 0 and {2**32 - 2} "
+                             f"(-1 would leave the {key} unchanged)")
+    ret = rs.b.setresuid(proc.handle, ids["uid"], ids["gid"])
     if a.int_kv("dumpable", 1):
         rs.b.set_dumpable(proc.handle, 1)
     fields = err_fields(-1 if ret < 0 else 0, -ret)
