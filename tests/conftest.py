@@ -44,3 +44,13 @@ def raw_k() -> Kernel:
 def proc(k: Kernel) -> Task:
     """A probe-like process on CPU 0 (node 0) of ``k``."""
     return k.spawn()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long fuzz runs (marker ``fuzz``) are deselected unless asked for with ``-m fuzz``."""
+    if "fuzz" in (config.getoption("markexpr") or ""):
+        return
+    keep = [item for item in items if item.get_closest_marker("fuzz") is None]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep

@@ -160,10 +160,8 @@ def test_script_fuzz_fixed_inputs(tmp_path: Path, text: str, kernel: str) -> Non
 
 
 @pytest.mark.fuzz
-def test_script_fuzz_long(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_script_fuzz_long(tmp_path: Path) -> None:
     """The long run by hand: pytest -m fuzz (PAGEMIG_FUZZ_N scripts, PAGEMIG_FUZZ_SEED)."""
-    if "fuzz" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("a long run: pytest -m fuzz")
     n = int(os.environ.get("PAGEMIG_FUZZ_N", "2000"))
     seed = int(os.environ.get("PAGEMIG_FUZZ_SEED", "1"))
     assert n == fuzz(tmp_path, n, seed)
