@@ -259,11 +259,11 @@ def page_cache_read(k: Kernel, mapping: AddressSpace, index: int) -> int | None:
     Page-cache pages are allocated by the task's policy (page_cache_alloc_cold(), not the
     vma's).  Returns the page with a reference, or None when no page could be allocated.
     """
-    from pagemig.mm.mempolicy import alloc_page_vma
+    from pagemig.mm.mempolicy import alloc_pages_current
     from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
     from pagemig.mm.swap import lru_cache_add, put_page
 
-    pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
+    pfn = alloc_pages_current(k, GFP_HIGHUSER_MOVABLE)
     if pfn is None:
         return None
     if add_to_page_cache(k, pfn, mapping, index):
@@ -567,7 +567,7 @@ def do_page_cache_ra(k: Kernel, mapping: AddressSpace, start: int, nr_to_read: i
     ``nr_to_read - lookahead_size`` into what is left is marked PG_readahead (none when
     the cut window is shorter than the look-ahead).  Returns the pages read."""
     from pagemig.mm.madvise import _readpage
-    from pagemig.mm.mempolicy import alloc_page_vma
+    from pagemig.mm.mempolicy import alloc_pages_current
     from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
     from pagemig.mm.page_flags import F_READAHEAD
     from pagemig.mm.swap import lru_cache_add, put_page
@@ -578,7 +578,7 @@ def do_page_cache_ra(k: Kernel, mapping: AddressSpace, start: int, nr_to_read: i
         index = start + i
         if mapping.slot(index) >= 0:
             continue
-        pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
+        pfn = alloc_pages_current(k, GFP_HIGHUSER_MOVABLE)
         if pfn is None:
             break
         if add_to_page_cache(k, pfn, mapping, index):
