@@ -337,6 +337,7 @@ class Kernel:
         stable_page_flags(), or 2.6.27's eleven (mis-wired) bits."""
         from pagemig.fs.procfs import kpageflags_word, stable_page_flags
 
+        pfn = argcheck.in_range("pfn", pfn, 0, len(self.pages.flags) - 1)
         if self.profile.has("kpageflags"):
             return stable_page_flags(self, pfn)
         return kpageflags_word(int(self.pages.flags[pfn]))
@@ -588,6 +589,8 @@ class Kernel:
         from pagemig.mm.swap import get_page, lru_add_drain_all, put_page
         from pagemig.mm.swap_state import add_to_swap, delete_from_swap_cache
 
+        argcheck.user_task_arg(self, "task", task)
+        addr = argcheck.ulong_arg("addr", addr)
         keep_in_cache = argcheck.as_bool("keep_in_cache", keep_in_cache)
         page = self.page_at(task, addr)
         if page is None or not int(self.pages.mapping[page]) & 1:
@@ -920,6 +923,8 @@ class Kernel:
     def touch_after_fork(self, task: Task, live: bool) -> None:
         """What a child does as fork() returns in it: it writes its stack; a live probe child
         also runs the probe's code and allocates from its heap (pagemig.binfmt)."""
+        argcheck.user_task_arg(self, "task", task)
+        live = argcheck.as_bool("live", live)
         binfmt.touch_after_fork(self, task, live)
 
     # -- system calls: scheduling --
@@ -929,12 +934,15 @@ class Kernel:
         ``cpus`` is online; the task moves off a CPU it may no longer use."""
         from pagemig.sched import sched_setaffinity
 
+        argcheck.task_arg(self, "task", task)
+        cpus = argcheck.node_list("cpus", cpus)
         return sched_setaffinity(task, cpus, self.nr_cpus)
 
     def sched_getaffinity(self, task: Task) -> list[int]:
         """sched_getaffinity(2) of ``task``: the CPUs it may run on, in order."""
         from pagemig.sched import sched_getaffinity
 
+        argcheck.task_arg(self, "task", task, alive=False)
         return sched_getaffinity(task, self.nr_cpus)
 
     # -- system calls: files (ranges in pages) --
@@ -985,6 +993,7 @@ class Kernel:
         """sync(2) (fs/sync.c): write back every block filesystem file and wait; 0."""
         from pagemig.fs.sync import sys_sync
 
+        argcheck.task_arg(self, "task", task)
         with self.as_task(task):
             return sys_sync(self)
 
@@ -1033,6 +1042,8 @@ class Kernel:
         -EINVAL; 1 or 3 drops the clean, unmapped page-cache pages."""
         from pagemig.fs.drop_caches import drop_caches_sysctl_handler
 
+        if not isinstance(value, str):
+            raise TypeError(f"`value` must be a str, not {type(value).__name__}")
         return drop_caches_sysctl_handler(self, value)
 
     # -- system calls: credentials --
@@ -1041,9 +1052,12 @@ class Kernel:
         """``task`` becomes the user ``uid``:``gid`` as a program drops privileges:
         setgroups(0, NULL), setresgid(gid, gid, gid), then setresuid(uid, uid, uid)
         (pagemig.cred), stopping at the first failure: 0 or -EPERM.  Leaving uid 0 takes
-        every capability away."""
+        every capability away.  ``uid`` and ``gid`` are cut to 32 bits as in C (uid_t:
+        2**32 - 1 is -1, "unchanged")."""
         from pagemig import cred
 
+        argcheck.task_arg(self, "task", task)
+        uid, gid = argcheck.c_int("uid", uid), argcheck.c_int("gid", gid)
         ret = cred.sys_setgroups(task, 0)
         if ret == 0:
             ret = cred.sys_setresgid(task, gid, gid, gid)
@@ -1055,12 +1069,15 @@ class Kernel:
         """prctl(PR_SET_DUMPABLE, ``value``) of ``task``: 0 or -EINVAL (pagemig.cred)."""
         from pagemig.cred import sys_prctl_set_dumpable
 
+        argcheck.task_arg(self, "task", task)
+        value = argcheck.c_int("value", value)
         return sys_prctl_set_dumpable(task, value)
 
     def sys_capget(self, task: Task) -> tuple[frozenset[int], frozenset[int]]:
         """capget(2) of ``task`` itself: its (effective, permitted) capability sets."""
         from pagemig.cred import sys_capget
 
+        argcheck.task_arg(self, "task", task)
         return sys_capget(task)
 
     def sys_capset(self, task: Task, effective: Iterable[int], permitted: Iterable[int]) -> int:
@@ -1068,10 +1085,14 @@ class Kernel:
         old permitted set or ``effective`` not within ``permitted``."""
         from pagemig.cred import sys_capset
 
+        argcheck.task_arg(self, "task", task)
+        effective = argcheck.node_list("effective", effective)
+        permitted = argcheck.node_list("permitted", permitted)
         return sys_capset(task, frozenset(effective), frozenset(permitted))
 
     def drop_capability(self, task: Task, cap: int) -> None:
         """capget(2) then capset(2) without ``cap`` in every set; OSError on failure."""
+        cap = argcheck.as_int("cap", cap)
         effective, permitted = self.sys_capget(task)
         _check(self.sys_capset(task, effective - {cap}, permitted - {cap}))
 
@@ -1086,6 +1107,8 @@ class Kernel:
         from pagemig import cpuset
         from pagemig.fs import procfs
 
+        argcheck.task_arg(self, "task", task)
+        _path_arg(path)
         if self.profile.has("cgroup2_cpuset"):
             text = cpuset.cgroup_read(self, path)
             if text is not None:
@@ -1098,6 +1121,10 @@ class Kernel:
         from pagemig import cpuset
         from pagemig.fs import procfs
 
+        argcheck.task_arg(self, "task", task)
+        _path_arg(path)
+        if not isinstance(value, str):
+            raise TypeError(f"`value` must be a str, not {type(value).__name__}")
         if self.profile.has("cgroup2_cpuset"):
             with self.as_task(task):
                 ret = cpuset.cgroup_write(self, task, path, value)
@@ -1110,6 +1137,8 @@ class Kernel:
         made; -ENOENT elsewhere, and everywhere in a release without cgroup v2 cpusets."""
         from pagemig import cpuset
 
+        argcheck.task_arg(self, "task", task)
+        _path_arg(path)
         if not self.profile.has("cgroup2_cpuset"):
             return -errno.ENOENT
         return cpuset.cgroup_mkdir(self, task, path)
@@ -1120,6 +1149,10 @@ class Kernel:
         bytes read, or -errno."""
         from pagemig.fs import procfs
 
+        argcheck.user_task_arg(self, "task", task)
+        pid = argcheck.c_int("pid", pid)
+        buf, addr = argcheck.c_ulong("buf", buf), argcheck.c_ulong("addr", addr)
+        count = argcheck.c_ulong("count", count)
         target = procfs.pagemap_open(self, task, pid if pid > 0 else task.pid)
         if isinstance(target, int):
             return target
@@ -1130,7 +1163,9 @@ class Kernel:
         ``task``; None if the open or the read fails."""
         from pagemig.fs import procfs
 
-        return procfs.kpage_read(self, task, path, pfn)
+        argcheck.task_arg(self, "task", task)
+        _path_arg(path)
+        return procfs.kpage_read(self, task, path, argcheck.as_int("pfn", pfn))
 
     def meminfo_kb(self, key: str) -> int:
         """A /proc/meminfo field in kB; -1 for a field the release does not have."""
@@ -1233,6 +1268,12 @@ class _NodeMask:
     def __exit__(self, *exc: object) -> None:
         if self.arrays is not None:
             self.arrays.__exit__(*exc)
+
+
+def _path_arg(path: Any) -> str:
+    if not isinstance(path, str):
+        raise TypeError(f"`path` must be a str, not {type(path).__name__}")
+    return path
 
 
 def _name_arg(name: Any) -> str:
