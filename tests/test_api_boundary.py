@@ -383,3 +383,28 @@ def test_sys_move_pages_truncates_pid_and_flags_as_c_does(k, proc):
     assert 0 == ret
     assert 1 == k.pfn_to_nid(k.page_at(proc, a))
     assert 1 == int.from_bytes(k.read_user(proc, status, 4), "little", signed=True)
+
+
+def test_the_61_profile_refuses_the_same_calls(k61):
+    """On 6.1 the same bad calls are refused the same way and change nothing."""
+    p = k61.spawn()
+    a = k61.mmap(p, PAGE)
+    f = k61.create_blockfs_file("/mnt/f", 2)
+    before = state(k61)
+    with pytest.raises(ValueError, match="`cpu`"):
+        k61.spawn(cpu=99)
+    with pytest.raises(OSError) as e:
+        k61.pwrite(p, f, -1, b"x")
+    assert errno.EINVAL == e.value.errno
+    with pytest.raises(OSError) as e:
+        k61.mprotect(p, a, PAGE, -1)
+    assert errno.EINVAL == e.value.errno
+    with pytest.raises(OSError) as e:
+        k61.mmap(p, PAGE, flags=MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, addr=-4096)
+    assert errno.ENOMEM == e.value.errno
+    with pytest.raises(ValueError, match="`task`.*init"):
+        k61.exit(k61.init_task())
+    with pytest.raises(TypeError, match="`limit_pages`"):
+        k61.memcg_create(1.5)
+    assert before == state(k61)
+    assert b"" == k61.pread(p, f, 2)
