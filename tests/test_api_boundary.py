@@ -324,7 +324,13 @@ def test_values_past_the_c_types_are_refused(k, proc):
         k.move_pages(proc, 0, [a], [2**32])
     with pytest.raises(ValueError, match="`addr`"):
         k.touch(proc, 2**64 + a, False)
+    with pytest.raises(ValueError, match=r"`nodes\[0\]`"):
+        k.set_mempolicy(proc, MPOL_INTERLEAVE, [2**32])
     assert before == state(k)
+    with pytest.raises(OSError) as e:  # a mask longer than get_nodes() reads: EINVAL
+        k.set_mempolicy(proc, MPOL_INTERLEAVE, [2**31 - 1])
+    assert errno.EINVAL == e.value.errno
+    assert proc.mempolicy is None
 
 
 def test_a_task_passed_as_a_pid_is_refused(k, proc):

@@ -1255,12 +1255,17 @@ class _NodeMask:
         maxnode = self.nlongs * 64 + 1
         if self.nodes is None:
             return 0, maxnode
-        words = np.zeros(self.nlongs, "<u8")
         for n in self.nodes:
             if not 0 <= n < self.nlongs * 64:
                 raise ValueError(f"`nodes`: node {n} cannot be put in a mask")
-            words[n // 64] |= np.uint64(1 << (n % 64))
-        self.arrays = UserArrays(self.k, self.task, [8 * self.nlongs])
+        # A mask longer than any the kernel reads (get_nodes() refuses more than a page of
+        # bits before reading) is not written out: one long is placed, with that maxnode.
+        placed = 1 if maxnode - 1 > PAGE_SIZE * 8 else self.nlongs
+        words = np.zeros(placed, "<u8")
+        for n in self.nodes:
+            if n < placed * 64:
+                words[n // 64] |= np.uint64(1 << (n % 64))
+        self.arrays = UserArrays(self.k, self.task, [8 * placed])
         (ptr,) = self.arrays.__enter__()
         self.k.write_user(self.task, ptr, words.tobytes())
         return ptr, maxnode
