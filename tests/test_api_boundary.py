@@ -414,3 +414,13 @@ def test_the_61_profile_refuses_the_same_calls(k61):
         k61.memcg_create(1.5)
     assert before == state(k61)
     assert b"" == k61.pread(p, f, 2)
+
+
+def test_mmap_without_anonymous_needs_a_file(k, proc):
+    """Without MAP_ANONYMOUS and without a file mmap is EBADF (no fd), as sys_mmap() says."""
+    before = state(k)
+    for flags in (MAP_PRIVATE, MAP_SHARED):
+        with pytest.raises(OSError) as e:
+            k.mmap(proc, PAGE, flags=flags)
+        assert errno.EBADF == e.value.errno
+    assert before == state(k)

@@ -835,7 +835,8 @@ class Kernel:
 
     def sys_mmap(self, task: Task, addr: int, length: int, prot: int, flags: int,
                  file: AddressSpace | None = None) -> int:
-        """mmap(2) (do_mmap(), mm/mmap.c) in ``task``: the address, or -errno.
+        """mmap(2) (do_mmap(), mm/mmap.c) in ``task``: the address, or -errno (-EBADF
+        without MAP_ANONYMOUS and without a file; with MAP_ANONYMOUS ``file`` is ignored).
 
         As in C, ``addr`` and ``length`` are cut to 64 bits (unsigned long), ``prot`` and
         ``flags`` to 32 (int)."""
@@ -844,6 +845,11 @@ class Kernel:
         prot, flags = argcheck.c_int("prot", prot), argcheck.c_int("flags", flags)
         if file is not None:
             argcheck.file_arg(self, "file", file)
+        # sys_mmap(): MAP_ANONYMOUS ignores the file; without it there must be one (EBADF).
+        if flags & MAP_ANONYMOUS:
+            file = None
+        elif file is None:
+            return -errno.EBADF
         assert task.mm is not None
         with self.as_task(task):
             return int(do_mmap(self, task.mm, addr, length, prot, flags, file))
