@@ -49,7 +49,7 @@ def do_fork(k: Kernel, parent: Task, comm: str | None = None) -> Task:
 
     child = k._new_task(comm or parent.comm, parent, parent.mems_allowed)
     for attr in ("uid", "euid", "suid", "gid", "cap_effective", "cap_permitted", "mempolicy",
-                 "cpu", "cpus_allowed", "mem_cgroup"):
+                 "cpu", "cpus_allowed", "mem_cgroup", "il_next"):
         setattr(child, attr, getattr(parent, attr))
     del replace
     if parent.mm is not None:

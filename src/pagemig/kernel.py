@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pagemig import binfmt, fork
+from pagemig import argcheck, binfmt, fork
 from pagemig.cpuset import CgroupRoot
 from pagemig.fs.ext2 import ext2_aops, ext2_new_file
 from pagemig.fs.procfs import NotModelled
@@ -67,7 +67,7 @@ from pagemig.mm.physmem import FrameStore
 from pagemig.mm.profiles import get_profile
 from pagemig.mm.shmem import shmem_aops, shmem_file_setup
 from pagemig.mm.swap import PAGEVEC_SIZE
-from pagemig.sched import PF_KTHREAD, Task, Wait, run_one_actor
+from pagemig.sched import PF_KTHREAD, TASK_RUNNING, Task, Wait, run_one_actor
 from pagemig.security import SecurityOps
 
 MiB_PAGES = 256
@@ -75,6 +75,8 @@ RESERVED_LOW_PAGES = 256  # the first MiB: BIOS data, real-mode areas
 KERNEL_START_PFN = 4096  # the kernel image is loaded at 16 MiB
 KERNEL_IMAGE_PAGES = 2048  # 8 MiB of kernel text, data and bss
 MIN_NODE_MB = 32
+MAX_SWAP_PAGES = 1 << 20  # the model's largest swap area (4 GiB)
+MAX_USER_COPY = (1 << 64) - 1  # copies are bounded by access_ok() (TASK_SIZE)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,10 @@ class Topology:
     memless_nodes: int = 0
 
     def validate(self) -> None:
-        """Raise ValueError naming the first parameter out of range."""
+        """Raise TypeError or ValueError naming the first parameter of a wrong type or out
+        of range."""
+        for name in ("nodes", "mem_per_node_mb", "cpus_per_node", "memless_nodes"):
+            argcheck.as_int(name, getattr(self, name))
         if not 1 <= self.nodes <= 8:
             raise ValueError("`nodes` must be between 1 and 8")
         if not MIN_NODE_MB <= self.mem_per_node_mb <= 1 << 20:
@@ -113,8 +118,13 @@ class Kernel:
 
     def __init__(self, topology: Topology | None = None, profile: str = "2.6.27",
                  seed: int = 0) -> None:
-        self.topology = topology or Topology()
+        self.topology = Topology() if topology is None else topology
+        if not isinstance(self.topology, Topology):
+            raise TypeError(f"`topology` must be a Topology, not {type(topology).__name__}")
         self.topology.validate()
+        if not isinstance(profile, str):
+            raise TypeError(f"`profile` must be a str, not {type(profile).__name__}")
+        seed = argcheck.as_int("seed", seed)
         self.profile = get_profile(profile)
         self.rng = np.random.default_rng(seed)
         self.trace_log: list[tuple[str, dict[str, Any]]] | None = None
@@ -327,6 +337,7 @@ class Kernel:
         stable_page_flags(), or 2.6.27's eleven (mis-wired) bits."""
         from pagemig.fs.procfs import kpageflags_word, stable_page_flags
 
+        pfn = argcheck.in_range("pfn", pfn, 0, len(self.pages.flags) - 1)
         if self.profile.has("kpageflags"):
             return stable_page_flags(self, pfn)
         return kpageflags_word(int(self.pages.flags[pfn]))
@@ -376,7 +387,11 @@ class Kernel:
         program on tmpfs, bss, a heap with a touched block, mmaps below mmap_base (a
         PROT_NONE page and a read-only page first), a stack, and the vdso.
         """
-        parent = parent or self.init_task()
+        if not isinstance(comm, str):
+            raise TypeError(f"`comm` must be a str, not {type(comm).__name__}")
+        parent = self.init_task() if parent is None else argcheck.task_arg(self, "parent",
+                                                                            parent)
+        cpu = argcheck.in_range("cpu", cpu, 0, self.nr_cpus - 1)
         task = self._new_task(comm, parent, parent.mems_allowed)
         task.cpu = cpu
         saved = self.current
@@ -388,15 +403,33 @@ class Kernel:
         return task
 
     def fork(self, parent: Task, comm: str | None = None) -> Task:
-        """Model of do_fork(): a child with a copy of the parent's address space."""
+        """Model of do_fork(): a child with a copy of the parent's address space.
+
+        ValueError if ``parent`` has exited or been reaped."""
+        argcheck.task_arg(self, "parent", parent)
+        if comm is not None and not isinstance(comm, str):
+            raise TypeError(f"`comm` must be a str, not {type(comm).__name__}")
         return fork.do_fork(self, parent, comm)
 
     def exit(self, task: Task) -> None:
-        """Model of do_exit(): release the mm; the task stays a zombie until reaped."""
+        """Model of do_exit(): release the mm; the task stays a zombie until reaped.
+
+        ValueError for a task that has already exited, for init (pid 1: the kernel would
+        panic) and for kernel threads."""
+        argcheck.task_arg(self, "task", task)
+        if task is self.init_task():
+            raise ValueError("`task` is init (pid 1), which cannot exit")
+        if task.flags & PF_KTHREAD:
+            raise ValueError(f"`task` (pid {task.pid}) is a kernel thread")
         fork.do_exit(self, task)
 
     def reap(self, task: Task) -> None:
-        """Model of release_task(): the pid no longer exists."""
+        """Model of release_task(): the pid no longer exists.
+
+        ValueError for a task that has not exited (call :meth:`exit` first) or was reaped."""
+        argcheck.task_arg(self, "task", task, alive=False)
+        if task.state == TASK_RUNNING:
+            raise ValueError(f"`task` (pid {task.pid}) is still running: exit it first")
         fork.release_task(self, task)
 
     def as_task(self, task: Task) -> _AsTask:
@@ -409,35 +442,52 @@ class Kernel:
              flags: int = MAP_PRIVATE | MAP_ANONYMOUS, file: AddressSpace | None = None,
              addr: int = 0) -> int:
         """mmap(2) in ``task``: returns the address; OSError on failure."""
+        length = argcheck.ulong_arg("length", length)
+        addr = argcheck.ulong_arg("addr", addr)
+        prot = argcheck.int_arg("prot", prot)
+        flags = argcheck.int_arg("flags", flags)
         return _check(self.sys_mmap(task, addr, length, prot, flags, file))
 
     def munmap(self, task: Task, addr: int, length: int) -> None:
         """munmap(2) in ``task``."""
-        _check(self.sys_munmap(task, addr, length))
+        _check(self.sys_munmap(task, argcheck.ulong_arg("addr", addr),
+                               argcheck.ulong_arg("length", length)))
 
     def mprotect(self, task: Task, addr: int, length: int, prot: int) -> None:
-        """mprotect(2) in ``task``."""
-        _check(self.sys_mprotect(task, addr, length, prot))
+        """mprotect(2) in ``task``; OSError(EINVAL) for unknown ``prot`` bits."""
+        _check(self.sys_mprotect(task, argcheck.ulong_arg("addr", addr),
+                                 argcheck.ulong_arg("length", length),
+                                 argcheck.int_arg("prot", prot)))
 
     def mlock(self, task: Task, addr: int, length: int, on: bool = True) -> None:
         """mlock(2) (or munlock(2) with ``on=False``) in ``task``."""
+        addr = argcheck.ulong_arg("addr", addr)
+        length = argcheck.ulong_arg("length", length)
+        on = argcheck.as_bool("on", on)
         _check(self.sys_mlock(task, addr, length) if on
                else self.sys_munlock(task, addr, length))
 
     def create_file(self, name: str, size_pages: int) -> AddressSpace:
-        """A new tmpfs file of ``size_pages`` pages (open(O_CREAT) + ftruncate())."""
-        return shmem_file_setup(self, name, size_pages)
+        """A new tmpfs file of ``size_pages`` pages (open(O_CREAT) + ftruncate()).
+
+        ValueError for a negative size or one past the model's largest file
+        (``pagemig.mm.filemap.MAX_FILE_PAGES``)."""
+        return shmem_file_setup(self, _name_arg(name), _file_size_arg(size_pages, True))
 
     def create_blockfs_file(self, name: str, size_pages: int) -> AddressSpace:
-        """A new sparse file of ``size_pages`` pages on the ext2 filesystem."""
-        return ext2_new_file(self, name, size_pages)
+        """A new sparse file of ``size_pages`` pages on the ext2 filesystem (ValueError for
+        a negative size or one past ``pagemig.fs.ext2.EXT2_MAX_FILE_PAGES``)."""
+        return ext2_new_file(self, _name_arg(name), _file_size_arg(size_pages, False))
 
     def pwrite(self, task: Task, file: AddressSpace, index: int, data: bytes) -> None:
-        """pwrite(2) of one whole page at page ``index`` of ``file``, as ``task``."""
+        """pwrite(2) of one whole page at page ``index`` of ``file``, as ``task``: a write
+        past the end grows the file.  ``data`` is at most one page (ValueError);
+        OSError(EINVAL) for a negative index, EFBIG past the largest file, ENOMEM."""
         _check(self.sys_pwrite(task, file, index, data))
 
     def pread(self, task: Task, file: AddressSpace, index: int) -> bytes:
-        """pread(2) of one whole page of ``file``."""
+        """pread(2) of one whole page of ``file``: b"" at or past the end of the file (as
+        read(2) returns nothing there); OSError(EINVAL) for a negative index, ENOMEM."""
         data = self.sys_pread(task, file, index)
         if isinstance(data, int):
             raise OSError(-data, os.strerror(-data))
@@ -452,7 +502,10 @@ class Kernel:
         """sync_file_range(SYNC_FILE_RANGE_WRITE): start writing dirty pages, no wait."""
         from pagemig.mm.page_writeback import write_cache_pages
 
-        end = file.size_pages - 1 if last is None else last
+        argcheck.task_arg(self, "task", task)
+        argcheck.file_arg(self, "file", file)
+        first = argcheck.size_arg("first", first)
+        end = file.size_pages - 1 if last is None else argcheck.as_int("last", last)
         with self.as_task(task):
             return int(self.run(write_cache_pages(self, file, first, end, False)))
 
@@ -466,31 +519,54 @@ class Kernel:
 
     def memcg_create(self, limit_pages: int | None = None) -> MemCgroup:
         """A new memory cgroup, limited to ``limit_pages`` pages (None: no limit)."""
-        from pagemig.mm.memcontrol import mem_cgroup_create
+        from pagemig.mm.memcontrol import RES_COUNTER_MAX, mem_cgroup_create
 
+        if limit_pages is not None:
+            limit_pages = argcheck.size_arg("limit_pages", limit_pages, RES_COUNTER_MAX)
         return mem_cgroup_create(self, limit_pages)
 
     def memcg_set_limit(self, memcg: MemCgroup | int, limit_pages: int) -> None:
         """Write memory.limit_in_bytes; OSError(EBUSY) below the current usage."""
-        from pagemig.mm.memcontrol import mem_cgroup_resize_limit
+        from pagemig.mm.memcontrol import RES_COUNTER_MAX, mem_cgroup_resize_limit
 
+        memcg = self._memcg_arg(memcg)
+        limit_pages = argcheck.size_arg("limit_pages", limit_pages, RES_COUNTER_MAX)
         _check(mem_cgroup_resize_limit(self, memcg, limit_pages))
 
     def memcg_move_task(self, task: Task, memcg: MemCgroup | int) -> None:
         """Move ``task`` into ``memcg`` (its charges stay); OSError(ESRCH) if it exited."""
         from pagemig.mm.memcontrol import mem_cgroup_move_task
 
-        _check(mem_cgroup_move_task(self, task, memcg))
+        argcheck.task_arg(self, "task", task, alive=False)
+        _check(mem_cgroup_move_task(self, task, self._memcg_arg(memcg)))
+
+    def _memcg_arg(self, memcg: Any) -> MemCgroup:
+        # A memory cgroup of this machine, or its id.
+        if isinstance(memcg, MemCgroup):
+            cg_id = memcg.id
+        else:
+            try:
+                cg_id = argcheck.as_int("memcg", memcg)
+            except TypeError:
+                raise TypeError("`memcg` must be a MemCgroup or its id, not "
+                                f"{type(memcg).__name__}") from None
+        cg = self.memcgs.get(cg_id)
+        if cg is None or (isinstance(memcg, MemCgroup) and cg is not memcg):
+            raise ValueError(f"`memcg` ({cg_id}) is not a memory cgroup of this machine")
+        return cg
 
     def madvise(self, task: Task, addr: int, length: int, advice: int) -> None:
         """madvise(2) in ``task``."""
-        _check(self.sys_madvise(task, addr, length, advice))
+        _check(self.sys_madvise(task, argcheck.ulong_arg("addr", addr),
+                                argcheck.ulong_arg("length", length),
+                                argcheck.int_arg("advice", advice)))
 
     def swapon(self, nr_pages: int, synchronous: bool = False) -> None:
         """swapon(2) of a swap area of ``nr_pages`` pages (``synchronous``: zram-like)."""
         from pagemig.mm.swapfile import sys_swapon
 
-        _check(sys_swapon(self, nr_pages, synchronous))
+        nr_pages = argcheck.size_arg("nr_pages", nr_pages, MAX_SWAP_PAGES)
+        _check(sys_swapon(self, nr_pages, argcheck.as_bool("synchronous", synchronous)))
 
     def vm_swap_full(self) -> bool:
         """Model of vm_swap_full(): more than half of the swap area is in use."""
@@ -513,6 +589,9 @@ class Kernel:
         from pagemig.mm.swap import get_page, lru_add_drain_all, put_page
         from pagemig.mm.swap_state import add_to_swap, delete_from_swap_cache
 
+        argcheck.user_task_arg(self, "task", task)
+        addr = argcheck.ulong_arg("addr", addr)
+        keep_in_cache = argcheck.as_bool("keep_in_cache", keep_in_cache)
         page = self.page_at(task, addr)
         if page is None or not int(self.pages.mapping[page]) & 1:
             raise OSError(errno.EINVAL, "no anonymous page at that address")
@@ -549,7 +628,9 @@ class Kernel:
         """
         from pagemig.mm.fault import user_page
 
-        assert task.mm is not None
+        argcheck.user_task_arg(self, "task", task)
+        addr = argcheck.ulong_arg("addr", addr)
+        write = argcheck.as_bool("write", write)
         with self.as_task(task):
             pfn = user_page(self, task.mm, addr, write)
         if pfn < 0:
@@ -557,11 +638,12 @@ class Kernel:
 
     def write_user(self, task: Task, addr: int, data: bytes) -> None:
         """Store ``data`` at ``addr`` in ``task`` (faulting pages in); OSError(EFAULT)."""
-        _check(self.copy_to_user(task, addr, data))
+        _check(self.copy_to_user(task, argcheck.ulong_arg("addr", addr), data))
 
     def read_user(self, task: Task, addr: int, size: int) -> bytes:
         """Read ``size`` bytes at ``addr`` in ``task``; OSError(EFAULT) on a fault."""
-        data = self.copy_from_user(task, addr, size)
+        data = self.copy_from_user(task, argcheck.ulong_arg("addr", addr),
+                                   argcheck.size_arg("size", size, MAX_USER_COPY))
         if data is None:
             raise OSError(errno.EFAULT, os.strerror(errno.EFAULT), hex(addr))
         return data
@@ -570,7 +652,8 @@ class Kernel:
         """The pfn mapped at ``addr`` in ``task``, or None (no fault, no reference)."""
         from pagemig.mm.memory import FOLL_FORCE, follow_page
 
-        assert task.mm is not None
+        argcheck.user_task_arg(self, "task", task)
+        addr = argcheck.ulong_arg("addr", addr)
         vma = task.mm.vma_containing(addr)
         if vma is None:
             return None
@@ -578,10 +661,15 @@ class Kernel:
         return pfn if pfn is not None and pfn >= 0 else None
 
     def pin(self, task: Task, addr: int, npages: int) -> list[int]:
-        """Take a reference on each page, as vmsplice() into a pipe does (get_user_pages)."""
+        """Take a reference on each page, as vmsplice() into a pipe does (get_user_pages).
+
+        ValueError unless ``npages`` >= 1; OSError(EFAULT) when not even the first page
+        can be pinned (fewer pfns come back when a later one cannot)."""
         from pagemig.mm.memory import get_user_pages
 
-        assert task.mm is not None
+        argcheck.user_task_arg(self, "task", task)
+        addr = argcheck.ulong_arg("addr", addr)
+        npages = argcheck.in_range("npages", npages, 1, argcheck.ULONG_MAX >> PAGE_SHIFT)
         with self.as_task(task):
             ret, pfns = get_user_pages(self, task.mm, addr, npages, False, True)
         if ret < 0:
@@ -591,9 +679,19 @@ class Kernel:
         return pfns
 
     def unpin(self, pfns: list[int]) -> None:
-        """Drop references taken by :meth:`pin`."""
+        """Drop references taken by :meth:`pin`; ValueError (nothing dropped) when ``pfns``
+        holds a pfn more times than it is pinned."""
+        from collections import Counter
+
         from pagemig.mm.swap import put_page
 
+        if isinstance(pfns, (str, bytes)) or not hasattr(pfns, "__iter__"):
+            raise TypeError(f"`pfns` must be a list of pfns, not {type(pfns).__name__}")
+        pfns = [argcheck.as_int(f"pfns[{i}]", p) for i, p in enumerate(pfns)]
+        for pfn, n in Counter(pfns).items():
+            if self.pinned.get(pfn, 0) < n:
+                raise ValueError(f"`pfns`: pfn {pfn} is pinned {self.pinned.get(pfn, 0)} "
+                                 f"times, not {n}")
         for pfn in pfns:
             self.pinned[pfn] -= 1
             if not self.pinned[pfn]:
@@ -604,7 +702,15 @@ class Kernel:
 
     def sys_move_pages(self, caller: Task, pid: int, nr_pages: int, pages: int, nodes: int,
                        status: int, flags: int) -> int:
-        """move_pages(2) made by ``caller`` with user pointers; the kernel's return value."""
+        """move_pages(2) made by ``caller`` with user pointers; the kernel's return value.
+
+        As in C, ``pid`` and ``flags`` are cut to 32 bits (int: ``pid`` 2**32 is 0, the
+        caller) and ``nr_pages`` and the pointers to 64 (unsigned long)."""
+        argcheck.user_task_arg(self, "caller", caller)
+        pid, flags = argcheck.c_int("pid", pid), argcheck.c_int("flags", flags)
+        nr_pages = argcheck.c_ulong("nr_pages", nr_pages)
+        pages, nodes = argcheck.c_ulong("pages", pages), argcheck.c_ulong("nodes", nodes)
+        status = argcheck.c_ulong("status", status)
         with self.as_task(caller):
             return int(self.run(migrate.sys_move_pages(self, pid, nr_pages, pages, nodes,
                                                        status, flags)))
@@ -614,8 +720,20 @@ class Kernel:
         """move_pages(2) with its arrays placed in ``caller``'s memory, as a program would.
 
         Returns (the call's non-negative result, the status array); a negative result
-        raises OSError(errno).  ``nodes`` None is query mode.
+        raises OSError(errno).  ``nodes`` None is query mode.  ``pid`` and ``flags`` must fit
+        a C int, each address an unsigned long (a negative one is taken as in C), each node
+        an int, and ``nodes`` must have one entry per address (ValueError).
         """
+        argcheck.user_task_arg(self, "caller", caller)
+        pid = argcheck.pid_arg("pid", pid)
+        flags = argcheck.int_arg("flags", flags)
+        if isinstance(addrs, (str, bytes)) or not hasattr(addrs, "__iter__"):
+            raise TypeError(f"`addrs` must be a list of addresses, not {type(addrs).__name__}")
+        addrs = [argcheck.ulong_arg(f"addrs[{i}]", a) for i, a in enumerate(addrs)]
+        if nodes is not None:
+            nodes = argcheck.node_list("nodes", nodes)
+            if len(nodes) != len(addrs):
+                raise ValueError(f"`nodes` has {len(nodes)} entries for {len(addrs)} addresses")
         n = len(addrs)
         with UserArrays(self, caller, [8 * n, 4 * n, 4 * n]) as (p_ptr, n_ptr, s_ptr):
             self.write_user(caller, p_ptr, np.asarray(addrs, "<u8").tobytes())
@@ -630,8 +748,16 @@ class Kernel:
 
     def sys_mbind(self, task: Task, start: int, length: int, mode: int, nmask: int,
                   maxnode: int, flags: int) -> int:
-        """mbind(2) made by ``task`` with a user mask pointer; the kernel's return value."""
+        """mbind(2) made by ``task`` with a user mask pointer; the kernel's return value
+        (``start``, ``length``, ``mode``, ``nmask`` and ``maxnode`` cut to 64 bits, unsigned
+        long, and ``flags`` to 32, unsigned, as in C)."""
         from pagemig.mm.mempolicy import sys_mbind
+
+        argcheck.user_task_arg(self, "task", task)
+        start, length = argcheck.c_ulong("start", start), argcheck.c_ulong("length", length)
+        mode, nmask = argcheck.c_ulong("mode", mode), argcheck.c_ulong("nmask", nmask)
+        maxnode = argcheck.c_ulong("maxnode", maxnode)
+        flags = argcheck.c_int("flags", flags) & argcheck.UINT_MAX
 
         with self.as_task(task):
             return int(self.run(sys_mbind(self, start, length, mode, nmask, maxnode, flags)))
@@ -640,12 +766,20 @@ class Kernel:
               nodes: Iterable[int] | None, flags: int = 0) -> None:
         """mbind(2) in ``task`` with the node mask placed in its memory (``nodes`` None: a
         NULL mask pointer); OSError for a negative result."""
+        argcheck.user_task_arg(self, "task", task)
+        addr, length = argcheck.ulong_arg("addr", addr), argcheck.ulong_arg("length", length)
+        mode, flags = argcheck.int_arg("mode", mode), argcheck.int_arg("flags", flags)
         with _NodeMask(self, task, nodes) as (ptr, maxnode):
             _check(self.sys_mbind(task, addr, length, mode, ptr, maxnode, flags))
 
     def sys_set_mempolicy(self, task: Task, mode: int, nmask: int, maxnode: int) -> int:
-        """set_mempolicy(2) made by ``task`` with a user mask pointer; the kernel's value."""
+        """set_mempolicy(2) made by ``task`` with a user mask pointer; the kernel's value
+        (``mode`` cut to 32 bits, int, ``nmask`` and ``maxnode`` to 64, as in C)."""
         from pagemig.mm.mempolicy import sys_set_mempolicy
+
+        argcheck.user_task_arg(self, "task", task)
+        mode, nmask = argcheck.c_int("mode", mode), argcheck.c_ulong("nmask", nmask)
+        maxnode = argcheck.c_ulong("maxnode", maxnode)
 
         with self.as_task(task):
             return int(sys_set_mempolicy(self, mode, nmask, maxnode))
@@ -653,14 +787,22 @@ class Kernel:
     def set_mempolicy(self, task: Task, mode: int, nodes: Iterable[int] | None) -> None:
         """set_mempolicy(2): ``task``'s own policy, the mask placed in its memory (``nodes``
         None: a NULL pointer); OSError for a negative result."""
+        argcheck.user_task_arg(self, "task", task)
+        mode = argcheck.int_arg("mode", mode)
         with _NodeMask(self, task, nodes) as (ptr, maxnode):
             _check(self.sys_set_mempolicy(task, mode, ptr, maxnode))
 
     def sys_migrate_pages(self, caller: Task, pid: int, maxnode: int, old_nodes: int,
                           new_nodes: int) -> int:
         """migrate_pages(2) made by ``caller`` with user mask pointers; the kernel's return
-        value (the number of pages not moved, or a negative errno)."""
+        value (the number of pages not moved, or a negative errno).  ``pid`` is cut to 32
+        bits (int), ``maxnode`` and the pointers to 64, as in C."""
         from pagemig.mm.mempolicy import sys_migrate_pages
+
+        argcheck.user_task_arg(self, "caller", caller)
+        pid, maxnode = argcheck.c_int("pid", pid), argcheck.c_ulong("maxnode", maxnode)
+        old_nodes = argcheck.c_ulong("old_nodes", old_nodes)
+        new_nodes = argcheck.c_ulong("new_nodes", new_nodes)
 
         with self.as_task(caller):
             return int(self.run(sys_migrate_pages(self, pid, maxnode, old_nodes, new_nodes)))
@@ -672,8 +814,10 @@ class Kernel:
 
         Returns the number of pages not moved; OSError for a negative result.
         """
-        old = None if old_nodes is None else sorted(old_nodes)
-        new = None if new_nodes is None else sorted(new_nodes)
+        argcheck.user_task_arg(self, "caller", caller)
+        pid = argcheck.pid_arg("pid", pid)
+        old = None if old_nodes is None else sorted(argcheck.node_list("old_nodes", old_nodes))
+        new = None if new_nodes is None else sorted(argcheck.node_list("new_nodes", new_nodes))
         nlongs = _mask_longs((old or []) + (new or []))
         with _NodeMask(self, caller, old, nlongs) as (old_ptr, maxnode), \
                 _NodeMask(self, caller, new, nlongs) as (new_ptr, _):
@@ -691,45 +835,76 @@ class Kernel:
 
     def sys_mmap(self, task: Task, addr: int, length: int, prot: int, flags: int,
                  file: AddressSpace | None = None) -> int:
-        """mmap(2) (do_mmap(), mm/mmap.c) in ``task``: the address, or -errno."""
+        """mmap(2) (do_mmap(), mm/mmap.c) in ``task``: the address, or -errno (-EBADF
+        without MAP_ANONYMOUS and without a file; with MAP_ANONYMOUS ``file`` is ignored).
+
+        As in C, ``addr`` and ``length`` are cut to 64 bits (unsigned long), ``prot`` and
+        ``flags`` to 32 (int)."""
+        argcheck.user_task_arg(self, "task", task)
+        addr, length = argcheck.c_ulong("addr", addr), argcheck.c_ulong("length", length)
+        prot, flags = argcheck.c_int("prot", prot), argcheck.c_int("flags", flags)
+        if file is not None:
+            argcheck.file_arg(self, "file", file)
+        # sys_mmap(): MAP_ANONYMOUS ignores the file; without it there must be one (EBADF).
+        if flags & MAP_ANONYMOUS:
+            file = None
+        elif file is None:
+            return -errno.EBADF
         assert task.mm is not None
         with self.as_task(task):
             return int(do_mmap(self, task.mm, addr, length, prot, flags, file))
 
     def sys_munmap(self, task: Task, addr: int, length: int) -> int:
-        """munmap(2) (do_munmap(), mm/mmap.c) in ``task``: 0 or -EINVAL."""
+        """munmap(2) (do_munmap(), mm/mmap.c) in ``task``: 0 or -EINVAL (``addr`` and
+        ``length`` cut to 64 bits, as in C)."""
+        argcheck.user_task_arg(self, "task", task)
+        addr, length = argcheck.c_ulong("addr", addr), argcheck.c_ulong("length", length)
         assert task.mm is not None
         with self.as_task(task):
             return int(do_munmap(self, task.mm, addr, length))
 
     def sys_mprotect(self, task: Task, addr: int, length: int, prot: int) -> int:
-        """mprotect(2) (mm/mprotect.c) in ``task``: 0 or -errno."""
+        """mprotect(2) (mm/mprotect.c) in ``task``: 0 or -errno (``addr`` and ``length``
+        cut to 64 bits, ``prot`` to 32, as in C)."""
         from pagemig.mm.mprotect import sys_mprotect
 
+        argcheck.user_task_arg(self, "task", task)
+        addr, length = argcheck.c_ulong("addr", addr), argcheck.c_ulong("length", length)
+        prot = argcheck.c_int("prot", prot)
         assert task.mm is not None
         with self.as_task(task):
             return int(sys_mprotect(self, task.mm, addr, length, prot))
 
     def sys_mlock(self, task: Task, addr: int, length: int) -> int:
-        """mlock(2) (do_mlock(), mm/mlock.c) in ``task``: 0, -EINVAL or -ENOMEM."""
+        """mlock(2) (do_mlock(), mm/mlock.c) in ``task``: 0, -EINVAL or -ENOMEM (``addr``
+        and ``length`` cut to 64 bits, as in C)."""
         from pagemig.mm.mlock import do_mlock
 
+        argcheck.user_task_arg(self, "task", task)
+        addr, length = argcheck.c_ulong("addr", addr), argcheck.c_ulong("length", length)
         assert task.mm is not None
         with self.as_task(task):
             return int(do_mlock(self, task.mm, addr, length, True))
 
     def sys_munlock(self, task: Task, addr: int, length: int) -> int:
-        """munlock(2) (do_mlock(), mm/mlock.c) in ``task``: 0, -EINVAL or -ENOMEM."""
+        """munlock(2) (do_mlock(), mm/mlock.c) in ``task``: 0, -EINVAL or -ENOMEM (``addr``
+        and ``length`` cut to 64 bits, as in C)."""
         from pagemig.mm.mlock import do_mlock
 
+        argcheck.user_task_arg(self, "task", task)
+        addr, length = argcheck.c_ulong("addr", addr), argcheck.c_ulong("length", length)
         assert task.mm is not None
         with self.as_task(task):
             return int(do_mlock(self, task.mm, addr, length, False))
 
     def sys_madvise(self, task: Task, addr: int, length: int, advice: int) -> int:
-        """madvise(2) (mm/madvise.c) in ``task``: 0 or -errno."""
+        """madvise(2) (mm/madvise.c) in ``task``: 0 or -errno (``addr`` and ``length`` cut
+        to 64 bits, ``advice`` to 32, as in C)."""
         from pagemig.mm.madvise import sys_madvise
 
+        argcheck.user_task_arg(self, "task", task)
+        addr, length = argcheck.c_ulong("addr", addr), argcheck.c_ulong("length", length)
+        advice = argcheck.c_int("advice", advice)
         assert task.mm is not None
         with self.as_task(task):
             return int(sys_madvise(self, task.mm, addr, length, advice))
@@ -738,18 +913,24 @@ class Kernel:
         """A store of ``data`` at ``addr`` by ``task`` (copy_to_user(), faulting pages in):
         0, -EFAULT where the task would fault, or -ENOMEM when the fault found no memory.
         The bytes before the faulting page are written."""
+        argcheck.user_task_arg(self, "task", task)
+        addr, data = argcheck.c_ulong("addr", addr), argcheck.as_bytes("data", data)
         with self.as_task(task):
             return int(copy_to_user(self, addr, data))
 
     def copy_from_user(self, task: Task, addr: int, size: int) -> bytes | None:
         """A load of ``size`` bytes at ``addr`` by ``task`` (copy_from_user()): the bytes,
         or None where the task would fault."""
+        argcheck.user_task_arg(self, "task", task)
+        addr, size = argcheck.c_ulong("addr", addr), argcheck.c_ulong("size", size)
         with self.as_task(task):
             return copy_from_user(self, addr, size)
 
     def touch_after_fork(self, task: Task, live: bool) -> None:
         """What a child does as fork() returns in it: it writes its stack; a live probe child
         also runs the probe's code and allocates from its heap (pagemig.binfmt)."""
+        argcheck.user_task_arg(self, "task", task)
+        live = argcheck.as_bool("live", live)
         binfmt.touch_after_fork(self, task, live)
 
     # -- system calls: scheduling --
@@ -759,29 +940,47 @@ class Kernel:
         ``cpus`` is online; the task moves off a CPU it may no longer use."""
         from pagemig.sched import sched_setaffinity
 
+        argcheck.task_arg(self, "task", task)
+        cpus = argcheck.node_list("cpus", cpus)
         return sched_setaffinity(task, cpus, self.nr_cpus)
 
     def sched_getaffinity(self, task: Task) -> list[int]:
         """sched_getaffinity(2) of ``task``: the CPUs it may run on, in order."""
         from pagemig.sched import sched_getaffinity
 
+        argcheck.task_arg(self, "task", task, alive=False)
         return sched_getaffinity(task, self.nr_cpus)
 
     # -- system calls: files (ranges in pages) --
 
     def sys_pwrite(self, task: Task, file: AddressSpace, index: int, data: bytes) -> int:
         """pwrite(2) of one whole page (``data`` padded with zeros) at page ``index`` of
-        ``file``, as ``task``: 0 or -ENOMEM."""
+        ``file``, as ``task``: 0, -EINVAL (a negative index), -EFBIG (past the model's
+        largest file) or -ENOMEM.  A write past the end grows the file.  ``data`` is at most
+        one page (ValueError)."""
         from pagemig.mm.filemap import block_write_page
 
-        assert len(data) <= PAGE_SIZE
+        argcheck.task_arg(self, "task", task)
+        argcheck.file_arg(self, "file", file)
+        index = argcheck.as_int("index", index)
+        data = argcheck.as_bytes("data", data)
+        if len(data) > PAGE_SIZE:
+            raise ValueError(f"`data` is {len(data)} bytes, more than one page ({PAGE_SIZE})")
         with self.as_task(task):
             return int(block_write_page(self, file, index, data.ljust(PAGE_SIZE, b"\0")))
 
     def sys_pread(self, task: Task, file: AddressSpace, index: int) -> bytes | int:
-        """pread(2) of page ``index`` of ``file`` as ``task``: its bytes, or -ENOMEM."""
+        """pread(2) of page ``index`` of ``file`` as ``task``: its bytes, b"" at or past the
+        end of the file, or -EINVAL (a negative index) or -ENOMEM."""
         from pagemig.mm.filemap import read_page
 
+        argcheck.task_arg(self, "task", task)
+        argcheck.file_arg(self, "file", file)
+        index = argcheck.as_int("index", index)
+        if index < 0:
+            return -errno.EINVAL
+        if index >= file.size_pages:
+            return b""
         with self.as_task(task):
             data = read_page(self, file, index)
         return -errno.ENOMEM if data is None else data
@@ -791,6 +990,8 @@ class Kernel:
         0 or -EIO."""
         from pagemig.fs.sync import do_fsync
 
+        argcheck.task_arg(self, "task", task)
+        argcheck.file_arg(self, "file", file)
         with self.as_task(task):
             return do_fsync(self, file)
 
@@ -798,6 +999,7 @@ class Kernel:
         """sync(2) (fs/sync.c): write back every block filesystem file and wait; 0."""
         from pagemig.fs.sync import sys_sync
 
+        argcheck.task_arg(self, "task", task)
         with self.as_task(task):
             return sys_sync(self)
 
@@ -806,6 +1008,9 @@ class Kernel:
         -ENOMEM (part of the range unmapped), -EBUSY (MS_INVALIDATE of mlocked memory)."""
         from pagemig.mm.msync import sys_msync
 
+        argcheck.user_task_arg(self, "task", task)
+        addr, length = argcheck.c_ulong("addr", addr), argcheck.c_ulong("length", length)
+        flags = argcheck.c_int("flags", flags)
         assert task.mm is not None
         with self.as_task(task):
             return sys_msync(self, task.mm, addr, length, flags)
@@ -817,6 +1022,10 @@ class Kernel:
         starts without waiting completes at :meth:`complete_writeback`."""
         from pagemig.fs.sync import sys_sync_file_range
 
+        argcheck.task_arg(self, "task", task)
+        argcheck.file_arg(self, "file", file)
+        first, count = argcheck.as_int("first", first), argcheck.as_int("count", count)
+        flags = argcheck.c_int("flags", flags) & argcheck.UINT_MAX
         with self.as_task(task):
             return sys_sync_file_range(self, file, first, count, flags)
 
@@ -827,6 +1036,10 @@ class Kernel:
         unmapped pages."""
         from pagemig.mm.fadvise import sys_fadvise64_64
 
+        argcheck.task_arg(self, "task", task)
+        argcheck.file_arg(self, "file", file)
+        first, count = argcheck.as_int("first", first), argcheck.as_int("count", count)
+        advice = argcheck.c_int("advice", advice)
         with self.as_task(task):
             return sys_fadvise64_64(self, file, first, count, advice)
 
@@ -835,6 +1048,8 @@ class Kernel:
         -EINVAL; 1 or 3 drops the clean, unmapped page-cache pages."""
         from pagemig.fs.drop_caches import drop_caches_sysctl_handler
 
+        if not isinstance(value, str):
+            raise TypeError(f"`value` must be a str, not {type(value).__name__}")
         return drop_caches_sysctl_handler(self, value)
 
     # -- system calls: credentials --
@@ -843,9 +1058,12 @@ class Kernel:
         """``task`` becomes the user ``uid``:``gid`` as a program drops privileges:
         setgroups(0, NULL), setresgid(gid, gid, gid), then setresuid(uid, uid, uid)
         (pagemig.cred), stopping at the first failure: 0 or -EPERM.  Leaving uid 0 takes
-        every capability away."""
+        every capability away.  ``uid`` and ``gid`` are cut to 32 bits as in C (uid_t:
+        2**32 - 1 is -1, "unchanged")."""
         from pagemig import cred
 
+        argcheck.task_arg(self, "task", task)
+        uid, gid = argcheck.c_int("uid", uid), argcheck.c_int("gid", gid)
         ret = cred.sys_setgroups(task, 0)
         if ret == 0:
             ret = cred.sys_setresgid(task, gid, gid, gid)
@@ -857,12 +1075,15 @@ class Kernel:
         """prctl(PR_SET_DUMPABLE, ``value``) of ``task``: 0 or -EINVAL (pagemig.cred)."""
         from pagemig.cred import sys_prctl_set_dumpable
 
+        argcheck.task_arg(self, "task", task)
+        value = argcheck.c_int("value", value)
         return sys_prctl_set_dumpable(task, value)
 
     def sys_capget(self, task: Task) -> tuple[frozenset[int], frozenset[int]]:
         """capget(2) of ``task`` itself: its (effective, permitted) capability sets."""
         from pagemig.cred import sys_capget
 
+        argcheck.task_arg(self, "task", task)
         return sys_capget(task)
 
     def sys_capset(self, task: Task, effective: Iterable[int], permitted: Iterable[int]) -> int:
@@ -870,10 +1091,14 @@ class Kernel:
         old permitted set or ``effective`` not within ``permitted``."""
         from pagemig.cred import sys_capset
 
+        argcheck.task_arg(self, "task", task)
+        effective = argcheck.node_list("effective", effective)
+        permitted = argcheck.node_list("permitted", permitted)
         return sys_capset(task, frozenset(effective), frozenset(permitted))
 
     def drop_capability(self, task: Task, cap: int) -> None:
         """capget(2) then capset(2) without ``cap`` in every set; OSError on failure."""
+        cap = argcheck.as_int("cap", cap)
         effective, permitted = self.sys_capget(task)
         _check(self.sys_capset(task, effective - {cap}, permitted - {cap}))
 
@@ -888,6 +1113,8 @@ class Kernel:
         from pagemig import cpuset
         from pagemig.fs import procfs
 
+        argcheck.task_arg(self, "task", task)
+        _path_arg(path)
         if self.profile.has("cgroup2_cpuset"):
             text = cpuset.cgroup_read(self, path)
             if text is not None:
@@ -900,6 +1127,10 @@ class Kernel:
         from pagemig import cpuset
         from pagemig.fs import procfs
 
+        argcheck.task_arg(self, "task", task)
+        _path_arg(path)
+        if not isinstance(value, str):
+            raise TypeError(f"`value` must be a str, not {type(value).__name__}")
         if self.profile.has("cgroup2_cpuset"):
             with self.as_task(task):
                 ret = cpuset.cgroup_write(self, task, path, value)
@@ -912,6 +1143,8 @@ class Kernel:
         made; -ENOENT elsewhere, and everywhere in a release without cgroup v2 cpusets."""
         from pagemig import cpuset
 
+        argcheck.task_arg(self, "task", task)
+        _path_arg(path)
         if not self.profile.has("cgroup2_cpuset"):
             return -errno.ENOENT
         return cpuset.cgroup_mkdir(self, task, path)
@@ -922,6 +1155,10 @@ class Kernel:
         bytes read, or -errno."""
         from pagemig.fs import procfs
 
+        argcheck.user_task_arg(self, "task", task)
+        pid = argcheck.c_int("pid", pid)
+        buf, addr = argcheck.c_ulong("buf", buf), argcheck.c_ulong("addr", addr)
+        count = argcheck.c_ulong("count", count)
         target = procfs.pagemap_open(self, task, pid if pid > 0 else task.pid)
         if isinstance(target, int):
             return target
@@ -932,7 +1169,9 @@ class Kernel:
         ``task``; None if the open or the read fails."""
         from pagemig.fs import procfs
 
-        return procfs.kpage_read(self, task, path, pfn)
+        argcheck.task_arg(self, "task", task)
+        _path_arg(path)
+        return procfs.kpage_read(self, task, path, argcheck.as_int("pfn", pfn))
 
     def meminfo_kb(self, key: str) -> int:
         """A /proc/meminfo field in kB; -1 for a field the release does not have."""
@@ -1011,7 +1250,10 @@ class _NodeMask:
     def __init__(self, k: Kernel, task: Task, nodes: Iterable[int] | None,
                  nlongs: int | None = None) -> None:
         self.k, self.task = k, task
-        self.nodes = None if nodes is None else [int(n) for n in nodes]
+        self.nodes = None if nodes is None else argcheck.node_list("nodes", nodes)
+        for n in self.nodes or []:
+            if n < 0:
+                raise ValueError(f"`nodes`: node {n} cannot be put in a mask")
         self.nlongs = nlongs or _mask_longs(self.nodes or [])
         self.arrays: UserArrays | None = None
 
@@ -1019,12 +1261,17 @@ class _NodeMask:
         maxnode = self.nlongs * 64 + 1
         if self.nodes is None:
             return 0, maxnode
-        words = np.zeros(self.nlongs, "<u8")
         for n in self.nodes:
             if not 0 <= n < self.nlongs * 64:
-                raise ValueError(f"node {n} cannot be put in a mask")
-            words[n // 64] |= np.uint64(1 << (n % 64))
-        self.arrays = UserArrays(self.k, self.task, [8 * self.nlongs])
+                raise ValueError(f"`nodes`: node {n} cannot be put in a mask")
+        # A mask longer than any the kernel reads (get_nodes() refuses more than a page of
+        # bits before reading) is not written out: one long is placed, with that maxnode.
+        placed = 1 if maxnode - 1 > PAGE_SIZE * 8 else self.nlongs
+        words = np.zeros(placed, "<u8")
+        for n in self.nodes:
+            if n < placed * 64:
+                words[n // 64] |= np.uint64(1 << (n % 64))
+        self.arrays = UserArrays(self.k, self.task, [8 * placed])
         (ptr,) = self.arrays.__enter__()
         self.k.write_user(self.task, ptr, words.tobytes())
         return ptr, maxnode
@@ -1032,6 +1279,26 @@ class _NodeMask:
     def __exit__(self, *exc: object) -> None:
         if self.arrays is not None:
             self.arrays.__exit__(*exc)
+
+
+def _path_arg(path: Any) -> str:
+    if not isinstance(path, str):
+        raise TypeError(f"`path` must be a str, not {type(path).__name__}")
+    return path
+
+
+def _name_arg(name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a str, not {type(name).__name__}")
+    return name
+
+
+def _file_size_arg(size_pages: Any, tmpfs: bool) -> int:
+    from pagemig.fs.ext2 import EXT2_MAX_FILE_PAGES
+    from pagemig.mm.filemap import MAX_FILE_PAGES
+
+    return argcheck.size_arg("size_pages", size_pages,
+                             MAX_FILE_PAGES if tmpfs else EXT2_MAX_FILE_PAGES)
 
 
 def _check(ret: int) -> int:

@@ -55,6 +55,7 @@ class Task:
     flags: int = 0
     state: str = TASK_RUNNING
     mem_cgroup: int = 1
+    il_next: int | None = None  # the next node of an interleave policy (alloc_pages_current)
     children: list[Task] = field(default_factory=list)
 
     def capable(self, cap: int) -> bool:

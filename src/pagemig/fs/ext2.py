@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from pagemig.kernel import Kernel
 
 EXT2_BLOCKSIZE = 1024  # mke2fs's choice for a small filesystem (the oracle's is 64 MiB)
+# The model's largest ext2 file: the size of the oracle's filesystem, 64 MiB (its disk
+# blocks are kept in memory, one array row per page).
+EXT2_MAX_FILE_PAGES = 16384
 
 
 def ext2_readpage(k: Kernel, mapping: AddressSpace, page: int) -> int:

@@ -29,7 +29,7 @@ SYNC_FILE_RANGE_VALID = (SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
 
 def do_fsync(k: Kernel, file: AddressSpace) -> int:
     """Model of do_fsync(): write every dirty page of ``file`` and wait; 0 or -EIO."""
-    return int(k.run(write_cache_pages(k, file, 0, file.size_pages, True)))
+    return int(k.run(write_cache_pages(k, file, 0, file.size_pages - 1, True)))
 
 
 def sys_sync(k: Kernel) -> int:

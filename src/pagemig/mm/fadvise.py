@@ -37,7 +37,9 @@ def sys_fadvise64_64(k: Kernel, file: AddressSpace, first: int, count: int,
     length."""
     if not POSIX_FADV_NORMAL <= advice <= POSIX_FADV_NOREUSE or count < 0:
         return -errno.EINVAL
-    if advice == POSIX_FADV_DONTNEED:
+    if advice == POSIX_FADV_DONTNEED and first >= 0:
+        # A negative ``first`` drops and writes nothing: the model's choice (the kernel's
+        # unsigned page-index arithmetic gives no meaningful range for it).
         last = first + count - 1
         if file.disk is not None:
             k.run(write_cache_pages(k, file, first, last, False))

@@ -10,6 +10,7 @@ for offset ``pgoff`` visits the vmas whose range covers it, in the order they we
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from pagemig.mm.mm_types import VmArea
 
 SWAPPER_SPACE_ID = 1
+MAX_FILE_PAGES = 1 << 20  # the model's largest tmpfs file, 4 GiB (a dense page-cache index)
 
 
 @dataclass(eq=False)
@@ -257,11 +259,11 @@ def page_cache_read(k: Kernel, mapping: AddressSpace, index: int) -> int | None:
     Page-cache pages are allocated by the task's policy (page_cache_alloc_cold(), not the
     vma's).  Returns the page with a reference, or None when no page could be allocated.
     """
-    from pagemig.mm.mempolicy import alloc_page_vma
+    from pagemig.mm.mempolicy import alloc_pages_current
     from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
     from pagemig.mm.swap import lru_cache_add, put_page
 
-    pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
+    pfn = alloc_pages_current(k, GFP_HIGHUSER_MOVABLE)
     if pfn is None:
         return None
     if add_to_page_cache(k, pfn, mapping, index):
@@ -287,11 +289,36 @@ def filemap_fault(k: Kernel, mapping: AddressSpace, index: int) -> int | None:
     return pfn
 
 
+def max_file_pages(mapping: AddressSpace) -> int:
+    """The largest file the model keeps on the mapping's filesystem, in pages (its
+    s_maxbytes): MAX_FILE_PAGES on tmpfs, EXT2_MAX_FILE_PAGES on the ext2 filesystem."""
+    from pagemig.fs.ext2 import EXT2_MAX_FILE_PAGES
+
+    return MAX_FILE_PAGES if mapping.is_shmem else EXT2_MAX_FILE_PAGES
+
+
+def i_size_write(k: Kernel, mapping: AddressSpace, size_pages: int) -> None:
+    """Model of i_size_write() growing a file: a write past the end makes the file
+    ``size_pages`` long (the page-cache slots, and an ext2 file's blocks, follow)."""
+    if size_pages <= mapping.size_pages:
+        return
+    mapping.ensure_slots(size_pages - 1)
+    if mapping.disk is not None:
+        disk = np.zeros((size_pages, mapping.disk.shape[1]), mapping.disk.dtype)
+        disk[: len(mapping.disk)] = mapping.disk
+        on_disk = np.zeros(size_pages, bool)
+        on_disk[: len(mapping.on_disk)] = mapping.on_disk
+        mapping.disk, mapping.on_disk = disk, on_disk
+    mapping.size_pages = size_pages
+
+
 def block_write_page(k: Kernel, mapping: AddressSpace, index: int, data: bytes) -> int:
     """write(2) of one whole page of a file (generic_perform_write() with the block
     write_begin/write_end: buffers are attached and mapped, made uptodate and dirty).
 
-    tmpfs files just get a dirty page.  Returns 0 or -ENOMEM.
+    tmpfs files just get a dirty page.  A write past the end grows the file (write_end's
+    i_size_write()).  Returns 0, -EINVAL for a negative index (rw_verify_area()), -EFBIG
+    past the largest file (generic_write_checks()) or -ENOMEM.
     """
     from pagemig.mm.buffer import (
         BH_Mapped,
@@ -303,8 +330,14 @@ def block_write_page(k: Kernel, mapping: AddressSpace, index: int, data: bytes) 
     from pagemig.mm.page_flags import F_PRIVATE, F_UPTODATE
     from pagemig.mm.swap import mark_page_accessed, put_page
 
+    if index < 0:
+        return -errno.EINVAL
+    if index >= max_file_pages(mapping):
+        return -errno.EFBIG
     page = find_get_page(k, mapping, index)
     if page < 0:
+        old_size = mapping.size_pages
+        i_size_write(k, mapping, index + 1)  # past the end: the page is read in as a hole
         if mapping.is_shmem:
             from pagemig.mm.shmem import shmem_getpage
 
@@ -312,7 +345,8 @@ def block_write_page(k: Kernel, mapping: AddressSpace, index: int, data: bytes) 
         else:
             got = page_cache_read(k, mapping, index)
         if got is None:
-            return -12  # -ENOMEM
+            mapping.size_pages = old_size  # nothing written: the size stays
+            return -errno.ENOMEM
         page = got
     k.run(lock_page(k, page))
     k.frames.write(page, 0, data)
@@ -533,7 +567,7 @@ def do_page_cache_ra(k: Kernel, mapping: AddressSpace, start: int, nr_to_read: i
     ``nr_to_read - lookahead_size`` into what is left is marked PG_readahead (none when
     the cut window is shorter than the look-ahead).  Returns the pages read."""
     from pagemig.mm.madvise import _readpage
-    from pagemig.mm.mempolicy import alloc_page_vma
+    from pagemig.mm.mempolicy import alloc_pages_current
     from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
     from pagemig.mm.page_flags import F_READAHEAD
     from pagemig.mm.swap import lru_cache_add, put_page
@@ -544,7 +578,7 @@ def do_page_cache_ra(k: Kernel, mapping: AddressSpace, start: int, nr_to_read: i
         index = start + i
         if mapping.slot(index) >= 0:
             continue
-        pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
+        pfn = alloc_pages_current(k, GFP_HIGHUSER_MOVABLE)
         if pfn is None:
             break
         if add_to_page_cache(k, pfn, mapping, index):

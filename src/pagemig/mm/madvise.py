@@ -111,7 +111,7 @@ def force_page_cache_readahead(k: Kernel, mapping: AddressSpace, offset: int,
     then dropped.  Returns the pages read, or -EINVAL for a mapping without ->readpage.
     """
     from pagemig.mm.filemap import add_to_page_cache
-    from pagemig.mm.mempolicy import alloc_page_vma
+    from pagemig.mm.mempolicy import alloc_pages_current
     from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE
     from pagemig.mm.swap import lru_cache_add, put_page
 
@@ -129,7 +129,7 @@ def force_page_cache_readahead(k: Kernel, mapping: AddressSpace, offset: int,
                 break
             if mapping.slot(index) >= 0:
                 continue
-            pfn = alloc_page_vma(k, GFP_HIGHUSER_MOVABLE, None, 0)
+            pfn = alloc_pages_current(k, GFP_HIGHUSER_MOVABLE)
             if pfn is None:
                 break
             k.pages.index[pfn] = index

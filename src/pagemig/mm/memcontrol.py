@@ -128,6 +128,14 @@ def _memcg(k: Kernel, memcg: MemCgroup | int) -> MemCgroup:
     return k.memcgs[memcg if isinstance(memcg, int) else memcg.id]
 
 
+def _limit_arg(limit_pages: object) -> int:
+    # A limit is a whole number of pages from 0 to RES_COUNTER_MAX: a fraction or NaN would
+    # make the charge and the under-limit check disagree (a charge that loops for ever).
+    from pagemig.argcheck import size_arg
+
+    return size_arg("limit_pages", limit_pages, RES_COUNTER_MAX)
+
+
 def _max_memcg_id(k: Kernel) -> int:
     # The largest id whose records fit in the ``memcg`` column.
     return (int(np.iinfo(k.pages.memcg.dtype).max) - 1) // 2
@@ -138,11 +146,12 @@ def mem_cgroup_create(k: Kernel, limit_pages: int | None = None) -> MemCgroup:
 
     Its counter starts empty and unlimited, as mem_cgroup_create() leaves it; ``limit_pages``
     then sets the limit as a write to memory.limit_in_bytes would (it cannot fail on an
-    empty cgroup).  Raises ValueError for a negative limit and OSError(ENOMEM) when the
+    empty cgroup).  Raises TypeError for a limit that is not an int, ValueError for one below
+    0 or above RES_COUNTER_MAX, and OSError(ENOMEM) when the
     model's ``memcg`` column has no room for another id.
     """
-    if limit_pages is not None and limit_pages < 0:
-        raise ValueError("`limit_pages` must be >= 0")
+    if limit_pages is not None:
+        limit_pages = _limit_arg(limit_pages)
     cg_id = k.next_id("memcg")
     while cg_id <= ROOT_MEM_CGROUP or cg_id in k.memcgs:
         cg_id = k.next_id("memcg")
@@ -170,10 +179,10 @@ def mem_cgroup_resize_limit(k: Kernel, memcg: MemCgroup | int, limit_pages: int)
 
     A limit below the current usage needs reclaim; the kernel tries 5 rounds without
     progress and gives -EBUSY.  Reclaim frees nothing in the model, so such a limit always
-    gives -EBUSY and the old limit stays.  Raises ValueError for a negative limit.
+    gives -EBUSY and the old limit stays.  Raises TypeError for a limit that is not an int
+    and ValueError for one below 0 or above RES_COUNTER_MAX.
     """
-    if limit_pages < 0:
-        raise ValueError("`limit_pages` must be >= 0")
+    limit_pages = _limit_arg(limit_pages)
     cg = _memcg(k, memcg)
     retries = MEM_CGROUP_RECLAIM_RETRIES
     while res_counter_set_limit(cg, limit_pages):

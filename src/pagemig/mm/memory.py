@@ -388,7 +388,9 @@ def _vma_fault(k: Kernel, vma: VmArea, address: int) -> int | None:
     if pgoff >= vma.vm_file.size_pages:
         return None  # beyond EOF: SIGBUS
     if vma.vm_ops.fault == "filemap":
-        return filemap_fault(k, vma.vm_file, pgoff)
+        pfn = filemap_fault(k, vma.vm_file, pgoff)
+        # filemap_fault(): page_cache_read()'s -ENOMEM is VM_FAULT_OOM, not the end of file
+        return -VM_FAULT_OOM if pfn is None else pfn
     pfn = shmem_getpage(k, vma.vm_file, pgoff)
     if pfn is None:
         # shmem_fault(): no page, or the memcg charge failed: -ENOMEM is VM_FAULT_OOM

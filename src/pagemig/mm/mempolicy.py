@@ -140,6 +140,28 @@ def alloc_page_vma(k: Kernel, gfp: int, vma: VmArea | None, addr: int) -> int | 
     return _alloc_by_policy(k, gfp, pol, il)
 
 
+def interleave_nodes(k: Kernel, pol: Mempolicy) -> int:
+    """Model of interleave_nodes(): the task's next interleave node (``il_next``), which
+    then moves on to the following node of the set, round-robin."""
+    nodes = sorted(pol.nodes)
+    task = k.current
+    nid = task.il_next if task is not None else None
+    if nid not in nodes:
+        nid = nodes[0]
+    if task is not None:
+        task.il_next = next((n for n in nodes if n > nid), nodes[0])
+    return nid
+
+
+def alloc_pages_current(k: Kernel, gfp: int) -> int | None:
+    """Model of alloc_pages_current(): one page by the task's own policy (no vma: the
+    page cache's allocations); an interleave policy takes the task's next node."""
+    task = k.current
+    pol = task.mempolicy if task is not None and task.mempolicy else Mempolicy(MPOL_DEFAULT)
+    il = interleave_nodes(k, pol) if pol.mode == MPOL_INTERLEAVE else None
+    return _alloc_by_policy(k, gfp, pol, il)
+
+
 def alloc_page_pseudo_vma(k: Kernel, gfp: int, pol: Mempolicy | None, idx: int) -> int | None:
     """alloc_page_vma() on shmem's pseudo vma (vm_start 0, vm_pgoff ``idx``)."""
     task = k.current
@@ -479,6 +501,8 @@ def sys_set_mempolicy(k: Kernel, mode: int, nmask: int, maxnode: int) -> int:
         return new
     assert k.current is not None
     k.current.mempolicy = new
+    if new is not None and new.mode == MPOL_INTERLEAVE and new.nodes:
+        k.current.il_next = min(new.nodes)
     return 0
 
 

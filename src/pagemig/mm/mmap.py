@@ -42,6 +42,13 @@ MAP_SHARED = 0x01
 MAP_PRIVATE = 0x02
 MAP_FIXED = 0x10
 MAP_ANONYMOUS = 0x20
+MAP_TYPE = 0x0F  # the mask of the mapping type
+MAP_SHARED_VALIDATE = 0x03  # Linux 6.1: MAP_SHARED with every flag checked
+# Linux 6.1: the flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK; MAP_SYNC needs DAX).
+LEGACY_MAP_MASK = (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | 0x0800 | 0x1000
+                   | 0x4000000 | 0x0100 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000
+                   | 0x40000)
+TASK_SIZE = 0x7FFFFFFFF000  # x86_64 user address space
 
 
 def calc_vm_flags(prot: int, flags: int) -> int:
@@ -281,13 +288,28 @@ def do_mmap(k: Kernel, mm: MmStruct, addr: int, length: int, prot: int, flags: i
     if length <= 0:
         return -errno.EINVAL
     length = (length + PAGE_SIZE - 1) & PAGE_MASK
+    if length > TASK_SIZE:
+        return -errno.ENOMEM  # also a length that wrapped to 0 as it was rounded up
     if flags & MAP_FIXED:
+        # get_unmapped_area(): a fixed range must lie below TASK_SIZE and be page aligned;
+        # refused here, before mmap_region() unmaps anything.
+        if addr > TASK_SIZE - length:
+            return -errno.ENOMEM
         if addr & ~PAGE_MASK:
             return -errno.EINVAL
     else:
         addr = arch_get_unmapped_area_topdown(mm, length)
         if addr < 0:
             return addr
+    map_type = flags & MAP_TYPE
+    if file is not None and map_type == MAP_SHARED_VALIDATE \
+            and k.profile.has("map_shared_validate"):
+        # Linux 6.1: MAP_SHARED_VALIDATE maps a file shared after checking every flag.
+        if flags & ~LEGACY_MAP_MASK:
+            return -errno.EOPNOTSUPP
+        flags = (flags & ~MAP_TYPE) | MAP_SHARED
+    elif map_type not in (MAP_SHARED, MAP_PRIVATE):
+        return -errno.EINVAL  # a bad map type (after the address was chosen, as in the kernel)
     vm_flags = calc_vm_flags(prot, flags)
     vm_ops = None
     if file is None and flags & MAP_SHARED:

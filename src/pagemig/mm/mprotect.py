@@ -52,16 +52,33 @@ def mprotect_fixup(k: Kernel, vma: VmArea, prev: VmArea | None, start: int, end:
     return 0, vma
 
 
+PROT_SEM = 0x8
+PROT_GROWSDOWN = 0x01000000
+PROT_GROWSUP = 0x02000000
+
+
 def sys_mprotect(k: Kernel, mm: MmStruct, start: int, length: int, prot: int) -> int:
-    """Model of sys_mprotect(): 0 or -EINVAL / -ENOMEM (unmapped hole) / -EACCES."""
+    """Model of sys_mprotect(): 0 or -EINVAL / -ENOMEM (unmapped hole) / -EACCES.
+
+    ``start`` and ``length`` are unsigned longs.  Unknown ``prot`` bits (anything but
+    PROT_READ, PROT_WRITE, PROT_EXEC, PROT_SEM and one of the PROT_GROWS* bits) give
+    -EINVAL (arch_validate_prot()); the PROT_GROWS* extension of the range is not modelled.
+    """
+    prot &= (1 << 64) - 1
+    grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP)
+    prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP)
+    if grows == PROT_GROWSDOWN | PROT_GROWSUP:
+        return -errno.EINVAL
     if start & ~PAGE_MASK:
         return -errno.EINVAL
     if not length:
         return 0
     length = (length + PAGE_SIZE - 1) & PAGE_MASK
     end = start + length
-    if end <= start:
-        return -errno.ENOMEM
+    if end <= start or end > (1 << 64) - 1 or length == 0:
+        return -errno.ENOMEM  # the end wrapped around
+    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM):
+        return -errno.EINVAL
     vm_flags = (VM_READ if prot & PROT_READ else 0) | (VM_WRITE if prot & PROT_WRITE else 0) \
         | (VM_EXEC if prot & PROT_EXEC else 0)
     vma, prev = mm.find_vma_prev(start)

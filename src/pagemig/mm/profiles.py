@@ -109,6 +109,9 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
     Feature("anon_exclusive", (5, 19),
             "PG_anon_exclusive: do_wp_page() reuses an exclusive anonymous page, swap ptes "
             "remember exclusivity"),
+    Feature("map_shared_validate", (4, 15),
+            "mmap() of a file with MAP_SHARED_VALIDATE (type 3) maps it shared after checking "
+            "its flags (EOPNOTSUPP for an unknown one); 2.6.27 refuses type 3 (EINVAL)"),
 ]}
 """Every behaviour change the model knows, by name."""
 
