@@ -743,6 +743,12 @@ class Kernel:
             ret = self.sys_move_pages(caller, pid, n, p_ptr, n_ptr if nodes is not None else 0,
                                       s_ptr, flags)
             status = np.frombuffer(self.read_user(caller, s_ptr, 4 * n), "<i4").tolist()
+        nothing_isolated = ret == -errno.ENOENT and nodes is not None
+        if nothing_isolated and not self.profile.has("move_pages_batched"):
+            # 2.6.27 (quirk Q1): when no page could be isolated the call fails with -ENOENT
+            # and writes no status at all, not even the per-page reasons.
+            raise OSError(errno.ENOENT, "no page could be isolated (Linux 2.6.27's move_pages "
+                          "then fails with ENOENT and writes no status)")
         return _check(ret), [int(s) for s in status]
 
 
