@@ -125,3 +125,15 @@ def test_model_bigger_than_machine(tmp_path: Path, capsys: pytest.CaptureFixture
     path.write_text("#@ --mem-per-node 32768\nmap a anon 1\n")
     assert 2 == main(["run", str(path)])
     assert capsys.readouterr().err.startswith(f"{path}:1: 2 nodes of 32768 MB: the model would")
+
+
+def test_read_fault_out_of_memory_is_reported_as_oom(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A read fault that finds no memory (2.6.27 allocates on a read of anonymous memory)
+    ends as an OOM kill, not as SIGSEGV: exit 2 with file:line."""
+    script = tmp_path / "oom.scn"
+    script.write_text("#@ --mem-per-node 128\nmap a anon 40000 node=1 touch=read\n")
+    assert 2 == main(["run", str(script)])
+    err = capsys.readouterr().err
+    assert f"{script}:2: out of memory at " in err
+    assert "OOM-killed" in err and "SIGSEGV" not in err

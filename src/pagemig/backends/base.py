@@ -84,6 +84,10 @@ class Backend(Protocol):
     def read_user(self, proc: Any, addr: int, size: int) -> bytes | None:
         """Load bytes as the process would; None if it would fault."""
 
+    def touch(self, proc: Any, addr: int, write: bool) -> int:
+        """An access of one byte by the process: 0, -EFAULT where it would get SIGSEGV,
+        -ENOMEM where the fault finds no memory (the process would be OOM-killed)."""
+
     def move_pages(self, proc: Any, pid: int, count: int, pages: int, nodes: int, status: int,
                    flags: int) -> int:
         """move_pages(2) with user pointers; the kernel's return value."""

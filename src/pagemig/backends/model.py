@@ -158,6 +158,14 @@ class ModelBackend(FileOpsMixin):
         """A load by the process."""
         return self.k.copy_from_user(proc, addr, size)
 
+    def touch(self, proc: Task, addr: int, write: bool) -> int:
+        """An access of one byte by the process (a fault if needed): 0 or -errno."""
+        try:
+            self.k.touch(proc, addr, write)
+        except OSError as e:
+            return -e.errno
+        return 0
+
     def move_pages(self, proc: Task, pid: int, count: int, pages: int, nodes: int, status: int,
                    flags: int) -> int:
         """move_pages(2)."""

@@ -264,8 +264,9 @@ class RunnerState:
         # A fault would kill the process (SIGSEGV).
         loaded = b""
         if data is None:
-            got = self.b.read_user(proc.handle, addr, 1)
-            err = -errno.EFAULT if got is None else 0
+            err = self.b.touch(proc.handle, addr, False)  # tells OOM from SIGSEGV
+            got = self.b.read_user(proc.handle, addr, 1) if not err else b""
+            err = err or (-errno.EFAULT if got is None else 0)
             loaded = got or b""
         else:
             err = self.b.write_user(proc.handle, addr, data)
