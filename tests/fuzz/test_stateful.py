@@ -97,6 +97,7 @@ class Stats:
     refused: int = 0
     bytes_checked: int = 0
     garbage_calls: int = 0
+    full_node_steps: int = 0  # checks made while some node had less than 5% free
     errnos: Counter[str] = field(default_factory=Counter)  # refusals by errno name
 
 
@@ -265,7 +266,7 @@ class KernelMachine(RuleBasedStateMachine):
             flags = MAP_SHARED if kind == FILE_SHARED else MAP_PRIVATE
             addr = self.call(self.k.mmap, self.task(pid), npages * PAGE, prot, flags, file)
         else:
-            npages = data.draw(st.integers(1, 8)) if big else data.draw(st.integers(64, 3000))
+            npages = data.draw(st.integers(1, 8)) if big else data.draw(st.integers(256, 3000))
             flags = (MAP_SHARED if kind == ANON_SHARED else MAP_PRIVATE) | MAP_ANONYMOUS
             addr = self.call(self.k.mmap, self.task(pid), npages * PAGE, prot, flags)
         if addr is REFUSED:
@@ -278,6 +279,24 @@ class KernelMachine(RuleBasedStateMachine):
             self.maps[pid][addr + i * PAGE] = MappedPage(
                 kind, obj, i, prot, fobj if kind == FILE_PRIVATE else -1)
         self.regions[pid].append((addr, npages))
+
+    @precondition(lambda self: self.has_tasks())
+    @rule(data=st.data(), npages=st.integers(512, 4096), shared=st.booleans())
+    def fill(self, data, npages: int, shared: bool) -> None:
+        """mmap() a big anonymous region and mlock() it, so that nodes fill up."""
+        assert self.k is not None
+        pid = data.draw(st.sampled_from(self.live()))
+        flags = (MAP_SHARED if shared else MAP_PRIVATE) | MAP_ANONYMOUS
+        addr = self.call(self.k.mmap, self.task(pid), npages * PAGE,
+                         PROT_READ | PROT_WRITE, flags)
+        if addr is REFUSED:
+            return
+        obj = self.new_obj(npages)
+        kind = ANON_SHARED if shared else ANON_PRIVATE
+        for i in range(npages):
+            self.maps[pid][addr + i * PAGE] = MappedPage(kind, obj, i, PROT_READ | PROT_WRITE)
+        self.regions[pid].append((addr, npages))
+        self.call(self.k.mlock, self.task(pid), addr, npages * PAGE)
 
     @precondition(lambda self: self.has_regions())
     @rule(data=st.data())
@@ -306,6 +325,9 @@ class KernelMachine(RuleBasedStateMachine):
     def mlock(self, data, on: bool) -> None:
         assert self.k is not None
         pid, addr, count = self.pick_range(data)
+        if on and data.draw(st.booleans()):  # often all of the region: nodes fill up
+            base, n = next(r for r in self.regions[pid] if r[0] <= addr < r[0] + r[1] * PAGE)
+            addr, count = base, n
         if not self.mapped_run(pid, addr, count):
             return
         self.call(self.k.mlock, self.task(pid), addr, count * PAGE, on)
@@ -605,12 +627,21 @@ class KernelMachine(RuleBasedStateMachine):
         pid = data.draw(st.sampled_from(self.live()))
         self.garbage_call(name, pid, data)
 
+    def teardown(self) -> None:
+        # A long run by hand can follow its figures in the file PAGEMIG_FUZZ_STATS names.
+        path = os.environ.get("PAGEMIG_FUZZ_STATS")
+        if path and STATS.sequences % 50 == 0:
+            with open(path, "w") as out:
+                out.write(f"{STATS}\n")
+
     # -- the checks after every rule --
 
     @invariant()
     def machine_is_valid(self) -> None:
         if self.k is not None:
             validate(self.k)
+            if any(free * 20 < total for total, free in self.k.node_meminfo_kb().values()):
+                STATS.full_node_steps += 1
 
     @invariant()
     def every_tracked_byte_reads_back(self) -> None:
