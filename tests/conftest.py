@@ -47,10 +47,12 @@ def proc(k: Kernel) -> Task:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Long fuzz runs (marker ``fuzz``) are deselected unless asked for with ``-m fuzz``."""
-    if "fuzz" in (config.getoption("markexpr") or ""):
+    """Long runs (marker ``long``) are deselected unless asked for with ``-m fuzz`` or
+    ``-m long``; the fuzzers' small CI budgets (marker ``fuzz`` alone) always run."""
+    expr = config.getoption("markexpr") or ""
+    if "fuzz" in expr or "long" in expr:
         return
-    keep = [item for item in items if item.get_closest_marker("fuzz") is None]
+    keep = [item for item in items if item.get_closest_marker("long") is None]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep

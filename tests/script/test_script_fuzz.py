@@ -160,6 +160,7 @@ def test_script_fuzz_fixed_inputs(tmp_path: Path, text: str, kernel: str) -> Non
 
 
 @pytest.mark.fuzz
+@pytest.mark.long
 def test_script_fuzz_long(tmp_path: Path) -> None:
     """The long run by hand: pytest -m fuzz (PAGEMIG_FUZZ_N scripts, PAGEMIG_FUZZ_SEED)."""
     n = int(os.environ.get("PAGEMIG_FUZZ_N", "2000"))
