@@ -687,10 +687,24 @@ KernelMachine.TestCase.settings = settings.get_profile("ci" if _PROFILE == "defa
 TestKernelFuzz = pytest.mark.fuzz(KernelMachine.TestCase)
 
 
+# Garbage calls the API does not refuse yet (issue 8, open): each is a strict xfail, so the
+# test fails as soon as one is refused and its name must come out of this set.
+NOT_REFUSED_YET = {
+    "mlock_negative": "mlock() with a negative length is accepted",
+    "pread_huge": "pread() far past the end returns b'' as read(2) does; the fuzzer "
+                  "still expects a refusal (the expectation is to be settled)",
+    "pin_huge": "pin() of 2**40 pages is not refused",
+}
+
+
+def _garbage_params() -> list[object]:
+    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NOT_REFUSED_YET[name]))
+            if name in NOT_REFUSED_YET else name for name in KernelMachine.GARBAGE_CALLS]
+
+
 @pytest.mark.fuzz
-@pytest.mark.skipif(not GARBAGE, reason="garbage arguments: set PAGEMIG_FUZZ_GARBAGE=1")
 @pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
-@pytest.mark.parametrize("name", KernelMachine.GARBAGE_CALLS)
+@pytest.mark.parametrize("name", _garbage_params())
 def test_garbage_call_is_refused(name: str, profile: str) -> None:
     """Each garbage call raises TypeError/ValueError/OSError and leaves the state as it was."""
     m = KernelMachine()
