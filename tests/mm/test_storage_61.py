@@ -5,7 +5,6 @@ ext4's ->page_mkwrite and the kpageflags word."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
 
 import pytest
 
@@ -37,14 +36,6 @@ from pagemig.mm.swap import lru_add_drain_all
 from pagemig.mm.swapops import is_swap_pte, pte_swp_exclusive, pte_to_swp_entry, swp_offset
 from pagemig.sched import Task
 from pagemig.validate import InvariantError, validate
-
-
-@pytest.fixture
-def k61() -> Iterator[Kernel]:
-    """A small 2-node machine with the 6.1 profile, validated at the end of the test."""
-    kernel = Kernel(Topology(nodes=2, mem_per_node_mb=64), "6.1")
-    yield kernel
-    validate(kernel)
 
 
 @pytest.fixture
@@ -317,33 +308,6 @@ def test_validate_catches_a_broken_6_1_list(poke: str) -> None:
         expect = "NR_UNEVICTABLE"
     with pytest.raises(InvariantError, match=expect):
         validate(k)
-
-
-def test_node_hugetlb_pool_takes_and_returns_node_memory(k61: Kernel, p61: Task) -> None:
-    """6.1 nodeN/hugepages/.../nr_hugepages: 2 huge pages take 1024 frames of node 1 (held
-    by the pool, validate() accounts them); writing 0 gives them back; text is EINVAL."""
-    path = "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
-    free = sum(z.free_top for z in k61.nodes[1].zones)
-
-    assert 0 == procfs.write_file(k61, p61, path, "2")
-    assert "2\n" == procfs.read_file(k61, p61, path)
-    assert free - 1024 == sum(z.free_top for z in k61.nodes[1].zones)
-    validate(k61)
-    assert -errno.EINVAL == procfs.write_file(k61, p61, path, "many")
-    assert 0 == procfs.write_file(k61, p61, path, "0")
-    assert free == sum(z.free_top for z in k61.nodes[1].zones)
-
-
-def test_node_hugetlb_pool_stops_at_the_min_watermark(k61: Kernel, p61: Task) -> None:
-    """Asking for more huge pages than the node has fills the pool until a zone would fall
-    below its min mark: fewer than 512 frames above it are left."""
-    path = "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
-
-    assert 0 == procfs.write_file(k61, p61, path, "100000")
-
-    got = int(str(procfs.read_file(k61, p61, path)))
-    assert 0 < got < 100000
-    assert all(z.free_top - 512 < z.pages_min for z in k61.nodes[1].zones)
 
 
 def test_node_hugepages_do_not_exist_in_2_6_27(k: Kernel, proc: Task) -> None:

@@ -97,6 +97,12 @@ def test_random_scenario_keeps_invariants(profile: str, seed: int) -> None:
     text = gen(random.Random(seed))
     b = ModelBackend(Topology(2, 128), profile)
     b.blockfs = "ext2"  # the scripts' #@ --blockfs ext2
+    run_validating(b, text, f"fuzz{seed}.scn")
+
+
+def run_validating(b: ModelBackend, text: str, name: str) -> None:
+    """Run ``text`` on ``b``, validating the machine after every action; the script may
+    only stop for one of ALLOWED_STOPS, and at least one action must have run."""
     checked: list[object] = []
 
     def check(action: object) -> None:
@@ -104,7 +110,7 @@ def test_random_scenario_keeps_invariants(profile: str, seed: int) -> None:
         checked.append(action)
 
     try:
-        Runner(b, parse_script(text, f"fuzz{seed}.scn"), lambda o: None, check).run()
+        Runner(b, parse_script(text, name), lambda o: None, check).run()
     except ScriptError as e:
         assert any(s in str(e) for s in ALLOWED_STOPS), str(e)
     assert checked
