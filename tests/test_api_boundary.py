@@ -424,3 +424,41 @@ def test_mmap_without_anonymous_needs_a_file(k, proc):
             k.mmap(proc, PAGE, flags=flags)
         assert errno.EBADF == e.value.errno
     assert before == state(k)
+
+
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_mlock_with_a_negative_length_wraps_to_einval(profile):
+    """mlock(addr, -4096): the length is a size_t, so the end wraps below the start and
+    do_mlock() says -EINVAL before it locks anything (it used to lock up to the next hole,
+    then say -ENOMEM)."""
+    k = Kernel(SMALL, profile)
+    p = k.spawn()
+    a = k.mmap(p, 4 * PAGE)
+    k.write_user(p, a, b"x")
+    before = state(k)
+    with pytest.raises(OSError) as e:
+        k.mlock(p, a, -PAGE)
+    assert errno.EINVAL == e.value.errno
+    assert -errno.EINVAL == k.sys_mlock(p, a, 2**64 - PAGE)
+    assert before == state(k)
+    # A length that wraps to exactly 2**64 is 0 once aligned: nothing to do, as in C.
+    assert 0 == k.sys_mlock(p, a + 1, 2**64 - 1)
+    assert before == state(k)
+    validate(k)
+
+
+def test_pin_counts_in_a_c_int(k, proc):
+    """pin() counts pages in get_user_pages()'s int: 2**31 pages and more are a ValueError
+    naming `npages`; a count that runs past the mapping pins what is there."""
+    a = k.mmap(proc, 3 * PAGE)
+    k.munmap(proc, a + 2 * PAGE, PAGE)  # a hole after two pages
+    k.write_user(proc, a, b"x")
+    k.write_user(proc, a + PAGE, b"y")
+    before = state(k)
+    for n in (2**31, 2**40):
+        with pytest.raises(ValueError, match="`npages`"):
+            k.pin(proc, a, n)
+    assert before == state(k)
+    pfns = k.pin(proc, a, 2**31 - 1)
+    assert [k.page_at(proc, a), k.page_at(proc, a + PAGE)] == pfns
+    k.unpin(pfns)

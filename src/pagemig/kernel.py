@@ -663,13 +663,14 @@ class Kernel:
     def pin(self, task: Task, addr: int, npages: int) -> list[int]:
         """Take a reference on each page, as vmsplice() into a pipe does (get_user_pages).
 
-        ValueError unless ``npages`` >= 1; OSError(EFAULT) when not even the first page
-        can be pinned (fewer pfns come back when a later one cannot)."""
+        ValueError unless 1 <= ``npages`` <= 2**31 - 1 (get_user_pages() counts in a C
+        ``int``); OSError(EFAULT) when not even the first page can be pinned (fewer pfns come
+        back when a later one cannot)."""
         from pagemig.mm.memory import get_user_pages
 
         argcheck.user_task_arg(self, "task", task)
         addr = argcheck.ulong_arg("addr", addr)
-        npages = argcheck.in_range("npages", npages, 1, argcheck.ULONG_MAX >> PAGE_SHIFT)
+        npages = argcheck.in_range("npages", npages, 1, -argcheck.INT_MIN - 1)
         with self.as_task(task):
             ret, pfns = get_user_pages(self, task.mm, addr, npages, False, True)
         if ret < 0:

@@ -14,6 +14,8 @@ import os
 import random
 import re
 import signal
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -113,8 +115,8 @@ def run_one(path: Path, text: str, kernel: str) -> tuple[int, str]:
     return rc, err.getvalue()
 
 
-def check(path: Path, text: str, kernel: str) -> None:
-    """The fuzzer's rule for one script."""
+def check(path: Path, text: str, kernel: str) -> int:
+    """The fuzzer's rule for one script; its exit status."""
     rc, err = run_one(path, text, kernel)
     if rc == 0:
         assert "" == err, text
@@ -122,17 +124,31 @@ def check(path: Path, text: str, kernel: str) -> None:
         assert 2 == rc, (text, err)
         assert re.fullmatch(rf"{re.escape(str(path))}:\d+: [^\n]+\n", err) is not None, (
             text, err)
+    return rc
 
 
-def fuzz(tmp_path: Path, n: int, seed: int) -> int:
-    """Run `n` mutated scripts (both profiles in turn); how many ran."""
+def fuzz(tmp_path: Path, n: int, seed: int, keep_going: bool = False) -> Counter[str]:
+    """Run `n` mutated scripts (both profiles in turn): how many ended how.
+
+    The first failure raises, unless ``keep_going``: then every failing script is saved
+    in ``tmp_path`` and counted as ``failed`` (a long run reports them all at its end).
+    """
     rng = random.Random(seed)
     texts = [c.read_text() for c in CASES]
     path = tmp_path / "fuzz.scn"
+    seen: Counter[str] = Counter()
     for i in range(n):
         text = mutate(rng.choice(texts), rng)
-        check(path, text, PROFILES[i % 2])
-    return n
+        try:
+            seen[f"exit {check(path, text, PROFILES[i % 2])}"] += 1
+        except Exception:  # noqa: BLE001 - a long run lists every failure at its end
+            if not keep_going:
+                raise
+            seen["failed"] += 1
+            (tmp_path / f"failed-{i}-{PROFILES[i % 2]}.scn").write_text(
+                text, errors="surrogatepass")
+        seen["scripts"] += 1
+    return seen
 
 
 def test_cases_found() -> None:
@@ -142,7 +158,7 @@ def test_cases_found() -> None:
 
 def test_script_fuzz_ci(tmp_path: Path) -> None:
     """A small fuzz run: every mutated script ends cleanly or with one file:line: error."""
-    assert FUZZ_CI == fuzz(tmp_path, FUZZ_CI, 8)
+    assert FUZZ_CI == fuzz(tmp_path, FUZZ_CI, 8)["scripts"]
 
 
 @pytest.mark.parametrize("text", [
@@ -165,4 +181,8 @@ def test_script_fuzz_long(tmp_path: Path) -> None:
     """The long run by hand: pytest -m fuzz (PAGEMIG_FUZZ_N scripts, PAGEMIG_FUZZ_SEED)."""
     n = int(os.environ.get("PAGEMIG_FUZZ_N", "2000"))
     seed = int(os.environ.get("PAGEMIG_FUZZ_SEED", "1"))
-    assert n == fuzz(tmp_path, n, seed)
+    start = time.monotonic()
+    seen = fuzz(tmp_path, n, seed, keep_going=True)
+    print(f"\nscript fuzz: seed {seed}: {dict(seen)} in {time.monotonic() - start:.0f} s; "
+          f"failing scripts kept in {tmp_path}")
+    assert (n, 0) == (seen["scripts"], seen["failed"])

@@ -23,6 +23,7 @@ from pagemig.mm.mm_types import (
     PAGE_MASK,
     PAGE_SHIFT,
     PAGE_SIZE,
+    ULONG_MAX,
     VM_IO,
     VM_LOCKED,
     VM_PFNMAP,
@@ -141,9 +142,11 @@ def munlock_page(k: Kernel, page: int) -> None:
 
 def do_mlock(k: Kernel, mm: MmStruct, start: int, length: int, on: bool) -> int:
     """Model of do_mlock() (sys_mlock() / sys_munlock()): 0, -EINVAL or -ENOMEM."""
-    length = ((start & ~PAGE_MASK) + length + PAGE_SIZE - 1) & PAGE_MASK
+    # C arithmetic: the aligned length and the end wrap at 2**64, so a "negative" length
+    # gives an end below the start (-EINVAL) instead of a walk to the top of memory.
+    length = (((start & ~PAGE_MASK) + length + PAGE_SIZE - 1) & PAGE_MASK) & ULONG_MAX
     start &= PAGE_MASK
-    end = start + length
+    end = (start + length) & ULONG_MAX
     if end < start:
         return -errno.EINVAL
     if end == start:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = ~(PAGE_SIZE - 1)
+ULONG_MAX = (1 << 64) - 1  # C unsigned long: user lengths and addresses wrap here
 PTRS_PER_PTE = 512
 PMD_SHIFT = 21
 
