@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, settings
 _QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 settings.register_profile("ci", max_examples=20, stateful_step_count=30, derandomize=True,
                           deadline=None, suppress_health_check=_QUIET, print_blob=True)
-settings.register_profile("long", max_examples=4000, stateful_step_count=50, deadline=None,
+settings.register_profile("long", max_examples=6000, stateful_step_count=50, deadline=None,
                           suppress_health_check=_QUIET, print_blob=True)
 # `dev`: like `ci` but random and without shrinking, to list failures quickly.
 settings.register_profile("dev", max_examples=200, stateful_step_count=30, deadline=None,
