@@ -304,7 +304,8 @@ def test_pwrite_of_more_than_a_page_is_refused(k, proc):
     (lambda k, p: k.mbind(p, 0x400000, PAGE, 1, ["1"]), r"`nodes\[0\]`"),
     (lambda k, p: k.migrate_pages(p, 0, {0}, {1.0}), r"`new_nodes\[0\]`"),
     (lambda k, p: k.spawn(cpu="0"), "`cpu`"),
-    (lambda k, p: Topology(nodes="2").validate(), "`nodes`"),
+    (lambda k, p: Topology(nodes="2"), "`nodes`"),
+    (lambda k, p: Topology(mem_per_node_mb=64.0), "`mem_per_node_mb`"),
 ])
 def test_wrong_types_are_refused(k, proc, call, name):
     """A float, str or object where an int or bool is meant is TypeError naming it."""
@@ -462,3 +463,14 @@ def test_pin_counts_in_a_c_int(k, proc):
     pfns = k.pin(proc, a, 2**31 - 1)
     assert [k.page_at(proc, a), k.page_at(proc, a + PAGE)] == pfns
     k.unpin(pfns)
+
+
+@pytest.mark.parametrize("kw, name", [
+    ({"nodes": 0}, "`nodes`"), ({"nodes": 9}, "`nodes`"),
+    ({"mem_per_node_mb": 0}, "`mem_per_node_mb`"),
+    ({"cpus_per_node": 0}, "`cpus_per_node`"), ({"memless_nodes": -1}, "`memless_nodes`"),
+])
+def test_a_topology_out_of_range_is_refused_when_made(kw, name):
+    """Topology checks its fields when it is made, not only when a Kernel boots it."""
+    with pytest.raises(ValueError, match=name):
+        Topology(**kw)

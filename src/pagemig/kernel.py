@@ -88,6 +88,9 @@ class Topology:
     cpus_per_node: int = 1
     memless_nodes: int = 0
 
+    def __post_init__(self) -> None:
+        self.validate()  # a Topology that exists is one a Kernel can boot
+
     def validate(self) -> None:
         """Raise TypeError or ValueError naming the first parameter of a wrong type or out
         of range."""
@@ -130,6 +133,7 @@ class Kernel:
         self.trace_log: list[tuple[str, dict[str, Any]]] | None = None
         self.trace_sink: Callable[[str, dict[str, Any]], None] | None = None
         self.copy_enabled = True
+        self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
         self.pinned: dict[int, int] = {}  # extra references held by pins (vmsplice)
@@ -1051,8 +1055,10 @@ class Kernel:
             return sys_fadvise64_64(self, file, first, count, advice)
 
     def write_drop_caches(self, value: str) -> int:
-        """A write of ``value`` to /proc/sys/vm/drop_caches (fs/drop_caches.c): 0 or
-        -EINVAL; 1 or 3 drops the clean, unmapped page-cache pages."""
+        """A write of ``value`` to /proc/sys/vm/drop_caches (fs/drop_caches.c): 0 or (6.1,
+        outside 1..4 or not a number) -EINVAL; a value with bit 1 set drops the clean,
+        unmapped page-cache pages.  2.6.27 takes any int and, for text that is not a
+        number, acts on the value written before (see ``pagemig.fs.drop_caches``)."""
         from pagemig.fs.drop_caches import drop_caches_sysctl_handler
 
         if not isinstance(value, str):

@@ -647,17 +647,6 @@ def _not_supported(what: str) -> Callable[[str], int]:
     return write
 
 
-def _drop_caches(k: Kernel, value: str) -> int:
-    # drop_caches_sysctl_handler(): 1 (or 3) drops clean, unmapped page-cache pages; 2
-    # (slab) has nothing to drop in the model; other values are accepted and do nothing.
-    text = value.strip()
-    if not text.isdigit():
-        return -22  # -EINVAL from proc_dointvec_minmax()
-    if int(text) & 1:
-        k.drop_caches()
-    return 0
-
-
 def _const(text: str) -> Callable[[], str]:
     return lambda: text
 
@@ -766,7 +755,7 @@ def _root(k: Kernel) -> _Dir:
         "cmdline": _File("proc", _const(cmdline)),
         "sys": _Dir(lambda: {
             "vm": _Dir(lambda: {"drop_caches": _File(
-                "sysctl", _const("0\n"), lambda v: _drop_caches(k, v))},
+                "sysctl", _const("0\n"), lambda v: k.write_drop_caches(v))},
                 False),
             "kernel": _Dir(lambda: _kernel_sysctls(k), False),
         }, False),

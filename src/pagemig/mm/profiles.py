@@ -55,6 +55,9 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
     Feature("vvar_mapping", (6, 1),
             "x86-64 exec maps a 4-page [vvar] (VM_PFNMAP) below a 2-page [vdso], as seen on "
             "6.1 (a separate [vvar] vma dates from 3.16; its size changed over releases)"),
+    Feature("drop_caches_bounds", (3, 17),  # the release is approximate
+            "/proc/sys/vm/drop_caches takes 1 to 4 and a bad write is -EINVAL (2.6.27: any "
+            "int, and a write that is not a number acts on the value written before)"),
     Feature("migrate_pages_skip_dest_sources", (3, 4),
             "do_migrate_pages(): when |from| != |to|, source nodes that are also in `to` "
             "are not migrated"),
