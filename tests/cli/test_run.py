@@ -121,12 +121,11 @@ def test_oracle_2627_case_gives_the_expected_objects(capsys: pytest.CaptureFixtu
     ("map a anon 2 touch=write\nmove pages=a nodes=1,0,1\n", 2, "nodes list length"),
     ("# comment\n#@ --nodes 99\nmap a anon 1\n", 2, "invalid value for --nodes"),
     ("#@ --swap 64\nmap a anon 1\n", 1, "--swap-dev zram: not in Linux 2.6.27"),
-    ("map a anon 1 touch=write\nbench pages=4\n", 2, "not supported yet: bench"),
     ("map a anon 2 touch=write\nmunmap a[1]\ntouch a[1] write\n", 3, "SIGSEGV"),
     ("map a anon 1\n@c touch a write\n", 2, "no such live child: c"),
 ], ids=["unknown-action", "bad-item", "range-outside", "unknown-mapping-item",
         "unknown-mapping-touch", "bad-flag", "bad-integer", "bad-pid", "nodes-length",
-        "bad-vm-option", "swap", "bench", "touch-unmapped", "no-child"])
+        "bad-vm-option", "swap", "touch-unmapped", "no-child"])
 def test_bad_script_is_file_line_message_exit_2(capsys: pytest.CaptureFixture[str],
                                                 tmp_path: Path, text: str, line: int,
                                                 message: str) -> None:

@@ -57,10 +57,10 @@ def test_note_is_free_text() -> None:
     assert "note" == check_action(a, "s.txt").name
 
 
-def test_bench_is_declared_but_not_run() -> None:
-    """bench parses with its options; the model has no function for it yet."""
+def test_bench_parses_with_its_options() -> None:
+    """bench parses with the probe's options and refuses others."""
     a = parse_script("bench pages=8 reps=2 batches=all,4 from=0 to=1\n", "s.txt").actions[0]
-    assert None is ACTIONS[a.op].run
+    assert ("8", "all,4") == (a.get("pages"), a.get("batches"))
     with pytest.raises(ScriptError, match="unknown option 'page' for bench"):
         parse_script("bench page=8\n", "s.txt")
 

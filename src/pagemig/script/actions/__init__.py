@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from pagemig.script.actions import files, mappings, numa, procs, sysfs
+from pagemig.script.actions import bench, files, mappings, numa, procs, sysfs
 from pagemig.script.core import Proc, RunnerState
 from pagemig.script.parse import Action, ScriptError, parse_long
 
@@ -160,8 +160,7 @@ _SPECS = (
     _spec("sleep", sysfs.act_sleep, "[MS]", "ms=MS", "let time pass"),
     _spec("ksm", sysfs.act_ksm, "[on|off|unmerge|wait|stat]",
           "scans=N merge_across_nodes=0|1 timeout_ms=MS", "KSM controls and counters"),
-    # -- known to the probe, not run by the model yet --
-    _spec("bench", None, "",
+    _spec("bench", bench.act_bench, "",
           "pages=N reps=N batches=LIST from=NODE to=NODE migrate=0|1 memcpy=0|1",
           "move_pages/migrate_pages/memcpy throughput"),
 )

@@ -236,10 +236,13 @@ def act_mbind(rs: RunnerState, proc: Proc, a: Action) -> None:
         rs._store(proc, mask_ptr, _mask_bytes(rs, a.get("nodes")))
         ptr = 0 if mode in (0, 4) else mask_ptr
         before = _vmsnap(rs)
+        t0 = time.perf_counter()
         ret = rs.b.mbind(proc.handle, m.addr + first * PAGE, count * PAGE, mode, ptr,
                          maxnode, flags)
+        seconds = time.perf_counter() - t0
     fields: dict[str, Any] = {"range": spec, "mode": mode, "flags": flags}
     fields.update(syscall_fields(ret))
+    fields["seconds"] = round(seconds, 8)  # the system call alone (the probe does not time it)
     fields["vmstat_delta"] = _vmstat_delta(rs, before)
     fields["placement"] = _placement(rs, proc, 0)
     rs.emit("mbind", proc.who, fields)
