@@ -205,6 +205,31 @@ def test_a_failed_page_cache_allocation_in_a_fault_is_oom(k, proc):
     assert -1 == f.slot(0)
 
 
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_a_failed_page_cache_allocation_under_pin_or_pread_is_enomem(profile):
+    """The same refused page-cache page under get_user_pages() (pin) and read(2).
+
+    get_user_pages() turns the fault's VM_FAULT_OOM into -ENOMEM and VM_FAULT_SIGBUS into
+    -EFAULT (2.6.27's get_user_pages(); 6.1's vm_fault_to_errno() agrees), and read(2)
+    passes page_cache_read()'s -ENOMEM on: neither may look like the end of the file.
+    Nothing is pinned and no page enters the cache."""
+    k = Kernel(SMALL, profile)
+    p = k.spawn()
+    f = k.create_blockfs_file("/mnt/f", 2)
+    a = k.mmap(p, 2 * PAGE, flags=MAP_SHARED, file=f)
+    k.memcg_move_task(p, k.memcg_create(0))
+    before = state(k)
+    with pytest.raises(OSError) as e:
+        k.pin(p, a, 2)
+    assert errno.ENOMEM == e.value.errno
+    with pytest.raises(OSError) as e:
+        k.pread(p, f, 1)
+    assert errno.ENOMEM == e.value.errno
+    assert before == state(k)
+    assert [-1, -1] == [f.slot(0), f.slot(1)]
+    validate(k)
+
+
 def test_reap_of_a_live_task_is_refused(k, proc):
     """reap of a task that has not exited raises ValueError and frees nothing."""
     a = k.mmap(proc, PAGE)
