@@ -181,6 +181,19 @@ def test_ext2_fsync_of_a_page_written_at_the_size(k, proc):
     assert b"tail" == bytes(f.disk[2][:4])
 
 
+def test_ext2_fsync_writes_pages_written_far_past_the_end(k, proc):
+    """pwrite at index 5 of a 2-page ext2 file grows it to 6 pages (write_end's
+    i_size_write()), so fsync, which walks the pages below the size, writes page 5 to
+    disk; the hole between stays unwritten."""
+    f = k.create_blockfs_file("/mnt/f", 2)
+    k.pwrite(proc, f, 5, b"far")
+    assert 0 == k.fsync(proc, f)
+    assert 6 == f.size_pages
+    assert [False, False, False, False, False, True] == [bool(b) for b in f.on_disk]
+    assert b"far" == bytes(f.disk[5][:3])
+    assert not k.PageLocked(f.slot(5))
+
+
 def test_ext2_reads_and_faults_under_an_interleave_policy(k, proc):
     """With MPOL_INTERLEAVE, ext2 pread and shared-mapping faults allocate round-robin."""
     f = k.create_blockfs_file("/mnt/f", 4)
