@@ -343,7 +343,10 @@ def test_pwrite_of_more_than_a_page_is_refused(k, proc):
     (lambda k, p: k.migrate_pages(p, 0, {0}, {1.0}), r"`new_nodes\[0\]`"),
     (lambda k, p: k.spawn(cpu="0"), "`cpu`"),
     (lambda k, p: Topology(nodes="2").validate(), "`nodes`"),
-])
+], ids=["touch-addr-1.5", "touch-write-object", "mmap-length-4096.0", "mmap-flags-2.0",
+        "move_pages-node-str", "move_pages-node-1.7", "move_pages-pid-1.0",
+        "move_pages-addr-1.5", "mbind-node-str", "migrate_pages-node-1.0", "spawn-cpu-str",
+        "Topology-nodes-str"])
 def test_wrong_types_are_refused(k, proc, call, name):
     """A float, str or object where an int or bool is meant is TypeError naming it."""
     before = state(k)
