@@ -181,6 +181,19 @@ def test_ext2_fsync_of_a_page_written_at_the_size(k, proc):
     assert b"tail" == bytes(f.disk[2][:4])
 
 
+def test_ext2_fsync_writes_pages_written_far_past_the_end(k, proc):
+    """pwrite at index 5 of a 2-page ext2 file grows it to 6 pages (write_end's
+    i_size_write()), so fsync, which walks the pages below the size, writes page 5 to
+    disk; the hole between stays unwritten."""
+    f = k.create_blockfs_file("/mnt/f", 2)
+    k.pwrite(proc, f, 5, b"far")
+    assert 0 == k.fsync(proc, f)
+    assert 6 == f.size_pages
+    assert [False, False, False, False, False, True] == [bool(b) for b in f.on_disk]
+    assert b"far" == bytes(f.disk[5][:3])
+    assert not k.PageLocked(f.slot(5))
+
+
 def test_ext2_reads_and_faults_under_an_interleave_policy(k, proc):
     """With MPOL_INTERLEAVE, ext2 pread and shared-mapping faults allocate round-robin."""
     f = k.create_blockfs_file("/mnt/f", 4)
@@ -203,6 +216,31 @@ def test_a_failed_page_cache_allocation_in_a_fault_is_oom(k, proc):
         k.touch(proc, a, False)
     assert errno.ENOMEM == e.value.errno
     assert -1 == f.slot(0)
+
+
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_a_failed_page_cache_allocation_under_pin_or_pread_is_enomem(profile):
+    """The same refused page-cache page under get_user_pages() (pin) and read(2).
+
+    get_user_pages() turns the fault's VM_FAULT_OOM into -ENOMEM and VM_FAULT_SIGBUS into
+    -EFAULT (2.6.27's get_user_pages(); 6.1's vm_fault_to_errno() agrees), and read(2)
+    passes page_cache_read()'s -ENOMEM on: neither may look like the end of the file.
+    Nothing is pinned and no page enters the cache."""
+    k = Kernel(SMALL, profile)
+    p = k.spawn()
+    f = k.create_blockfs_file("/mnt/f", 2)
+    a = k.mmap(p, 2 * PAGE, flags=MAP_SHARED, file=f)
+    k.memcg_move_task(p, k.memcg_create(0))
+    before = state(k)
+    with pytest.raises(OSError) as e:
+        k.pin(p, a, 2)
+    assert errno.ENOMEM == e.value.errno
+    with pytest.raises(OSError) as e:
+        k.pread(p, f, 1)
+    assert errno.ENOMEM == e.value.errno
+    assert before == state(k)
+    assert [-1, -1] == [f.slot(0), f.slot(1)]
+    validate(k)
 
 
 def test_reap_of_a_live_task_is_refused(k, proc):
@@ -306,7 +344,10 @@ def test_pwrite_of_more_than_a_page_is_refused(k, proc):
     (lambda k, p: k.spawn(cpu="0"), "`cpu`"),
     (lambda k, p: Topology(nodes="2"), "`nodes`"),
     (lambda k, p: Topology(mem_per_node_mb=64.0), "`mem_per_node_mb`"),
-])
+], ids=["touch-addr-1.5", "touch-write-object", "mmap-length-4096.0", "mmap-flags-2.0",
+        "move_pages-node-str", "move_pages-node-1.7", "move_pages-pid-1.0",
+        "move_pages-addr-1.5", "mbind-node-str", "migrate_pages-node-1.0", "spawn-cpu-str",
+        "Topology-nodes-str", "Topology-mem_per_node_mb-float"])
 def test_wrong_types_are_refused(k, proc, call, name):
     """A float, str or object where an int or bool is meant is TypeError naming it."""
     before = state(k)

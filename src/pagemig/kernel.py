@@ -668,8 +668,8 @@ class Kernel:
         """Take a reference on each page, as vmsplice() into a pipe does (get_user_pages).
 
         ValueError unless 1 <= ``npages`` <= 2**31 - 1 (get_user_pages() counts in a C
-        ``int``); OSError(EFAULT) when not even the first page can be pinned (fewer pfns come
-        back when a later one cannot)."""
+        ``int``); OSError(EFAULT) when not even the first page can be pinned, OSError(ENOMEM)
+        when its fault found no memory (fewer pfns come back when a later one cannot)."""
         from pagemig.mm.memory import get_user_pages
 
         argcheck.user_task_arg(self, "task", task)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pagemig.cli import run as run_module
 from pagemig.cli.main import main
 from pagemig.cli.run import model_bytes, physical_memory, read_lines
+from pagemig.mm import physmem
 from pagemig.mm.profiles import PROFILES
 from pagemig.script.parse import MAX_LINE_BYTES, ScriptError
 
@@ -73,9 +75,10 @@ def test_run_unknown_profile_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "argument --kernel: invalid choice: '5.0'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "31", "1048577", "x"])
+@pytest.mark.parametrize("value", ["0", "-5", "31", "32768", "1048577", "x"])
 def test_demo_mem_per_node_out_of_range(capsys: pytest.CaptureFixture[str], value: str) -> None:
-    """pagemig demo --mem-per-node outside 32..4096: exit 2 naming the option, no traceback."""
+    """pagemig demo --mem-per-node outside 32..4096: exit 2 naming the option, no traceback
+    (32768 would need more memory than most machines have, before numpy says so)."""
     with pytest.raises(SystemExit) as e:
         main(["demo", f"--mem-per-node={value}"])
     assert 2 == e.value.code
@@ -125,6 +128,49 @@ def test_model_bigger_than_machine(tmp_path: Path, capsys: pytest.CaptureFixture
     path.write_text("#@ --mem-per-node 32768\nmap a anon 1\n")
     assert 2 == main(["run", str(path)])
     assert capsys.readouterr().err.startswith(f"{path}:1: 2 nodes of 32768 MB: the model would")
+
+
+def test_model_bigger_than_machine_is_refused_before_booting(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model bigger than this machine's memory is refused from /proc/meminfo's MemTotal
+    before any array is made: exit 2 naming the option, whatever the machine."""
+    monkeypatch.setattr(run_module, "physical_memory", lambda: 2**30)
+    monkeypatch.setattr(run_module, "ModelBackend", _must_not_boot)
+    path = tmp_path / "t.scn"
+    path.write_text("map a anon 1\n")
+    assert 2 == main(["run", "--mem-per-node", "1024", str(path)])
+    assert capsys.readouterr().err.startswith(
+        "pagemig run: --mem-per-node 1024: the model would need about 2.0 GiB of this "
+        "machine's memory, which has 1.0 GiB")
+    path.write_text("map a anon 1\n#@ --swap 1048576 --swap-dev disk\n")
+    assert 2 == main(["run", str(path)])
+    assert capsys.readouterr().err.startswith(f"{path}:2: 2 nodes of 1024 MB, 1048576 MB of "
+                                              "swap: the model would need about")
+
+
+def test_memory_error_while_booting_is_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the machine's memory is unknown and numpy cannot make the page arrays
+    (MemoryError), the run ends with exit 2 and one file:line: message, no traceback."""
+    monkeypatch.setattr(run_module, "physical_memory", lambda: None)
+    monkeypatch.setattr(physmem.FrameStore, "__init__", _no_memory)
+    path = tmp_path / "t.scn"
+    path.write_text("#@ --mem-per-node 4096\nmap a anon 1\n")
+    assert 2 == main(["run", str(path)])
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:1: 2 nodes of 4096 MB: the model would need about 8.1 GiB")
+    assert 1 == err.count("\n")
+    assert "Traceback" not in err
+
+
+def _must_not_boot(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the model was booted")
+
+
+def _no_memory(self: object, nr_pages: int) -> None:
+    raise MemoryError
 
 
 def test_read_fault_out_of_memory_is_reported_as_oom(tmp_path: Path,

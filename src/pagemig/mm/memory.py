@@ -738,7 +738,8 @@ def get_user_pages(k: Kernel, mm: MmStruct, start: int, nr_pages: int, write: bo
                    want_pages: bool) -> tuple[int, list[int]]:
     """Model of get_user_pages(): fault in pages; with ``want_pages`` take a reference each.
 
-    Returns (pages done or -errno when none were, the pfns referenced).
+    Returns (pages done, or when none were -ENOMEM if a fault found no memory and -EFAULT
+    otherwise, the pfns referenced).
     """
     import errno
 
@@ -758,7 +759,9 @@ def get_user_pages(k: Kernel, mm: MmStruct, start: int, nr_pages: int, write: bo
                 break
             ret = handle_mm_fault(k, mm, vma, addr, bool(foll & FOLL_WRITE))
             if ret & VM_FAULT_ERROR:
-                return (done if done else -errno.EFAULT), pfns
+                # VM_FAULT_OOM is -ENOMEM, VM_FAULT_SIGBUS -EFAULT (when no page was done).
+                err = -errno.ENOMEM if ret & VM_FAULT_OOM else -errno.EFAULT
+                return (done if done else err), pfns
             if ret & VM_FAULT_WRITE and not vma.vm_flags & VM_WRITE:
                 foll &= ~FOLL_WRITE
         if pfn < 0:
