@@ -63,7 +63,7 @@ from pagemig.mm.page_alloc import (
 )
 from pagemig.mm.page_flags import F_LOCKED, F_RESERVED, F_SWAPCACHE, decode_page_flags
 from pagemig.mm.page_writeback import complete_writeback, end_io
-from pagemig.mm.physmem import FrameStore
+from pagemig.mm.physmem import MiB, make_frame_store
 from pagemig.mm.profiles import get_profile
 from pagemig.mm.shmem import shmem_aops, shmem_file_setup
 from pagemig.mm.swap import PAGEVEC_SIZE
@@ -117,10 +117,14 @@ class Kernel:
         the kernel release whose behaviour to follow ("2.6.27").
     seed : int
         seed of the machine's random generator (runs are deterministic for a seed).
+    host_memory_mb : int or None
+        the most host memory (MiB) the page contents may take; by default the host's
+        MemAvailable once the machine has booted, less a margin.  A store past it raises
+        ``pagemig.mm.physmem.HostMemoryExhausted`` (a MemoryError).
     """
 
     def __init__(self, topology: Topology | None = None, profile: str = "2.6.27",
-                 seed: int = 0) -> None:
+                 seed: int = 0, host_memory_mb: int | None = None) -> None:
         self.topology = Topology() if topology is None else topology
         if not isinstance(self.topology, Topology):
             raise TypeError(f"`topology` must be a Topology, not {type(topology).__name__}")
@@ -128,6 +132,9 @@ class Kernel:
         if not isinstance(profile, str):
             raise TypeError(f"`profile` must be a str, not {type(profile).__name__}")
         seed = argcheck.as_int("seed", seed)
+        if host_memory_mb is not None:
+            host_memory_mb = argcheck.in_range("host_memory_mb", host_memory_mb, 0, 1 << 40)
+        self.contents = "bytes"
         self.profile = get_profile(profile)
         self.rng = np.random.default_rng(seed)
         self.trace_log: list[tuple[str, dict[str, Any]]] | None = None
@@ -168,6 +175,8 @@ class Kernel:
         self.vvar_pfn = KERNEL_START_PFN + KERNEL_IMAGE_PAGES - 2
         self._next_pid = 1
         self._boot_tasks()
+        # Booted: from now on the page contents may take only what the host can give.
+        self.frames.set_budget(None if host_memory_mb is None else host_memory_mb * MiB)
 
     # -- boot --
 
@@ -186,7 +195,7 @@ class Kernel:
         self.zones = zones
         self.zone_index = ZoneIndex(zones)
         self.pages = PageArrays(pfn)
-        self.frames = FrameStore(pfn)
+        self.frames = make_frame_store(self.contents, pfn)
         self.zone_stat = np.zeros((len(zones), NR_VM_ZONE_STAT_ITEMS), np.int64)
         self.zonelists: dict[int, list[Zone]] = {}
         self.policy_zone = max(z.zone_type for z in zones)

@@ -24,8 +24,9 @@ PIPE_BUFFERS = 16  # include/linux/pipe_fs_i.h: the pages of a pipe that cannot 
 class ModelBackend(FileOpsMixin):
     """Runs a scenario's processes and system calls on a kernel model."""
 
-    def __init__(self, topology: Topology, profile: str = "2.6.27", seed: int = 0) -> None:
-        self.k = Kernel(topology, profile, seed)
+    def __init__(self, topology: Topology, profile: str = "2.6.27", seed: int = 0,
+                 host_memory_mb: int | None = None) -> None:
+        self.k = Kernel(topology, profile, seed, host_memory_mb=host_memory_mb)
         self.kernel_release = self.k.profile.release
         self.blockfs: str | None = None  # run.sh's --blockfs (set from the scenario)
 
