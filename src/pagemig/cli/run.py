@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus-per-node", type=int, metavar="C", help="CPUs per node (default 1)")
     p.add_argument("--memless-nodes", type=int, metavar="K", help="nodes with a CPU and no memory")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--contents", choices=("bytes", "tag"), default="bytes",
+                   help="page contents: bytes (the real 4 KiB of every page, the default) or "
+                        "tag (one 64-bit token per page, for very large machines)")
     p.add_argument("--host-memory", type=int, metavar="MB",
                    help="most host memory the page contents may take (default: what the "
                         "host has available at boot, less a margin)")
@@ -178,6 +181,7 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
     topo = Topology(opts.nodes, opts.mem_per_node_mb, opts.cpus_per_node, opts.memless_nodes)
     try:
         backend = ModelBackend(topo, args.kernel, args.seed,
+                               contents=getattr(args, "contents", "bytes"),
                                host_memory_mb=host_memory)
         backend.blockfs = fs
         if swap_mb > 0:
@@ -189,15 +193,17 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
     return backend
 
 
-def run_case(text: str, path: str, kernel: str, seed: int = 0) -> list[dict[str, Any]]:
-    """Run a scenario in this process as ``pagemig run --kernel KERNEL`` does; its objects.
+def run_case(text: str, path: str, kernel: str, seed: int = 0,
+             contents: str = "bytes") -> list[dict[str, Any]]:
+    """Run a scenario in this process as ``pagemig run --kernel KERNEL --contents CONTENTS``
+    does; its objects.
 
     Each object goes through the same JSON text as the command prints (so tuples become
     lists); the last is ``{"op": "end", "rc": 0}``.  Raises ScriptError as the command reports.
     """
     args = argparse.Namespace(kernel=kernel, seed=seed, nodes=None, mem_per_node=None,
                               cpus_per_node=None, memless_nodes=None, trace=False,
-                              host_memory=None)
+                              host_memory=None, contents=contents)
     objs: list[dict[str, Any]] = []
     script = parse_script(text, path)
     backend = machine_for(script, text, args)

@@ -1,7 +1,9 @@
 """Physical memory contents: what every page frame holds (copy_highpage() copies it).
 
 A frame's contents live with the frame, indexed by pfn, so a migration that skips the copy
-leaves the new page's contents wrong and ``verify`` catches it.
+leaves the new page's contents wrong and ``verify`` catches it.  Two stores, chosen per
+machine (``Kernel(..., contents="bytes"|"tag")``; ``docs/design.md``, "Page contents:
+bytes and tag"):
 
 - ``bytes`` (:class:`FrameStore`, the default): the real 4096 bytes of every frame, in one
   array of ``nr_pages x 4096`` bytes made from an anonymous mapping with MAP_NORESERVE, so
@@ -10,6 +12,14 @@ leaves the new page's contents wrong and ``verify`` catches it.
   their total past the host's budget raises :class:`HostMemoryExhausted` before it writes.
   Writing zeros to a frame that holds none needs none, and zeroing a frame
   (clear_highpage(), a copy of an unwritten frame) gives its memory back to the host.
+
+- ``tag`` (:class:`TagStore`): one 64-bit token per frame.  Token 0 is a page of zeros; a
+  token ``t`` stands for the page whose 512 little-endian words are ``t ^ (8 * i)`` (the
+  scenario runner's pattern, whose first word is ``t``).  Contents that are not such a
+  page (the argument arrays the runner and the Python API place in process memory, the
+  program images) keep their real bytes in a small overlay of at most
+  :data:`TAG_OVERLAY_FRAMES` frames.  Every operation of the bytes store gives the same
+  contents; only the host memory differs.
 
 Budget (bytes store): by default the host's MemAvailable when the machine has booted,
 less a margin (1/16 of it, at least 512 MiB); ``Kernel(..., host_memory_mb=N)`` sets it.
@@ -199,9 +209,133 @@ class FrameStore:
         self._hold(pfn, False)
         self.data[pfn] = src
 
+    # -- tokens (the scenario runner's pattern pages) --
 
-def make_frame_store(mode: str, nr_pages: int) -> FrameStore:
+    def store_token(self, pfn: int, token: int) -> None:
+        """A process stores the page ``token`` stands for into frame ``pfn``."""
+        if token == 0:
+            self._release(pfn)
+            return
+        self._hold(pfn, True)
+        self.data[pfn] = token_words(token).astype("<u8").view(np.uint8)
+
+    def load_token(self, pfn: int) -> int | None:
+        """The token that stands for frame ``pfn``'s contents, or None when none does."""
+        if not self.is_held(pfn):
+            return 0
+        return words_token(self.words(pfn))
+
+
+class TagStore:
+    """The contents of every page frame as one 64-bit token (``tag`` mode).
+
+    ``tokens[pfn]`` stands for the frame's contents (:func:`token_words`) unless the frame
+    is in ``overlay``, which holds the real bytes of frames written with arbitrary bytes.
+    """
+
+    mode = "tag"
+
+    def __init__(self, nr_pages: int, overlay_frames: int = TAG_OVERLAY_FRAMES) -> None:
+        self.tokens = np.zeros(nr_pages, np.uint64)
+        self.overlay: dict[int, np.ndarray] = {}
+        self.overlay_frames = overlay_frames
+
+    def set_budget(self, budget_bytes: int | None = None) -> None:
+        """Tokens need no budget (the overlay has its own bound)."""
+
+    @property
+    def frames_held(self) -> int:
+        """Frames whose real bytes the store keeps."""
+        return len(self.overlay)
+
+    def _bytes_of(self, pfn: int) -> np.ndarray:
+        # The frame's 4096 bytes, made real in the overlay (refused past its bound).
+        buf = self.overlay.get(pfn)
+        if buf is None:
+            if len(self.overlay) >= self.overlay_frames:
+                raise HostMemoryExhausted(
+                    f"page contents kept as tokens: more than {self.overlay_frames} frames "
+                    "hold bytes that no token stands for (argument arrays, program images, "
+                    "data written with arbitrary bytes); keep real bytes (contents 'bytes')")
+            buf = token_words(int(self.tokens[pfn])).astype("<u8").view(np.uint8).copy()
+            self.overlay[pfn] = buf
+        return buf
+
+    def _set_bytes(self, pfn: int, words: np.ndarray) -> None:
+        # A whole frame's words: a token when one stands for them, else the overlay.
+        t = words_token(words)
+        if t is not None:
+            self.tokens[pfn] = t
+            self.overlay.pop(pfn, None)
+        else:
+            self._bytes_of(pfn)[:] = words.astype("<u8").view(np.uint8)
+
+    def copy(self, dst: int, src: int) -> None:
+        """Model of copy_highpage(): the token (and real bytes) of ``src`` into ``dst``."""
+        self.tokens[dst] = self.tokens[src]
+        buf = self.overlay.get(src)
+        if buf is None:
+            self.overlay.pop(dst, None)
+        else:
+            self._bytes_of(dst)[:] = buf
+
+    def zero(self, pfn: int) -> None:
+        """Model of clear_highpage(): token 0."""
+        self.tokens[pfn] = 0
+        self.overlay.pop(pfn, None)
+
+    def read(self, pfn: int, offset: int, n: int) -> bytes:
+        """``n`` bytes of frame ``pfn`` from ``offset``."""
+        buf = self.overlay.get(pfn)
+        if buf is not None:
+            return buf[offset:offset + n].tobytes()
+        t = int(self.tokens[pfn])
+        if t == 0:
+            return _ZERO_PAGE[offset:offset + n]
+        return token_words(t).astype("<u8").tobytes()[offset:offset + n]
+
+    def write(self, pfn: int, offset: int, buf: bytes, user: bool = False) -> None:
+        """Store ``buf`` into frame ``pfn`` at ``offset``."""
+        if offset == 0 and len(buf) == PAGE_SIZE:
+            self._set_bytes(pfn, np.frombuffer(buf, "<u8"))
+            return
+        if pfn not in self.overlay and self.tokens[pfn] == 0 and not any(buf):
+            return
+        self._bytes_of(pfn)[offset:offset + len(buf)] = np.frombuffer(buf, np.uint8)
+
+    def write_words(self, pfn: int, words: np.ndarray) -> None:
+        """Fill frame ``pfn`` with 512 little-endian 64-bit words."""
+        self._set_bytes(pfn, np.asarray(words, np.uint64))
+
+    def words(self, pfn: int) -> np.ndarray:
+        """Frame ``pfn`` as 512 little-endian 64-bit words (a copy)."""
+        return np.frombuffer(self.read(pfn, 0, PAGE_SIZE), "<u8")
+
+    def frame(self, pfn: int) -> np.ndarray:
+        """The 4096 bytes of frame ``pfn`` (to write them to a disk or a swap slot)."""
+        return np.frombuffer(self.read(pfn, 0, PAGE_SIZE), np.uint8)
+
+    def load(self, pfn: int, src: np.ndarray) -> None:
+        """Fill frame ``pfn`` with 4096 bytes read from a disk or a swap slot."""
+        self._set_bytes(pfn, np.asarray(src, np.uint8).view("<u8"))
+
+    def store_token(self, pfn: int, token: int) -> None:
+        """A process stores the page ``token`` stands for into frame ``pfn``."""
+        self.tokens[pfn] = token
+        self.overlay.pop(pfn, None)
+
+    def load_token(self, pfn: int) -> int | None:
+        """The token that stands for frame ``pfn``'s contents, or None when none does."""
+        buf = self.overlay.get(pfn)
+        if buf is not None:
+            return words_token(buf.view("<u8"))
+        return int(self.tokens[pfn])
+
+
+def make_frame_store(mode: str, nr_pages: int) -> FrameStore | TagStore:
     """The store of a machine's page contents in ``mode`` ("bytes" or "tag")."""
     if mode == "bytes":
         return FrameStore(nr_pages)
-    raise ValueError(f"`contents` must be 'bytes', not {mode!r}")
+    if mode == "tag":
+        return TagStore(nr_pages)
+    raise ValueError(f"`contents` must be 'bytes' or 'tag', not {mode!r}")
