@@ -11,8 +11,10 @@ metadata bytes/frame = (peak RSS - bytes of page contents held - baseline RSS) /
   /proc/self/status.  The final ``VmRSS`` is shown too.
 - *frames*: ``k.pages.nr_pages``, every frame the model has a ``struct page`` for.
 - *bytes of page contents held*: the memory the OS committed for the frame store
-  (``k.frames.data``, one ``numpy.zeros((nr_pages, 4096), uint8)`` that the OS commits
-  lazily).  Two derivations are reported:
+  (``k.frames.data``, an anonymous MAP_NORESERVE mapping of ``nr_pages x 4096`` bytes that
+  the OS commits as frames are written; the store counts them in ``k.frames.frames_held``
+  and gives a frame's memory back when it is zeroed, so the derivations below are upper
+  bounds).  Two derivations are reported:
 
   1. **by reasoning** (no mincore): a frame's contents are written only when it is
      allocated (anonymous faults allocate with __GFP_ZERO and clear the frame, page-cache

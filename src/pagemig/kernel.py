@@ -63,7 +63,7 @@ from pagemig.mm.page_alloc import (
 )
 from pagemig.mm.page_flags import F_LOCKED, F_RESERVED, F_SWAPCACHE, decode_page_flags
 from pagemig.mm.page_writeback import complete_writeback, end_io
-from pagemig.mm.physmem import FrameStore
+from pagemig.mm.physmem import CONTENTS_MODES, ContentsModeError, MiB, make_frame_store
 from pagemig.mm.profiles import get_profile
 from pagemig.mm.shmem import shmem_aops, shmem_file_setup
 from pagemig.mm.swap import PAGEVEC_SIZE
@@ -117,10 +117,20 @@ class Kernel:
         the kernel release whose behaviour to follow ("2.6.27").
     seed : int
         seed of the machine's random generator (runs are deterministic for a seed).
+    contents : str
+        how page contents are kept: "bytes" (the real 4096 bytes of every page, the
+        default) or "tag" (one 64-bit token per page, for very large machines: the calls
+        that take or return the bytes of user memory raise ContentsModeError, and
+        :meth:`store_token`/:meth:`load_token` take their place; docs/api.md).
+    host_memory_mb : int or None
+        the most host memory (MiB) the page contents may take; by default the host's
+        MemAvailable once the machine has booted, less a margin.  A store past it raises
+        ``pagemig.mm.physmem.HostMemoryExhausted`` (a MemoryError).
     """
 
     def __init__(self, topology: Topology | None = None, profile: str = "2.6.27",
-                 seed: int = 0) -> None:
+                 seed: int = 0, contents: str = "bytes",
+                 host_memory_mb: int | None = None) -> None:
         self.topology = Topology() if topology is None else topology
         if not isinstance(self.topology, Topology):
             raise TypeError(f"`topology` must be a Topology, not {type(topology).__name__}")
@@ -128,6 +138,13 @@ class Kernel:
         if not isinstance(profile, str):
             raise TypeError(f"`profile` must be a str, not {type(profile).__name__}")
         seed = argcheck.as_int("seed", seed)
+        if host_memory_mb is not None:
+            host_memory_mb = argcheck.in_range("host_memory_mb", host_memory_mb, 0, 1 << 40)
+        if not isinstance(contents, str):
+            raise TypeError(f"`contents` must be a str, not {type(contents).__name__}")
+        if contents not in CONTENTS_MODES:
+            raise ValueError(f"`contents` must be 'bytes' or 'tag', not {contents!r}")
+        self.contents = contents
         self.profile = get_profile(profile)
         self.rng = np.random.default_rng(seed)
         self.trace_log: list[tuple[str, dict[str, Any]]] | None = None
@@ -168,6 +185,8 @@ class Kernel:
         self.vvar_pfn = KERNEL_START_PFN + KERNEL_IMAGE_PAGES - 2
         self._next_pid = 1
         self._boot_tasks()
+        # Booted: from now on the page contents may take only what the host can give.
+        self.frames.set_budget(None if host_memory_mb is None else host_memory_mb * MiB)
 
     # -- boot --
 
@@ -186,7 +205,7 @@ class Kernel:
         self.zones = zones
         self.zone_index = ZoneIndex(zones)
         self.pages = PageArrays(pfn)
-        self.frames = FrameStore(pfn)
+        self.frames = make_frame_store(self.contents, pfn)
         self.zone_stat = np.zeros((len(zones), NR_VM_ZONE_STAT_ITEMS), np.int64)
         self.zonelists: dict[int, list[Zone]] = {}
         self.policy_zone = max(z.zone_type for z in zones)
@@ -641,16 +660,75 @@ class Kernel:
             raise OSError(-pfn, os.strerror(-pfn), hex(addr))
 
     def write_user(self, task: Task, addr: int, data: bytes) -> None:
-        """Store ``data`` at ``addr`` in ``task`` (faulting pages in); OSError(EFAULT)."""
-        _check(self.copy_to_user(task, argcheck.ulong_arg("addr", addr), data))
+        """Store ``data`` at ``addr`` in ``task`` (faulting pages in); OSError(EFAULT).
+        ContentsModeError on a machine that keeps tokens (contents "tag")."""
+        self._needs_bytes("write_user")
+        self._write_user(task, addr, data)
 
     def read_user(self, task: Task, addr: int, size: int) -> bytes:
-        """Read ``size`` bytes at ``addr`` in ``task``; OSError(EFAULT) on a fault."""
-        data = self.copy_from_user(task, argcheck.ulong_arg("addr", addr),
-                                   argcheck.size_arg("size", size, MAX_USER_COPY))
+        """Read ``size`` bytes at ``addr`` in ``task``; OSError(EFAULT) on a fault.
+        ContentsModeError on a machine that keeps tokens (contents "tag")."""
+        self._needs_bytes("read_user")
+        return self._read_user(task, addr, size)
+
+    def _write_user(self, task: Task, addr: int, data: bytes) -> None:
+        # write_user() in either mode: the argument arrays the API places itself.
+        _check(self._copy_to_user(task, argcheck.ulong_arg("addr", addr), data))
+
+    def _read_user(self, task: Task, addr: int, size: int) -> bytes:
+        data = self._copy_from_user(task, argcheck.ulong_arg("addr", addr),
+                                    argcheck.size_arg("size", size, MAX_USER_COPY))
         if data is None:
             raise OSError(errno.EFAULT, os.strerror(errno.EFAULT), hex(addr))
         return data
+
+    def _needs_bytes(self, call: str) -> None:
+        if self.contents != "bytes":
+            raise ContentsModeError(
+                f"{call}() takes or returns the bytes of user memory, which a machine with "
+                f"contents={self.contents!r} does not keep (one token per page); use "
+                "store_token()/load_token(), or boot the machine with contents='bytes'")
+
+    def store_token(self, task: Task, addr: int, token: int) -> None:
+        """Store the page ``token`` stands for at the page-aligned ``addr`` in ``task``, as
+        a store of its 4096 bytes would (faulting the page in for a write).  Token 0 is a
+        page of zeros; a token ``t`` stands for the 512 little-endian words ``t ^ (8 * i)``.
+        Works with either ``contents``; OSError(EFAULT) where the task would get SIGSEGV,
+        OSError(ENOMEM) when the fault finds no memory."""
+        from pagemig.mm.fault import access_ok, user_page
+        from pagemig.mm.physmem import _check_token
+
+        argcheck.user_task_arg(self, "task", task)
+        addr, token = self._page_addr(addr), _check_token(token)
+        with self.as_task(task):
+            pfn = user_page(self, task.mm, addr, True) if access_ok(addr, PAGE_SIZE) \
+                else -errno.EFAULT
+            if pfn >= 0:
+                self.frames.store_token(pfn, token)
+        if pfn < 0:
+            raise OSError(-pfn, os.strerror(-pfn), hex(addr))
+
+    def load_token(self, task: Task, addr: int) -> int | None:
+        """The token that stands for the page at the page-aligned ``addr`` in ``task`` (a
+        load of it, faulting it in), or None when its bytes are no token's page.  Works
+        with either ``contents``; OSError(EFAULT) where the task would fault."""
+        from pagemig.mm.fault import access_ok, user_page
+
+        argcheck.user_task_arg(self, "task", task)
+        addr = self._page_addr(addr)
+        with self.as_task(task):
+            pfn = user_page(self, task.mm, addr, False) if access_ok(addr, PAGE_SIZE) \
+                else -errno.EFAULT
+            if pfn >= 0:
+                return self.frames.load_token(pfn)
+        raise OSError(-pfn, os.strerror(-pfn), hex(addr))
+
+    @staticmethod
+    def _page_addr(addr: Any) -> int:
+        addr = argcheck.ulong_arg("addr", addr)
+        if addr & (PAGE_SIZE - 1):
+            raise ValueError(f"`addr` {addr:#x} is not page-aligned")
+        return addr
 
     def page_at(self, task: Task, addr: int) -> int | None:
         """The pfn mapped at ``addr`` in ``task``, or None (no fault, no reference)."""
@@ -741,13 +819,13 @@ class Kernel:
                 raise ValueError(f"`nodes` has {len(nodes)} entries for {len(addrs)} addresses")
         n = len(addrs)
         with UserArrays(self, caller, [8 * n, 4 * n, 4 * n]) as (p_ptr, n_ptr, s_ptr):
-            self.write_user(caller, p_ptr, np.asarray(addrs, "<u8").tobytes())
+            self._write_user(caller, p_ptr, np.asarray(addrs, "<u8").tobytes())
             if nodes is not None:
-                self.write_user(caller, n_ptr, np.asarray(nodes, "<i4").tobytes())
-            self.write_user(caller, s_ptr, np.full(n, -99999, "<i4").tobytes())
+                self._write_user(caller, n_ptr, np.asarray(nodes, "<i4").tobytes())
+            self._write_user(caller, s_ptr, np.full(n, -99999, "<i4").tobytes())
             ret = self.sys_move_pages(caller, pid, n, p_ptr, n_ptr if nodes is not None else 0,
                                       s_ptr, flags)
-            status = np.frombuffer(self.read_user(caller, s_ptr, 4 * n), "<i4").tolist()
+            status = np.frombuffer(self._read_user(caller, s_ptr, 4 * n), "<i4").tolist()
         nothing_isolated = ret == -errno.ENOENT and nodes is not None
         if nothing_isolated and not self.profile.has("move_pages_batched"):
             # 2.6.27 (quirk Q1): when no page could be isolated the call fails with -ENOENT
@@ -923,7 +1001,12 @@ class Kernel:
     def copy_to_user(self, task: Task, addr: int, data: bytes) -> int:
         """A store of ``data`` at ``addr`` by ``task`` (copy_to_user(), faulting pages in):
         0, -EFAULT where the task would fault, or -ENOMEM when the fault found no memory.
-        The bytes before the faulting page are written."""
+        The bytes before the faulting page are written.  ContentsModeError on a machine
+        that keeps tokens (contents "tag")."""
+        self._needs_bytes("copy_to_user")
+        return self._copy_to_user(task, addr, data)
+
+    def _copy_to_user(self, task: Task, addr: int, data: bytes) -> int:
         argcheck.user_task_arg(self, "task", task)
         addr, data = argcheck.c_ulong("addr", addr), argcheck.as_bytes("data", data)
         with self.as_task(task):
@@ -931,7 +1014,12 @@ class Kernel:
 
     def copy_from_user(self, task: Task, addr: int, size: int) -> bytes | None:
         """A load of ``size`` bytes at ``addr`` by ``task`` (copy_from_user()): the bytes,
-        or None where the task would fault."""
+        or None where the task would fault.  ContentsModeError on a machine that keeps
+        tokens (contents "tag")."""
+        self._needs_bytes("copy_from_user")
+        return self._copy_from_user(task, addr, size)
+
+    def _copy_from_user(self, task: Task, addr: int, size: int) -> bytes | None:
         argcheck.user_task_arg(self, "task", task)
         addr, size = argcheck.c_ulong("addr", addr), argcheck.c_ulong("size", size)
         with self.as_task(task):
@@ -1286,7 +1374,7 @@ class _NodeMask:
                 words[n // 64] |= np.uint64(1 << (n % 64))
         self.arrays = UserArrays(self.k, self.task, [8 * placed])
         (ptr,) = self.arrays.__enter__()
-        self.k.write_user(self.task, ptr, words.tobytes())
+        self.k._write_user(self.task, ptr, words.tobytes())
         return ptr, maxnode
 
     def __exit__(self, *exc: object) -> None:

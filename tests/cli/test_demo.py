@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pagemig.cli.main import main
+from pagemig.cli.run import physical_memory
 
 
 def test_demo_explains_each_status(capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,3 +41,18 @@ def test_demo_refuses_an_unknown_kernel(capsys: pytest.CaptureFixture[str]) -> N
         main(["demo", "--kernel", "5.4"])
     assert 2 == e.value.code
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_demo_on_nodes_bigger_than_the_host(capsys: pytest.CaptureFixture[str]) -> None:
+    """2 x 32 GiB: page contents are reserved as they are written, so the demo runs."""
+    assert 0 == main(["demo", "--mem-per-node", "32768"])
+    assert "contents verified: 12 pages, 0 mismatches" in capsys.readouterr().out
+
+
+@pytest.mark.skipif((physical_memory() or 0) > 30 * 2**30, reason="a machine with 32 GiB")
+def test_demo_refuses_nodes_whose_columns_do_not_fit(capsys: pytest.CaptureFixture[str]) -> None:
+    """2 x 1 TiB: the frames' columns alone need 32 GiB: one line, exit 2."""
+    assert 2 == main(["demo", "--mem-per-node", "1048576"])
+    err = capsys.readouterr().err
+    assert err.startswith("pagemig demo: --mem-per-node 1048576: the model would need about "
+                          "32.0 GiB") and err.count("\n") == 1

@@ -113,21 +113,34 @@ def test_script_option_names_option_and_line(tmp_path: Path,
 
 
 def test_model_bytes() -> None:
-    """The model's size: 4096 bytes and 64 of columns per page frame, 16 per swap slot."""
-    assert 2 * 256 * 256 * 4160 + 64 * 256 * 16 == model_bytes(2, 256, 64)
+    """What a model needs before it runs: 64 bytes of columns per page frame, 16 per swap
+    slot (the frames' contents are reserved as they are written)."""
+    assert 2 * 256 * 256 * 64 + 64 * 256 * 16 == model_bytes(2, 256, 64)
 
 
-@pytest.mark.skipif((physical_memory() or 0) > 60 * 2**30, reason="a machine with 64 GiB")
+def test_model_bigger_than_the_machine_runs(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """2 x 32 GiB boots and runs a scenario that touches a few pages, whatever the host."""
+    path = tmp_path / "t.scn"
+    path.write_text("map a anon 4 touch=write\nmove pages=a nodes=1 flags=move\n")
+    assert 0 == main(["run", "--mem-per-node", "32768", str(path)])
+    out = capsys.readouterr().out
+    assert '"op":"verify"' in out.replace(" ", "") and '"ok":true' in out.replace(" ", "")
+
+
+@pytest.mark.skipif((physical_memory() or 0) > 120 * 2**30, reason="a machine with 128 GiB")
 def test_model_bigger_than_machine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--mem-per-node 32768 on a smaller machine: a clear error, exit 2, no traceback."""
+    """8 nodes of 1 TiB: the frames' columns alone do not fit: a clear error, exit 2."""
     path = tmp_path / "t.scn"
     path.write_text("map a anon 1\n")
-    assert 2 == main(["run", "--mem-per-node", "32768", str(path)])
+    assert 2 == main(["run", "--nodes", "8", "--mem-per-node", "1048576", str(path)])
     err = capsys.readouterr().err
-    assert err.startswith("pagemig run: --mem-per-node 32768: the model would need about 65.0 GiB")
-    path.write_text("#@ --mem-per-node 32768\nmap a anon 1\n")
+    assert err.startswith("pagemig run: --mem-per-node 1048576: the model would need about "
+                          "128.0 GiB of this machine's memory")
+    assert "for the page frames' columns alone" in err
+    path.write_text("#@ --nodes 8\n#@ --mem-per-node 1048576\nmap a anon 1\n")
     assert 2 == main(["run", str(path)])
-    assert capsys.readouterr().err.startswith(f"{path}:1: 2 nodes of 32768 MB: the model would")
+    assert capsys.readouterr().err.startswith(f"{path}:2: 8 nodes of 1048576 MB: the model would")
 
 
 def test_model_bigger_than_machine_is_refused_before_booting(

@@ -84,6 +84,14 @@ class Backend(Protocol):
     def read_user(self, proc: Any, addr: int, size: int) -> bytes | None:
         """Load bytes as the process would; None if it would fault."""
 
+    def store_token(self, proc: Any, addr: int, token: int) -> int:
+        """Store the page a token stands for (the runner's pattern page whose first word
+        is ``token``) at the page-aligned ``addr``: 0, -EFAULT or -ENOMEM."""
+
+    def load_token(self, proc: Any, addr: int) -> tuple[int, int | None]:
+        """Load the page at ``addr``: (0 or -errno, the token that stands for it, None
+        when none does; 0 for a page of zeros)."""
+
     def touch(self, proc: Any, addr: int, write: bool) -> int:
         """An access of one byte by the process: 0, -EFAULT where it would get SIGSEGV,
         -ENOMEM where the fault finds no memory (the process would be OOM-killed)."""

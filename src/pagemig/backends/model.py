@@ -24,8 +24,10 @@ PIPE_BUFFERS = 16  # include/linux/pipe_fs_i.h: the pages of a pipe that cannot 
 class ModelBackend(FileOpsMixin):
     """Runs a scenario's processes and system calls on a kernel model."""
 
-    def __init__(self, topology: Topology, profile: str = "2.6.27", seed: int = 0) -> None:
-        self.k = Kernel(topology, profile, seed)
+    def __init__(self, topology: Topology, profile: str = "2.6.27", seed: int = 0,
+                 contents: str = "bytes", host_memory_mb: int | None = None) -> None:
+        self.k = Kernel(topology, profile, seed, contents=contents,
+                        host_memory_mb=host_memory_mb)
         self.kernel_release = self.k.profile.release
         self.blockfs: str | None = None  # run.sh's --blockfs (set from the scenario)
 
@@ -151,12 +153,28 @@ class ModelBackend(FileOpsMixin):
         return self.k.sys_set_mempolicy(proc, mode, mask_ptr, maxnode)
 
     def write_user(self, proc: Task, addr: int, data: bytes) -> int:
-        """A store by the process."""
-        return self.k.copy_to_user(proc, addr, data)
+        """A store by the process (its argument arrays: real bytes in either contents
+        mode)."""
+        return self.k._copy_to_user(proc, addr, data)
 
     def read_user(self, proc: Task, addr: int, size: int) -> bytes | None:
         """A load by the process."""
-        return self.k.copy_from_user(proc, addr, size)
+        return self.k._copy_from_user(proc, addr, size)
+
+    def store_token(self, proc: Task, addr: int, token: int) -> int:
+        """A store of the page ``token`` stands for: 0 or -errno."""
+        try:
+            self.k.store_token(proc, addr, token)
+        except OSError as e:
+            return -e.errno
+        return 0
+
+    def load_token(self, proc: Task, addr: int) -> tuple[int, int | None]:
+        """A load of a page: (0 or -errno, its token or None)."""
+        try:
+            return 0, self.k.load_token(proc, addr)
+        except OSError as e:
+            return -e.errno, None
 
     def touch(self, proc: Task, addr: int, write: bool) -> int:
         """An access of one byte by the process (a fault if needed): 0 or -errno."""

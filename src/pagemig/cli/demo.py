@@ -16,12 +16,13 @@ from importlib import resources
 from typing import Any
 
 from pagemig.backends.model import ModelBackend
+from pagemig.cli.run import model_bytes, physical_memory
 from pagemig.kernel import MIN_NODE_MB, Kernel, Topology
 from pagemig.mm.mmzone import ZoneStat
 from pagemig.mm.page_flags import F_DIRTY, F_PRIVATE
 from pagemig.mm.profiles import PROFILES
 from pagemig.script.jsonout import UNSET_STATUS, status_name
-from pagemig.script.parse import Action, parse_script
+from pagemig.script.parse import Action, ScriptError, parse_script
 from pagemig.script.runner import Runner
 
 ROWS = [("MemFree", ZoneStat.NR_FREE_PAGES), ("Active", ZoneStat.NR_ACTIVE),
@@ -38,8 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="kernel profile (default 2.6.27)")
 
 
-DEMO_MAX_MB = 4096
-"""Most memory per node the demo offers (the model keeps every page frame's bytes)."""
+DEMO_MAX_MB = 1 << 20
+"""Most memory per node the demo offers (the largest node a Topology has); the page frames'
+columns of both nodes must also fit in this host's memory (checked when it boots)."""
 
 
 def mem_per_node_mb(text: str) -> int:
@@ -122,6 +124,24 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo scenario and explain it."""
     text = resources.files("pagemig").joinpath("demo/demo.scn").read_text()
     script = parse_script(text, "demo.scn")
+    need, have = model_bytes(2, args.mem_per_node, 0), physical_memory()
+    too_big = (f"pagemig demo: --mem-per-node {args.mem_per_node}: the model would need "
+               f"about {need / 2**30:.1f} GiB of this machine's memory for the page frames' "
+               "columns alone" + (f", which has {have / 2**30:.1f} GiB" if have else ""))
+    if have is not None and need > have:
+        print(too_big, file=sys.stderr)
+        return 2
+    try:
+        return _run(args, text, script)
+    except ScriptError as e:  # the host had no memory left for a page the scenario writes
+        print(f"pagemig demo: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(too_big, file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, text: str, script: Any) -> int:
     backend = ModelBackend(Topology(nodes=2, mem_per_node_mb=args.mem_per_node), args.kernel)
     backend.blockfs = "ext2"  # the scenario's #@ --blockfs ext2
     k = backend.k

@@ -31,6 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus-per-node", type=int, metavar="C", help="CPUs per node (default 1)")
     p.add_argument("--memless-nodes", type=int, metavar="K", help="nodes with a CPU and no memory")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--contents", choices=("bytes", "tag"), default="bytes",
+                   help="page contents: bytes (the real 4 KiB of every page, the default) or "
+                        "tag (one 64-bit token per page, for very large machines)")
+    p.add_argument("--host-memory", type=int, metavar="MB",
+                   help="most host memory the page contents may take (default: what the "
+                        "host has available at boot, less a margin)")
     p.add_argument("--trace", action="store_true",
                    help="print each engine step as a tracepoint line on stderr")
 
@@ -100,21 +106,26 @@ def physical_memory() -> int | None:
 
 
 def model_bytes(nodes: int, mem_per_node_mb: int, swap_mb: int) -> int:
-    """About how much of this machine's memory a model of that size takes: every page
-    frame's bytes and columns, and the swap map."""
-    return nodes * mem_per_node_mb * 256 * (4096 + 64) + swap_mb * 256 * 16
+    """About how much of this machine's memory a model of that size takes before it runs:
+    every page frame's columns and the swap map.  The frames' contents are reserved as
+    pages are written, so they count only once written (and a store that finds no host
+    memory left ends the run with a clear error)."""
+    return nodes * mem_per_node_mb * 256 * 64 + swap_mb * 256 * 16
 
 
 def _too_big(what: str, need: int) -> str:
     have = physical_memory()
     return (f"{what}: the model would need about {need / 2**30:.1f} GiB of this machine's "
             f"memory" + (f", which has {have / 2**30:.1f} GiB" if have else "")
-            + " (a model bigger than this machine is not possible yet)")
+            + " for the page frames' columns alone")
 
 
 def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBackend:
     """Boot the model machine the script's options and the command line ask for."""
     cmdline = _cmdline_tokens(args)
+    host_memory = getattr(args, "host_memory", None)
+    if host_memory is not None and host_memory < 0:
+        raise OptionError(f"--host-memory {host_memory}: must be 0 or more (MB)")
     try:
         from pagemig.script.vmopts import parse_vm_options
         parse_vm_options(cmdline)
@@ -169,7 +180,9 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
         raise too_big()
     topo = Topology(opts.nodes, opts.mem_per_node_mb, opts.cpus_per_node, opts.memless_nodes)
     try:
-        backend = ModelBackend(topo, args.kernel, args.seed)
+        backend = ModelBackend(topo, args.kernel, args.seed,
+                               contents=getattr(args, "contents", "bytes"),
+                               host_memory_mb=host_memory)
         backend.blockfs = fs
         if swap_mb > 0:
             backend.k.swapon(swap_mb * 256, synchronous=swap_dev == "zram")
@@ -180,14 +193,17 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
     return backend
 
 
-def run_case(text: str, path: str, kernel: str, seed: int = 0) -> list[dict[str, Any]]:
-    """Run a scenario in this process as ``pagemig run --kernel KERNEL`` does; its objects.
+def run_case(text: str, path: str, kernel: str, seed: int = 0,
+             contents: str = "bytes") -> list[dict[str, Any]]:
+    """Run a scenario in this process as ``pagemig run --kernel KERNEL --contents CONTENTS``
+    does; its objects.
 
     Each object goes through the same JSON text as the command prints (so tuples become
     lists); the last is ``{"op": "end", "rc": 0}``.  Raises ScriptError as the command reports.
     """
     args = argparse.Namespace(kernel=kernel, seed=seed, nodes=None, mem_per_node=None,
-                              cpus_per_node=None, memless_nodes=None, trace=False)
+                              cpus_per_node=None, memless_nodes=None, trace=False,
+                              host_memory=None, contents=contents)
     objs: list[dict[str, Any]] = []
     script = parse_script(text, path)
     backend = machine_for(script, text, args)

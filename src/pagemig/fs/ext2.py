@@ -57,7 +57,7 @@ def ext2_readpage(k: Kernel, mapping: AddressSpace, page: int) -> int:
     """Model of ext2_readpage() (mpage_readpage()): read the page's blocks or zero a hole."""
     index = k.page_index(page)
     if mapping.disk is not None and index < len(mapping.on_disk) and mapping.on_disk[index]:
-        k.frames.data[page] = mapping.disk[index]
+        k.frames.load(page, mapping.disk[index])
         k.pages.flags[page] |= F_MAPPEDTODISK
     else:
         k.frames.zero(page)

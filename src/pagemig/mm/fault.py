@@ -115,7 +115,7 @@ def copy_to_user(k: Kernel, addr: int, data: bytes, mm: MmStruct | None = None) 
             return pfn  # -EFAULT, or -ENOMEM when the fault ran out of memory
         off = pos & (PAGE_SIZE - 1)
         n = min(PAGE_SIZE - off, end - pos)
-        k.frames.write(pfn, off, data[done:done + n])
+        k.frames.write(pfn, off, data[done:done + n], user=True)
         pos += n
         done += n
     return 0

@@ -75,9 +75,9 @@ def end_io(k: Kernel, page: int) -> None:
     if int(k.pages.flags[page]) & 0x8000 and k.swap_info is not None:  # PG_swapcache
         from pagemig.mm.swapops import swp_offset
 
-        k.swap_info.data[swp_offset(int(k.pages.private[page]))] = k.frames.data[page]
+        k.swap_info.data[swp_offset(int(k.pages.private[page]))] = k.frames.frame(page)
     elif mapping is not None and mapping.disk is not None:
-        mapping.disk[k.page_index(page)] = k.frames.data[page]
+        mapping.disk[k.page_index(page)] = k.frames.frame(page)
         mapping.on_disk[k.page_index(page)] = True
     if int(k.pages.flags[page]) & 0x800:  # PG_private: end_buffer_async_write() per buffer
         from pagemig.mm.buffer import BH_Async_Write, BH_Lock, page_buffers

@@ -116,7 +116,7 @@ def read_swap_cache_async(k: Kernel, entry: int, vma, addr: int) -> int:  # type
 def swap_readpage(k: Kernel, page: int, entry: int) -> None:
     """Model of swap_readpage(): fill the page from the slot (the read completes at once)."""
     assert k.swap_info is not None
-    k.frames.data[page] = k.swap_info.data[swp_offset(entry)]
+    k.frames.load(page, k.swap_info.data[swp_offset(entry)])
     k.pages.flags[page] |= F_UPTODATE
 
 

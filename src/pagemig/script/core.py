@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from pagemig.backends.base import Backend
+from pagemig.mm.physmem import token_words
 from pagemig.script.jsonout import err_fields, errname
 from pagemig.script.parse import Action, Script, ScriptError
 from pagemig.script.values import parse_pid, parse_range
@@ -231,15 +232,20 @@ class RunnerState:
     def _owner(self, proc: Proc, m: Mapping) -> Mapping:
         return proc.maps[m.owner]
 
-    def pattern_words(self, proc: Proc, m: Mapping, page: int, seed: int) -> np.ndarray:
-        """The 512 words the probe writes into page ``page`` of ``m`` with ``seed``."""
-        w = np.arange(512, dtype=np.uint64) * np.uint64(8)
+    def pattern_token(self, proc: Proc, m: Mapping, page: int, seed: int) -> int:
+        """The first word the probe writes into page ``page`` of ``m`` with ``seed``: the
+        token that stands for the whole page (word i is the token ^ 8 * i), from the seed
+        and the page's place (the mapping, or the file it maps, and the page index)."""
         if seed & SEED_SAME:
             base = 0xA500000000000000 ^ ((seed & SEED_MAX) << 44) ^ 1
         else:
             mid = self._owner(proc, m).id if m.is_file else m.id
             base = 0x5A00000000000000 ^ (seed << 44) ^ (mid << 36) ^ (page << 12) ^ 1
-        return w ^ np.uint64(base & ((1 << 64) - 1))
+        return base & ((1 << 64) - 1)
+
+    def pattern_words(self, proc: Proc, m: Mapping, page: int, seed: int) -> np.ndarray:
+        """The 512 words the probe writes into page ``page`` of ``m`` with ``seed``."""
+        return token_words(self.pattern_token(proc, m, page, seed))
 
     def _fault_content(self, proc: Proc, m: Mapping, p: int) -> int:
         if m.is_file:
@@ -270,11 +276,20 @@ class RunnerState:
             loaded = got or b""
         else:
             err = self.b.write_user(proc.handle, addr, data)
+        self._access_error(addr, err)
+        return loaded
+
+    def _store_page(self, proc: Proc, addr: int, token: int) -> None:
+        # A store of the whole page a token stands for, by the process.
+        self._access_error(addr, self.b.store_token(proc.handle, addr, token))
+
+    @staticmethod
+    def _access_error(addr: int, err: int) -> None:
+        # A fault would kill the process (SIGSEGV), or an OOM kill.
         if err == -errno.ENOMEM:
             raise ScriptFault(f"out of memory at {addr:#x}: the process would be OOM-killed")
         if err:
             raise ScriptFault(f"the process would get SIGSEGV at {addr:#x}")
-        return loaded
 
     def touch_pages(self, proc: Proc, m: Mapping, first: int, count: int, write: bool,
                     seed: int) -> None:
@@ -282,8 +297,7 @@ class RunnerState:
         for p in range(first, first + count):
             addr = m.addr + p * PAGE
             if write:
-                self._access(proc, addr, self.pattern_words(proc, m, p, seed).astype("<u8")
-                             .tobytes())
+                self._store_page(proc, addr, self.pattern_token(proc, m, p, seed))
                 m.seed[p] = seed
                 if m.shared_file:
                     self._file_page_written(proc, self._owner(proc, m), p, seed)

@@ -7,8 +7,8 @@ declaration in the registry (`pagemig.script.actions`) names, called with the ru
 (`pagemig.script.core.RunnerState`), the process and the action.
 
 Errors in a scenario (unknown names, bad values, an action or option the model does not
-support yet, an access that would kill the process) raise :class:`ScriptError`
-(``file:line: message``); nothing else is caught here.
+support yet, an access that would kill the process, a store the host has no memory left
+for) raise :class:`ScriptError` (``file:line: message``); nothing else is caught here.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pagemig.backends.base import Backend, Unsupported
+from pagemig.mm.physmem import HostMemoryExhausted
 from pagemig.script.actions import ACTIONS
 from pagemig.script.core import RunnerState, ScriptFault
 from pagemig.script.parse import Action, Script, ScriptError
@@ -63,6 +64,8 @@ class Runner(RunnerState):
             raise self.error(str(e)) from None
         except Unsupported as e:
             raise self.error(f"not supported yet: {e}") from None
+        except HostMemoryExhausted as e:
+            raise self.error(str(e)) from None
 
 
 def run_script(backend: Backend, script: Script, emit: Callable[[dict[str, Any]], None]) -> None:
