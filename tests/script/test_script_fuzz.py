@@ -94,16 +94,19 @@ class Hang(Exception):
 
 @contextlib.contextmanager
 def budget(seconds: int) -> Iterator[None]:
-    """Raise Hang in the run if it lasts longer than `seconds`."""
+    """Raise Hang in the run if it uses more than `seconds` of this process's CPU time.
+
+    CPU time, not wall time: a run on a machine busy with other work is slower by the
+    clock but not by its own work, and only a run that keeps working is a hang."""
     def alarm(signum: int, frame: FrameType | None) -> None:
-        raise Hang(f"over {seconds} s")
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(seconds)
+        raise Hang(f"over {seconds} s of CPU time")
+    old = signal.signal(signal.SIGPROF, alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 def run_one(path: Path, text: str, kernel: str) -> tuple[int, str]:
@@ -141,12 +144,14 @@ def fuzz(tmp_path: Path, n: int, seed: int, keep_going: bool = False) -> Counter
         text = mutate(rng.choice(texts), rng)
         try:
             seen[f"exit {check(path, text, PROFILES[i % 2])}"] += 1
-        except Exception:  # noqa: BLE001 - a long run lists every failure at its end
+        except Exception as e:  # noqa: BLE001 - a long run lists every failure at its end
             if not keep_going:
                 raise
             seen["failed"] += 1
-            (tmp_path / f"failed-{i}-{PROFILES[i % 2]}.scn").write_text(
-                text, errors="surrogatepass")
+            name = f"failed-{i}-{PROFILES[i % 2]}"
+            (tmp_path / f"{name}.scn").write_text(text, errors="surrogatepass")
+            (tmp_path / f"{name}.err").write_text(f"{type(e).__name__}: {e}\n",
+                                                  errors="backslashreplace")
         seen["scripts"] += 1
     return seen
 
@@ -186,3 +191,10 @@ def test_script_fuzz_long(tmp_path: Path) -> None:
     print(f"\nscript fuzz: seed {seed}: {dict(seen)} in {time.monotonic() - start:.0f} s; "
           f"failing scripts kept in {tmp_path}")
     assert (n, 0) == (seen["scripts"], seen["failed"])
+
+
+def test_the_budget_stops_a_run_that_keeps_working() -> None:
+    """A run that keeps the CPU busy past its budget is stopped as a hang."""
+    with pytest.raises(Hang, match="CPU time"), budget(1):
+        while True:
+            pass
