@@ -76,8 +76,13 @@ class _Bench:
     # -- memory --
 
     def alloc_on_node(self, node: int) -> int:
-        """The probe's alloc_on_node(): map, bind to ``node``, touch each page, unbind; the
-        address or -errno."""
+        """The probe's alloc_on_node() followed by its pattern: map, bind to ``node``, store
+        each page, unbind; the address or -errno.
+
+        The probe touches a byte of each page, then writes one distinct word at its start.
+        Here each page is stored whole as the token page whose first word is that word
+        (``PATTERN ^ i``), which a machine keeping tokens (``contents="tag"``) holds
+        without bytes; the check reads the first word back, as the probe's does."""
         b, length = self.rs.b, self.n * PAGE
         if self.n <= 0:  # mmap() of 0 bytes, or of a size_t that wraps to an enormous one
             return -(errno.EINVAL if self.n == 0 else errno.ENOMEM)
@@ -89,7 +94,7 @@ class _Bench:
             b.mbind(self.h, addr, length, MPOL_BIND, mask, MAXNODE, 0)
         with _progress(self.n, "bench: first touch") as advance:
             for i in range(self.n):
-                if b.write_user(self.h, addr + i * PAGE, b"\x01"):
+                if b.store_token(self.h, addr + i * PAGE, PATTERN ^ i):
                     # The probe would be killed here (out of memory, or SIGSEGV).
                     raise ScriptFault(f"bench: the first touch of page {i} of {self.n} "
                                       "failed (the machine has too little memory)")
@@ -98,10 +103,14 @@ class _Bench:
         return addr
 
     def words(self, buf: int) -> np.ndarray:
-        """The first word of every page of the buffer."""
-        return np.array([int.from_bytes(self.rs.b.read_user(self.h, buf + i * PAGE, 8) or
-                                        b"\xff" * 8, "little") for i in range(self.n)],
-                        dtype=np.uint64)
+        """The first word of every page of the buffer (all ones for a page that is no
+        token's page or cannot be read)."""
+        out = np.full(self.n, ~np.uint64(0), np.uint64)
+        for i in range(self.n):
+            ret, token = self.rs.b.load_token(self.h, buf + i * PAGE)
+            if ret == 0 and token is not None:
+                out[i] = token
+        return out
 
     # -- the measurements --
 
@@ -212,8 +221,6 @@ class _Bench:
             rs.emit("error", self.proc.who, {"msg": "bench mmap failed",
                                              "detail": os.strerror(-buf)})
             return
-        for i in range(self.n):
-            rs._store(self.proc, buf + i * PAGE, (PATTERN ^ i).to_bytes(8, "little"))
         n = self.n
         # One block holds every argument (the heap scratch is one place): pages (8 bytes
         # each), the two node arrays and the status array (4 bytes each), two node masks.
