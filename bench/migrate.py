@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Migration speed and memory of the model at real machine sizes (run by hand, not in CI).
+
+    python bench/migrate.py [--quick] [--out bench/results]
+
+Every measurement runs in a fresh Python process of its own (so that peak RSS belongs to
+that model alone) and prints one JSON object; this script collects them into
+``OUT/migrate-<host>-<date>.json`` and draws ``.png`` beside it.  Speeds are pages per
+second and, for the moves, a ratio against a numpy copy of the same bytes made in the same
+process just before (``np.copyto`` into a destination written beforehand): this machine's
+copy rate, which shared, noisy machines make the only stable yardstick.
+
+1. ``move``: move_pages(2) of 262,144 and 1,048,576 private anonymous pages from node 0 to
+   node 1 and back, in ``bytes`` and ``tag`` contents, on each migration path the model
+   has (``reference``; ``batch`` once it exists), timing the system call alone.
+2. the copy of the same bytes, and the ratio of (1) to it (in each ``move`` row).
+3. ``boot``: bytes per page frame (peak RSS above a tiny model's, over the frames) and boot
+   time for two-node ``tag`` models of 1 GiB, 64 GiB and 1 TiB, with 64 pages, half and
+   95 % of the pages touched (the 1 TiB model with 64 pages only).
+4. ``scale``: moving 65,536 pages on a 1 GiB and on a 256 GiB model.
+5. ``process``: migrate_pages(2) of a whole 1,048,576-page process, and fork() of it.
+
+``--quick`` divides the page counts by 16 and the model sizes by 64, to try the script.
+A measurement that fails (for instance a model that does not fit) is recorded with its
+error instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PAGE = 4096
+PATTERN = 0xABCD000000000000
+
+
+# -- one measurement, in its own process ------------------------------------------------
+
+def _kernel(mem_per_node_mb: int, profile: str, contents: str):  # noqa: ANN202
+    from pagemig import Kernel, Topology
+
+    return Kernel(Topology(nodes=2, mem_per_node_mb=mem_per_node_mb), profile,
+                  contents=contents)
+
+
+def _touch(k, task, addr: int, npages: int) -> float:  # noqa: ANN001
+    """Store a distinct token page in each page (the fault path); seconds."""
+    t0 = time.perf_counter()
+    for i in range(npages):
+        k.store_token(task, addr + i * PAGE, PATTERN ^ i)
+    return time.perf_counter() - t0
+
+
+def _copy_rate(npages: int) -> float:
+    """Pages per second of np.copyto of ``npages`` pages into a destination written before."""
+    src = np.arange(npages * PAGE // 8, dtype=np.uint64)
+    dst = np.ones_like(src)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return npages / best
+
+
+def _paths() -> list[str]:
+    """The migration paths this model has (``path=`` of Kernel.move_pages)."""
+    from pagemig import Kernel
+
+    return ["reference", "batch"] if "path" in inspect.signature(Kernel.move_pages).parameters \
+        else ["reference"]
+
+
+def _move_once(k, task, addrs: np.ndarray, node: int, path: str) -> tuple[int, float]:  # noqa: ANN001
+    """One move_pages(2) of ``addrs`` to ``node``, arrays placed in the task's memory as a
+    program would: (return value, seconds of the system call alone)."""
+    from pagemig.kernel import UserArrays
+    from pagemig.mm.mempolicy import MPOL_MF_MOVE
+
+    n = len(addrs)
+    with UserArrays(k, task, [8 * n, 4 * n, 4 * n]) as (pp, np_, sp):
+        # The kernel's own stores of argument arrays work with either contents.
+        k._write_user(task, pp, addrs.astype("<u8").tobytes())
+        k._write_user(task, np_, np.full(n, node, "<i4").tobytes())
+        kw = {"path": path} if "path" in inspect.signature(k.sys_move_pages).parameters \
+            else {}
+        t0 = time.perf_counter()
+        ret = k.sys_move_pages(task, 0, n, pp, np_, sp, MPOL_MF_MOVE, **kw)
+        return ret, time.perf_counter() - t0
+
+
+def measure_move(npages: int, contents: str, path: str, profile: str) -> dict[str, Any]:
+    """(1) and (2): one move there and one back, on a model with room for the pages."""
+    mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
+    k = _kernel(mb, profile, contents)
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    touch_s = _touch(k, task, addr, npages)
+    addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
+    row: dict[str, Any] = {"pages": npages, "contents": contents, "path": path,
+                           "profile": profile, "touch_s": touch_s}
+    copy = _copy_rate(npages)
+    for direction, node in (("0->1", 1), ("1->0", 0)):
+        ret, sec = _move_once(k, task, addrs, node, path)
+        row[direction] = {"ret": ret, "seconds": sec, "pages_per_s": npages / sec,
+                          "ratio_to_copy": npages / sec / copy}
+    row["copy_pages_per_s"] = copy
+    bad = sum(k.load_token(task, addr + i * PAGE) != PATTERN ^ i
+              for i in range(0, npages, max(1, npages // 4096)))
+    row["content_mismatches_in_sample"] = int(bad)
+    return row
+
+
+def measure_boot(mem_per_node_mb: int, share: float) -> dict[str, Any]:
+    """(3): boot time and peak RSS per frame of a two-node tag model, some pages touched."""
+    t0 = time.perf_counter()
+    k = _kernel(mem_per_node_mb, "2.6.27", "tag")
+    boot_s = time.perf_counter() - t0
+    frames = 2 * mem_per_node_mb * 2**20 // PAGE
+    npages = 64 if share == 0 else int(frames * share)
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    touch_s = _touch(k, task, addr, npages)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"mem_per_node_mb": mem_per_node_mb, "frames": frames, "touched": npages,
+            "boot_s": boot_s, "touch_s": touch_s, "peak_rss": rss}
+
+
+def measure_scale(mem_per_node_mb: int, npages: int) -> dict[str, Any]:
+    """(4): one move of ``npages`` pages there and back on a model of that size."""
+    k = _kernel(mem_per_node_mb, "2.6.27", "tag")
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    _touch(k, task, addr, npages)
+    addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
+    there = _move_once(k, task, addrs, 1, "reference")[1]
+    back = _move_once(k, task, addrs, 0, "reference")[1]
+    return {"mem_per_node_mb": mem_per_node_mb, "pages": npages, "there_s": there,
+            "back_s": back, "pages_per_s": 2 * npages / (there + back)}
+
+
+def measure_process(npages: int) -> dict[str, Any]:
+    """(5): migrate_pages(2) of a whole process of ``npages`` pages there and back; fork."""
+    mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
+    k = _kernel(mb, "2.6.27", "tag")
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    _touch(k, task, addr, npages)
+    t0 = time.perf_counter()
+    ret_there = k.migrate_pages(task, 0, [0], [1])
+    there = time.perf_counter() - t0
+    ret_back = k.migrate_pages(task, 0, [1], [0])
+    back = time.perf_counter() - t0 - there
+    t1 = time.perf_counter()
+    k.fork(task)
+    fork_s = time.perf_counter() - t1
+    return {"pages": npages, "ret": [ret_there, ret_back], "there_s": there, "back_s": back,
+            "migrate_pages_per_s": 2 * npages / (there + back), "fork_s": fork_s,
+            "fork_pages_per_s": npages / fork_s}
+
+
+MEASURES = {"move": measure_move, "boot": measure_boot, "scale": measure_scale,
+            "process": measure_process, "paths": lambda: {"paths": _paths()}}
+
+
+# -- the run ------------------------------------------------------------------------------
+
+def run_one(name: str, **kw: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh process; its JSON object, or its error."""
+    cmd = [sys.executable, __file__, "--one", name, "--kw", json.dumps(kw)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    row = {"measure": name, **kw, "wall_s": time.perf_counter() - t0}
+    if proc.returncode:
+        row["error"] = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        return row
+    row.update(json.loads(proc.stdout))
+    return row
+
+
+def plan(quick: bool) -> list[tuple[str, dict[str, Any]]]:
+    """Every measurement of the run, in order."""
+    div, mdiv = (16, 64) if quick else (1, 1)
+    steps: list[tuple[str, dict[str, Any]]] = []
+    for path in run_one("paths")["paths"]:
+        for contents in ("bytes", "tag"):
+            for npages in (262144 // div, 1048576 // div):
+                for profile in ("2.6.27", "6.1"):
+                    steps.append(("move", {"npages": npages, "contents": contents,
+                                           "path": path, "profile": profile}))
+    tiny = ("boot", {"mem_per_node_mb": 128, "share": 0.0})
+    steps.append(tiny)
+    for gib, shares in ((1, (0.0, 0.5, 0.95)), (64, (0.0, 0.5, 0.95)), (1024, (0.0,))):
+        for share in shares:
+            steps.append(("boot", {"mem_per_node_mb": max(128, gib * 512 // mdiv),
+                                   "share": share}))
+    for gib in (1, 256):
+        steps.append(("scale", {"mem_per_node_mb": max(128, gib * 512 // mdiv),
+                                "npages": 65536 // div}))
+    steps.append(("process", {"npages": 1048576 // div}))
+    return steps
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Pages per second of each move row, and bytes per frame of each boot row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    moves = [r for r in rows if r["measure"] == "move" and "error" not in r]
+    labels = [f"{r['npages'] // 1024}K {r['contents']}\n{r['path']} {r['profile']}"
+              for r in moves]
+    left.bar(range(len(moves)), [r["0->1"]["pages_per_s"] for r in moves])
+    left.set_xticks(range(len(moves)), labels, fontsize=6, rotation=90)
+    left.set_ylabel("move_pages, pages/s (node 0 to 1)")
+    left.set_yscale("log")
+    boots = [r for r in rows if r["measure"] == "boot" and "error" not in r]
+    base = min((r["peak_rss"] for r in boots), default=0)
+    right.bar(range(len(boots)), [(r["peak_rss"] - base) / r["frames"] for r in boots])
+    right.set_xticks(range(len(boots)), [f"{2 * r['mem_per_node_mb'] // 1024} GiB\n"
+                                         f"{r['touched']} touched" for r in boots],
+                     fontsize=6, rotation=90)
+    right.set_ylabel("bytes per page frame (peak RSS above the smallest model)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1/16 of the pages, 1/64 of the sizes")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--kw", default="{}", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(MEASURES[args.one](**json.loads(args.kw))))
+        return 0
+    from rich.progress import Progress
+
+    rows = []
+    steps = plan(args.quick)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("measuring", total=len(steps))
+        for name, kw in steps:
+            bar.update(task, description=f"{name} {kw}")
+            rows.append(run_one(name, **kw))
+            bar.advance(task)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"migrate-{platform.node()}-{date.today()}{'-quick' if args.quick else ''}"
+    stem.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    plot(rows, stem.with_suffix(".png"))
+    for r in rows:
+        print(json.dumps(r))
+    print(f"written: {stem}.json and .png", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
