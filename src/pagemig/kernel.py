@@ -130,8 +130,10 @@ class Kernel:
         seed = argcheck.as_int("seed", seed)
         self.profile = get_profile(profile)
         self.rng = np.random.default_rng(seed)
-        self.trace_log: list[tuple[str, dict[str, Any]]] | None = None
-        self.trace_sink: Callable[[str, dict[str, Any]], None] | None = None
+        # Setting either of these keeps ``tracing`` up to date (see the properties below).
+        self._trace_log: list[tuple[str, dict[str, Any]]] | None = None
+        self._trace_sink: Callable[[str, dict[str, Any]], None] | None = None
+        self.tracing = False  # is anything recording events?  Callers test it before trace()
         self.copy_enabled = True
         self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
@@ -354,7 +356,8 @@ class Kernel:
 
     def _resolve_wait(self, wait: Wait) -> None:
         # One actor: whoever holds the page lock or started the writeback finishes now.
-        self.trace("sched_wait", what=wait.what, pfn=wait.pfn)
+        if self.tracing:
+            self.trace("sched_wait", what=wait.what, pfn=wait.pfn)
         if wait.what == "page_locked":
             unlock_page(self, wait.pfn)
         elif wait.what == "page_writeback":
@@ -366,12 +369,36 @@ class Kernel:
         else:
             raise AssertionError(f"unknown wait {wait}")
 
+    @property
+    def trace_log(self) -> list[tuple[str, dict[str, Any]]] | None:
+        """The list events are appended to, or None."""
+        return self._trace_log
+
+    @trace_log.setter
+    def trace_log(self, log: list[tuple[str, dict[str, Any]]] | None) -> None:
+        self._trace_log = log
+        self.tracing = log is not None or self._trace_sink is not None
+
+    @property
+    def trace_sink(self) -> Callable[[str, dict[str, Any]], None] | None:
+        """A function called with each event, or None."""
+        return self._trace_sink
+
+    @trace_sink.setter
+    def trace_sink(self, sink: Callable[[str, dict[str, Any]], None] | None) -> None:
+        self._trace_sink = sink
+        self.tracing = self._trace_log is not None or sink is not None
+
     def trace(self, event: str, **fields: Any) -> None:
-        """Record an engine event (a tracepoint) when tracing is on."""
-        if self.trace_log is not None:
-            self.trace_log.append((event, fields))
-        if self.trace_sink is not None:
-            self.trace_sink(event, fields)
+        """Record an engine event (a tracepoint) when tracing is on.
+
+        Hot paths call it only ``if k.tracing:``, so that the event's fields are not even
+        built when nothing records them.
+        """
+        if self._trace_log is not None:
+            self._trace_log.append((event, fields))
+        if self._trace_sink is not None:
+            self._trace_sink(event, fields)
 
     def start_trace(self) -> list[tuple[str, dict[str, Any]]]:
         """Start recording events; returns the list they are appended to."""

@@ -474,7 +474,8 @@ def filemap_map_pages(k: Kernel, vma: VmArea, start_pgoff: int, end_pgoff: int) 
         mm.set_pte(addr, mk_pte(page, vma_page_prot(vma)))
         done += 1
     if done:
-        k.trace("mm_fault_around", mm=mm.id, start=start_pgoff, end=end_pgoff, nr=done)
+        if k.tracing:
+            k.trace("mm_fault_around", mm=mm.id, start=start_pgoff, end=end_pgoff, nr=done)
     return done
 
 

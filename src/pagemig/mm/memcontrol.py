@@ -162,7 +162,8 @@ def mem_cgroup_create(k: Kernel, limit_pages: int | None = None) -> MemCgroup:
     if limit_pages is not None:
         rc = mem_cgroup_resize_limit(k, cg, limit_pages)
         assert rc == 0
-    k.trace("mm_memcg_create", memcg=cg_id, limit=cg.limit)
+    if k.tracing:
+        k.trace("mm_memcg_create", memcg=cg_id, limit=cg.limit)
     return cg
 
 
@@ -207,14 +208,16 @@ def mem_cgroup_move_task(k: Kernel, task: Task, memcg: MemCgroup | int) -> int:
         return -errno.ESRCH
     old = task.mem_cgroup
     task.mem_cgroup = cg.id
-    k.trace("mm_memcg_move_task", pid=task.pid, memcg=cg.id, old=old)
+    if k.tracing:
+        k.trace("mm_memcg_move_task", pid=task.pid, memcg=cg.id, old=old)
     return 0
 
 
 def mem_cgroup_out_of_memory(k: Kernel, memcg: MemCgroup, gfp: int) -> None:
     """Model of mem_cgroup_out_of_memory(): counted and traced; nobody is killed."""
     memcg.oom_calls += 1
-    k.trace("mm_memcg_oom", memcg=memcg.id, usage=memcg.usage, limit=memcg.limit)
+    if k.tracing:
+        k.trace("mm_memcg_oom", memcg=memcg.id, usage=memcg.usage, limit=memcg.limit)
 
 
 # -- charge records --
@@ -269,8 +272,9 @@ def mem_cgroup_charge_common(k: Kernel, pfn: int, cg_id: int, gfp: int, ctype: i
 
 
 def _charge_failed(k: Kernel, cg: MemCgroup, pfn: int) -> int:
-    k.trace("mm_memcg_charge_fail", memcg=cg.id, pfn=pfn, usage=cg.usage, limit=cg.limit,
-            failcnt=cg.failcnt)
+    if k.tracing:
+        k.trace("mm_memcg_charge_fail", memcg=cg.id, pfn=pfn, usage=cg.usage, limit=cg.limit,
+                failcnt=cg.failcnt)
     return -errno.ENOMEM
 
 

@@ -137,7 +137,8 @@ def isolate_lru_page(k: Kernel, page: int, pagelist: PageList) -> int:
             k.pages.flags[page] &= ~F_LRU
             del_page_from_list_keep_active(k, page)
             pagelist.list_add_tail(page)
-    k.trace("mm_migrate_isolate", pfn=page, ret=ret)
+    if k.tracing:
+        k.trace("mm_migrate_isolate", pfn=page, ret=ret)
     return ret
 
 
@@ -166,7 +167,8 @@ def putback_lru_pages(k: Kernel, l: PageList) -> int:
         move_to_lru(k, page)
         count += 1
     if count:
-        k.trace("mm_migrate_putback", nr=count)
+        if k.tracing:
+            k.trace("mm_migrate_putback", nr=count)
     return count
 
 
@@ -200,7 +202,8 @@ def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
         page_add_anon_rmap(k, new, vma, addr)
     else:
         page_add_file_rmap(k, new, vma)
-    k.trace("mm_migrate_remap", old=old, new=new, mm=mm.id, addr=addr)
+    if k.tracing:
+        k.trace("mm_migrate_remap", old=old, new=new, mm=mm.id, addr=addr)
 
 
 def remove_file_migration_ptes(k: Kernel, old: int, new: int) -> None:
@@ -246,11 +249,13 @@ def migration_entry_wait(k: Kernel, mm: MmStruct, address: int) -> Gen:
         return 0
     page = migration_entry_to_pfn(entry)
     if not get_page_unless_zero(k, page):
-        k.trace("mm_migrate_entry_wait", pfn=page, waited=0)
+        if k.tracing:
+            k.trace("mm_migrate_entry_wait", pfn=page, waited=0)
         return 0
     yield from wait_on_page_locked(k, page)
     put_page(k, page)
-    k.trace("mm_migrate_entry_wait", pfn=page, waited=1)
+    if k.tracing:
+        k.trace("mm_migrate_entry_wait", pfn=page, waited=1)
     return 0
 
 
@@ -277,15 +282,17 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
     """
     if mapping is None:
         rc = 0 if int(k.pages.count[page]) == 1 else -errno.EAGAIN
-        k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=int(k.pages.count[page]),
-                expected=1, rc=rc)
+        if k.tracing:
+            k.trace("mm_migrate_move_mapping", old=page, new=newpage,
+                    count=int(k.pages.count[page]), expected=1, rc=rc)
         return rc
     index = k.page_index(page)
     expected = 2 + (1 if int(k.pages.flags[page]) & F_PRIVATE else 0)
     count = int(k.pages.count[page])
     if count != expected or mapping.slot(index) != page:
-        k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count,
-                expected=expected, rc=-errno.EAGAIN)
+        if k.tracing:
+            k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count,
+                    expected=expected, rc=-errno.EAGAIN)
         return -errno.EAGAIN
     if not page_freeze_refs(k, page, expected):
         return -errno.EAGAIN
@@ -300,8 +307,9 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
     k.zone_stat[k.page_zone(newpage).id, ZoneStat.NR_FILE_PAGES] += 1
     if not int(k.pages.flags[newpage]) & F_SWAPCACHE:
         mem_cgroup_uncharge_cache_page(k, page)
-    k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count, expected=expected,
-            rc=0)
+    if k.tracing:
+        k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count, expected=expected,
+                rc=0)
     return 0
 
 
@@ -324,7 +332,8 @@ def migrate_page_copy(k: Kernel, newpage: int, page: int) -> None:
     k.pages.mapping[page] = 0
     if int(k.pages.flags[newpage]) & F_WRITEBACK:
         end_page_writeback(k, newpage)
-    k.trace("mm_migrate_copy", old=page, new=newpage)
+    if k.tracing:
+        k.trace("mm_migrate_copy", old=page, new=newpage)
 
 
 def fail_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, page: int) -> Gen:
@@ -377,7 +386,8 @@ def buffer_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int,
     for b in ring:
         bh.b_state[b] &= ~BH_Lock
         bh.b_count[b] -= 1
-    k.trace("mm_migrate_buffers", old=page, new=newpage, nr=len(ring))
+    if k.tracing:
+        k.trace("mm_migrate_buffers", old=page, new=newpage, nr=len(ring))
     return 0
 
 
@@ -396,7 +406,8 @@ def writeout(k: Kernel, mapping: AddressSpace, page: int) -> Gen:
     remove_migration_ptes(k, page, page)
     wbc = WritebackControl(sync=False, for_reclaim=True, nonblocking=True)
     rc = mapping.a_ops.writepage(k, page, wbc)
-    k.trace("mm_migrate_writeout", pfn=page, rc=rc)
+    if k.tracing:
+        k.trace("mm_migrate_writeout", pfn=page, rc=rc)
     if rc < 0:
         return -errno.EIO
     if rc != AOP_WRITEPAGE_ACTIVATE:
@@ -455,9 +466,11 @@ def unmap_and_move(k: Kernel, get_new_page: NewPageFn, private: Any, page: int, 
     charge = 0
     newpage, result = get_new_page(k, page, private)
     if newpage is None:
-        k.trace("mm_migrate_result", pfn=page, rc=-errno.ENOMEM, why="no target page")
+        if k.tracing:
+            k.trace("mm_migrate_result", pfn=page, rc=-errno.ENOMEM, why="no target page")
         return -errno.ENOMEM
-    k.trace("mm_migrate_new_page", old=page, new=newpage, nid=k.pfn_to_nid(newpage))
+    if k.tracing:
+        k.trace("mm_migrate_new_page", old=page, new=newpage, nid=k.pfn_to_nid(newpage))
     why = ""
     if int(k.pages.count[page]) == 1:
         why = "freed under us"
@@ -473,7 +486,8 @@ def unmap_and_move(k: Kernel, get_new_page: NewPageFn, private: Any, page: int, 
     move_to_lru(k, newpage)
     if result is not None:
         private.status[result] = rc if rc else k.pfn_to_nid(newpage)
-    k.trace("mm_migrate_result", pfn=page, rc=rc, why=why or ("moved" if not rc else "failed"))
+    if k.tracing:
+        k.trace("mm_migrate_result", pfn=page, rc=rc, why=why or ("moved" if not rc else "failed"))
     return rc
 
 
@@ -537,7 +551,8 @@ def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, priva
         if not retry:
             break
         retry = 0
-        k.trace("mm_migrate_pass", pass_nr=pass_, force=int(pass_ > 2), nr=len(from_list))
+        if k.tracing:
+            k.trace("mm_migrate_pass", pass_nr=pass_, force=int(pass_ > 2), nr=len(from_list))
         for page in from_list:
             yield RESCHED
             rc = yield from unmap_and_move(k, get_new_page, private, page, pass_ > 2, from_list)

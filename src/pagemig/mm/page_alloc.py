@@ -165,7 +165,8 @@ def __alloc_pages(k: Kernel, gfp: int, zonelist: list[Zone],
         _count_numa(k, pfn, zonelist, nodemask)
         if gfp & __GFP_ZERO:
             k.frames.zero(pfn)
-        k.trace("mm_page_alloc", pfn=pfn, nid=k.pfn_to_nid(pfn))
+        if k.tracing:
+            k.trace("mm_page_alloc", pfn=pfn, nid=k.pfn_to_nid(pfn))
     return pfn
 
 
@@ -207,4 +208,5 @@ def free_hot_cold_page(k: Kernel, pfn: int) -> None:
     zone.free_stack[zone.free_top] = pfn
     zone.free_top += 1
     k.zone_stat[zone.id, ZoneStat.NR_FREE_PAGES] += 1
-    k.trace("mm_page_free", pfn=pfn)
+    if k.tracing:
+        k.trace("mm_page_free", pfn=pfn)

@@ -51,7 +51,8 @@ def set_page_writeback(k: Kernel, page: int) -> int:
         if not int(k.pages.flags[page]) & F_DIRTY:
             mapping.tag_dirty[index] = False
     k.writeback_inflight.append(page)
-    k.trace("mm_writeback_start", pfn=page)
+    if k.tracing:
+        k.trace("mm_writeback_start", pfn=page)
     return 0
 
 
@@ -85,7 +86,8 @@ def end_io(k: Kernel, page: int) -> None:
         for b in page_buffers(k, page):
             k.bh.b_state[b] &= ~(BH_Async_Write | BH_Lock)
     end_page_writeback(k, page)
-    k.trace("mm_writeback_end", pfn=page)
+    if k.tracing:
+        k.trace("mm_writeback_end", pfn=page)
 
 
 def write_one_page(k: Kernel, page: int, wait: bool):  # type: ignore[no-untyped-def]

@@ -264,13 +264,15 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
             k.pages.flags[pfn] &= ~F_ANON_EXCLUSIVE
             swp_pte = pte_swp_mkexclusive(swp_pte)
         mm.set_pte(address, swp_pte)
-        k.trace("mm_swap_unmap", pfn=pfn, mm=mm.id, addr=address)
+        if k.tracing:
+            k.trace("mm_swap_unmap", pfn=pfn, mm=mm.id, addr=address)
     elif migration or anon:
         assert migration, "try_to_unmap_one: anon page without swap cache needs migration"
         entry = make_migration_entry(pfn, pte_write(pteval))
         mm.set_pte(address, swp_entry_to_pte(entry))
-        k.trace("mm_migrate_unmap", pfn=pfn, mm=mm.id, addr=address,
-                entry="write" if pte_write(pteval) else "read")
+        if k.tracing:
+            k.trace("mm_migrate_unmap", pfn=pfn, mm=mm.id, addr=address,
+                    entry="write" if pte_write(pteval) else "read")
     else:
         mm.file_rss -= 1
     page_remove_rmap(k, pfn, vma)

@@ -198,7 +198,8 @@ def __pagevec_lru_add(k: Kernel, cpu: int, which: int) -> None:
     for pfn in pfns:
         put_page(k, pfn)
     if pfns:
-        k.trace("mm_lru_drain", cpu=cpu, list="active" if active else "inactive", nr=len(pfns))
+        if k.tracing:
+            k.trace("mm_lru_drain", cpu=cpu, list="active" if active else "inactive", nr=len(pfns))
 
 
 def lru_add_drain_cpu(k: Kernel, cpu: int) -> None:
