@@ -62,7 +62,7 @@ from pagemig.mm.page_alloc import (
     setup_per_zone_pages_min,
 )
 from pagemig.mm.page_flags import F_LOCKED, F_RESERVED, F_SWAPCACHE, decode_page_flags
-from pagemig.mm.page_writeback import complete_writeback, end_io
+from pagemig.mm.page_writeback import WritebackQueue, complete_writeback, end_io
 from pagemig.mm.physmem import FrameStore
 from pagemig.mm.profiles import get_profile
 from pagemig.mm.shmem import shmem_aops, shmem_file_setup
@@ -154,7 +154,7 @@ class Kernel:
         self.shmem_aops = shmem_aops()
         self.ext2_aops = ext2_aops(self.profile.has("ext4"))
         self.bh = BufferHeads()
-        self.writeback_inflight: list[int] = []
+        self.writeback_inflight = WritebackQueue()
         self.hugetlb_pool: dict[int, list[np.ndarray]] = {}  # 6.1 per-node pools (mm/hugetlb.py)
         self.thp_enabled = "never"  # the oracle boots with transparent_hugepage=never
         self.hold_writeback = False  # keep started writeback in flight (tests look at it)
