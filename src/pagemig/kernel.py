@@ -224,6 +224,10 @@ class Kernel:
         for zone in self.zones:
             setup_free_area(self, zone, {p for p in reserved if zone.start_pfn <= p < zone.end_pfn})
         setup_per_zone_pages_min(self)
+        # totalram_pages: PG_reserved is set here only and no reserved frame is ever freed
+        # (free_hot_cold_page() refuses one), so the count is fixed from boot on (huge
+        # pages stay counted, as in the kernel); validate() checks it.
+        self._totalram_pages = int(self.pages.nr_pages - len(reserved))
         # empty_zero_page lives in the kernel image's bss.
         self.zero_page_pfn = KERNEL_START_PFN + KERNEL_IMAGE_PAGES - 1
 
@@ -303,8 +307,8 @@ class Kernel:
         return [n.nid for n in self.nodes if n.has_memory]
 
     def totalram_pages(self) -> int:
-        """Model of totalram_pages: every frame that is not reserved."""
-        return int(self.pages.nr_pages - np.count_nonzero(self.pages.flags & F_RESERVED))
+        """Model of totalram_pages: every frame that is not reserved (counted at boot)."""
+        return self._totalram_pages
 
     def nr_free_pages(self) -> int:
         """Free pages in all zones."""
