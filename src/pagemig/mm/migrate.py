@@ -50,6 +50,7 @@ from pagemig.mm.memcontrol import (
 from pagemig.mm.memory import FOLL_DUMP, FOLL_GET, follow_page, vma_page_prot
 from pagemig.mm.mempolicy import MAX_NUMNODES, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, vma_migratable
 from pagemig.mm.mm_types import (
+    PAGE_SHIFT,
     PageList,
     VmArea,
     mapping_id,
@@ -223,7 +224,16 @@ def remove_anon_migration_ptes(k: Kernel, old: int, new: int) -> None:
     anon_vma = k.anon_vmas.get(mapping_id(mapping))
     if anon_vma is None:
         return
+    # page_address_in_vma()'s pgoff: remove_migration_pte() may set the index of ``new``
+    # again (page_add_anon_rmap()), always to this value.
+    index = k.pages.index.item(new)
     for vma in list(anon_vma.vmas):
+        # A vma that does not cover the page's index is one where remove_migration_pte()
+        # finds no address and does nothing (move_pages(2)'s argument arrays share the
+        # caller's anon_vma, for one): pass it over here.
+        address = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+        if address < vma.vm_start or address >= vma.vm_end:
+            continue
         remove_migration_pte(k, vma, old, new)
 
 

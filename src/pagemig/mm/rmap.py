@@ -288,7 +288,14 @@ def try_to_unmap_anon(k: Kernel, pfn: int, migration: bool) -> int:
     av = k.anon_vmas.get(mapping_id(mapping))
     if av is None:
         return SWAP_AGAIN
+    index = k.pages.index.item(pfn)  # vma_address()'s pgoff; try_to_unmap_one() keeps it
     for vma in list(av.vmas):
+        # A vma that does not cover the page's index is one where try_to_unmap_one() finds
+        # no address and does nothing (move_pages(2)'s argument arrays share the caller's
+        # anon_vma, for one): pass it over here.
+        address = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+        if address < vma.vm_start or address >= vma.vm_end:
+            continue
         try_to_unmap_one(k, pfn, vma, migration)
         if int(k.pages.mapcount[pfn]) == 0:
             break
