@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,13 +38,13 @@ from pagemig.mm.filemap import (
 from pagemig.mm.filemap import __set_page_dirty_nobuffers as set_page_dirty_nobuffers
 from pagemig.mm.memcontrol import ROOT_MEM_CGROUP, MemCgroup
 from pagemig.mm.mm_types import (
+    PAGE_MAPPING_ANON,
     PAGE_SHIFT,
     PAGE_SIZE,
     AnonVma,
     MmStruct,
     PageArrays,
     mapping_id,
-    mapping_is_anon,
 )
 from pagemig.mm.mmap import (
     MAP_ANONYMOUS,
@@ -261,30 +262,32 @@ class Kernel:
 
     def page_zone(self, pfn: int) -> Zone:
         """Model of page_zone()."""
-        return self.zone_index.zone_of(pfn)
+        zi = self.zone_index  # ZoneIndex.zone_of(), inline: it is called a few times a page
+        return zi.zones[bisect_right(zi.starts, pfn) - 1]
 
     def pfn_to_nid(self, pfn: int) -> int:
         """Model of page_to_nid()."""
-        return self.zone_index.zone_of(pfn).nid
+        zi = self.zone_index
+        return zi.zones[bisect_right(zi.starts, pfn) - 1].nid
 
     def page_mapping(self, pfn: int) -> AddressSpace | None:
         """Model of page_mapping(): swapper_space for swap cache, None for anon pages."""
-        if int(self.pages.flags[pfn]) & F_SWAPCACHE:
+        if self.pages.flags.item(pfn) & F_SWAPCACHE:
             return self.swapper_space
-        mapping = int(self.pages.mapping[pfn])
-        if mapping == 0 or mapping_is_anon(mapping):
+        mapping = self.pages.mapping.item(pfn)
+        if mapping == 0 or mapping & PAGE_MAPPING_ANON:
             return None
         return self.address_spaces[mapping_id(mapping)]
 
     def page_index(self, pfn: int) -> int:
         """Model of page_index(): the swap entry for swap-cache pages, else ``index``."""
-        if int(self.pages.flags[pfn]) & F_SWAPCACHE:
-            return int(self.pages.private[pfn])
-        return int(self.pages.index[pfn])
+        if self.pages.flags.item(pfn) & F_SWAPCACHE:
+            return self.pages.private.item(pfn)
+        return self.pages.index.item(pfn)
 
     def PageLocked(self, pfn: int) -> bool:  # noqa: N802 - the kernel's name
         """Model of PageLocked()."""
-        return bool(int(self.pages.flags[pfn]) & F_LOCKED)
+        return bool(self.pages.flags.item(pfn) & F_LOCKED)
 
     def current_cpu(self) -> int:
         """The CPU the current task runs on (smp_processor_id())."""

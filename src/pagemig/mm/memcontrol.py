@@ -49,8 +49,8 @@ import numpy as np
 from pagemig.mm.mm_types import (
     MEMCG_KIND_CACHE,
     MEMCG_KIND_MAPPED,
+    PAGE_MAPPING_ANON,
     PAGE_SHIFT,
-    mapping_is_anon,
 )
 from pagemig.mm.page_alloc import __GFP_WAIT, GFP_KERNEL
 from pagemig.sched import TASK_RUNNING
@@ -228,7 +228,7 @@ def _record(cg_id: int, kind: int) -> int:
 
 def page_cgroup_of(k: Kernel, pfn: int) -> tuple[int, int] | None:
     """The (cgroup id, kind) record of a page, or None (page_get_page_cgroup())."""
-    rec = int(k.pages.memcg[pfn])
+    rec = k.pages.memcg.item(pfn)
     if rec == 0:
         return None
     return rec >> 1, rec & 1
@@ -264,7 +264,7 @@ def mem_cgroup_charge_common(k: Kernel, pfn: int, cg_id: int, gfp: int, ctype: i
             mem_cgroup_out_of_memory(k, cg, gfp)
             return _charge_failed(k, cg, pfn)
         retries -= 1
-    if int(k.pages.memcg[pfn]) != 0:
+    if k.pages.memcg.item(pfn) != 0:
         res_counter_uncharge(cg)
         return 0
     k.pages.memcg[pfn] = _record(cg_id, ctype)
@@ -284,8 +284,8 @@ def mem_cgroup_charge(k: Kernel, pfn: int, mm: MmStruct | None, gfp: int) -> int
     A no-op for a page that is already mapped or is a file page.  Returns 0 or -ENOMEM.
     """
     p = k.pages
-    mapping = int(p.mapping[pfn])
-    if int(p.mapcount[pfn]) > 0 or (mapping and not mapping_is_anon(mapping)):
+    mapping = p.mapping.item(pfn)
+    if p.mapcount.item(pfn) > 0 or (mapping and not mapping & PAGE_MAPPING_ANON):
         return 0
     return mem_cgroup_charge_common(k, pfn, _mm_cgroup(k, mm), gfp, MEM_CGROUP_CHARGE_TYPE_MAPPED)
 
@@ -308,7 +308,7 @@ def __mem_cgroup_uncharge_common(k: Kernel, pfn: int, ctype: int | None) -> None
         return
     cg_id, kind = rec
     if ctype == MEM_CGROUP_CHARGE_TYPE_MAPPED and (
-        kind == MEMCG_KIND_CACHE or int(k.pages.mapcount[pfn]) > 0
+        kind == MEMCG_KIND_CACHE or k.pages.mapcount.item(pfn) > 0
     ):
         return
     k.pages.memcg[pfn] = 0
@@ -345,10 +345,10 @@ def mem_cgroup_end_migration(k: Kernel, new: int) -> None:
     ``new`` without a mapping (the migration failed or never happened) loses its record;
     an anon ``new`` loses it only if no pte maps it; a file page keeps it.
     """
-    mapping = int(k.pages.mapping[new])
+    mapping = k.pages.mapping.item(new)
     if mapping == 0:
         __mem_cgroup_uncharge_common(k, new, None)
-    elif mapping_is_anon(mapping):
+    elif mapping & PAGE_MAPPING_ANON:
         mem_cgroup_uncharge_page(k, new)
 
 

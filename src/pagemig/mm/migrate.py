@@ -22,6 +22,7 @@ Simplifications:
 from __future__ import annotations
 
 import errno
+from bisect import bisect_left
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from pagemig.mm.memcontrol import (
 from pagemig.mm.memory import FOLL_DUMP, FOLL_GET, follow_page, vma_page_prot
 from pagemig.mm.mempolicy import MAX_NUMNODES, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, vma_migratable
 from pagemig.mm.mm_types import (
+    PAGE_MAPPING_ANON,
     PAGE_SHIFT,
     PageList,
     VmArea,
@@ -131,11 +133,12 @@ def isolate_lru_page(k: Kernel, page: int, pagelist: PageList) -> int:
     kept) or -EBUSY (not on an LRU list: in a pagevec, already isolated, being freed).
     """
     ret = -errno.EBUSY
-    if int(k.pages.flags[page]) & F_LRU:
+    flags = k.pages.flags
+    if flags.item(page) & F_LRU:
         # Under zone->lru_lock: re-check PG_lru and take the isolation reference.
-        if int(k.pages.flags[page]) & F_LRU and get_page_unless_zero(k, page):
+        if flags.item(page) & F_LRU and get_page_unless_zero(k, page):
             ret = 0
-            k.pages.flags[page] &= ~F_LRU
+            flags[page] = flags.item(page) & ~F_LRU
             del_page_from_list_keep_active(k, page)
             pagelist.list_add_tail(page)
     if k.tracing:
@@ -151,9 +154,10 @@ def migrate_prep(k: Kernel) -> int:
 
 def move_to_lru(k: Kernel, page: int) -> None:
     """Model of move_to_lru(): back to the LRU through a pagevec, dropping our reference."""
-    if int(k.pages.flags[page]) & F_ACTIVE:
+    flags = k.pages.flags.item(page)
+    if flags & F_ACTIVE:
         # lru_cache_add_active() wants PG_active clear; the drain sets it again.
-        k.pages.flags[page] &= ~F_ACTIVE
+        k.pages.flags[page] = flags & ~F_ACTIVE
         lru_cache_add_active(k, page)
     else:
         lru_cache_add(k, page)
@@ -199,7 +203,7 @@ def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
     if is_write_migration_entry(entry):
         pte = pte_mkwrite(pte)
     mm.set_pte(addr, pte)
-    if mapping_is_anon(int(k.pages.mapping[new])):
+    if k.pages.mapping.item(new) & PAGE_MAPPING_ANON:
         page_add_anon_rmap(k, new, vma, addr)
     else:
         page_add_file_rmap(k, new, vma)
@@ -218,7 +222,7 @@ def remove_file_migration_ptes(k: Kernel, old: int, new: int) -> None:
 
 def remove_anon_migration_ptes(k: Kernel, old: int, new: int) -> None:
     """Model of remove_anon_migration_ptes(): restore through the page's anon_vma."""
-    mapping = int(k.pages.mapping[new])
+    mapping = k.pages.mapping.item(new)
     if not mapping or not mapping_is_anon(mapping):
         return
     anon_vma = k.anon_vmas.get(mapping_id(mapping))
@@ -239,7 +243,7 @@ def remove_anon_migration_ptes(k: Kernel, old: int, new: int) -> None:
 
 def remove_migration_ptes(k: Kernel, old: int, new: int) -> None:
     """Model of remove_migration_ptes(): (old, new) after success, (old, old) to undo."""
-    if mapping_is_anon(int(k.pages.mapping[new])):
+    if k.pages.mapping.item(new) & PAGE_MAPPING_ANON:
         remove_anon_migration_ptes(k, old, new)
     else:
         remove_file_migration_ptes(k, old, new)
@@ -291,10 +295,11 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
     swap-cache page) or 3 (with buffers); anything else is -EAGAIN.  Returns 0 or -EAGAIN.
     """
     if mapping is None:
-        rc = 0 if int(k.pages.count[page]) == 1 else -errno.EAGAIN
+        count = k.pages.count.item(page)
+        rc = 0 if count == 1 else -errno.EAGAIN
         if k.tracing:
-            k.trace("mm_migrate_move_mapping", old=page, new=newpage,
-                    count=int(k.pages.count[page]), expected=1, rc=rc)
+            k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count,
+                    expected=1, rc=rc)
         return rc
     index = k.page_index(page)
     expected = 2 + (1 if int(k.pages.flags[page]) & F_PRIVATE else 0)
@@ -333,14 +338,17 @@ def migrate_page_copy(k: Kernel, newpage: int, page: int) -> None:
     """Model of migrate_page_copy(): contents, the listed flags, the dirty state; clear old."""
     if k.copy_enabled:
         k.frames.copy(newpage, page)
-    k.pages.flags[newpage] |= int(k.pages.flags[page]) & _COPIED_FLAGS
-    if int(k.pages.flags[page]) & F_DIRTY:
+    p = k.pages
+    flags = p.flags
+    old_flags = flags.item(page)
+    flags[newpage] = flags.item(newpage) | (old_flags & _COPIED_FLAGS)
+    if old_flags & F_DIRTY:
         clear_page_dirty_for_io(k, page)
         __set_page_dirty_nobuffers(k, newpage)
-    k.pages.flags[page] &= ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE | F_UNEVICTABLE)
-    k.pages.private[page] = 0
-    k.pages.mapping[page] = 0
-    if int(k.pages.flags[newpage]) & F_WRITEBACK:
+    flags[page] = flags.item(page) & ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE | F_UNEVICTABLE)
+    p.private[page] = 0
+    p.mapping[page] = 0
+    if flags.item(newpage) & F_WRITEBACK:
         end_page_writeback(k, newpage)
     if k.tracing:
         k.trace("mm_migrate_copy", old=page, new=newpage)
@@ -354,7 +362,7 @@ def fail_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, pag
 
 def migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, page: int) -> Gen:
     """Model of migrate_page(): move the mapping, then copy; 0 or -EAGAIN.  Pages locked."""
-    assert not int(k.pages.flags[page]) & F_WRITEBACK, "migrate_page: page under writeback"
+    assert not k.pages.flags.item(page) & F_WRITEBACK, "migrate_page: page under writeback"
     rc = migrate_page_move_mapping(k, mapping, newpage, page)
     if rc:
         return rc
@@ -446,8 +454,9 @@ def move_to_new_page(k: Kernel, newpage: int, page: int) -> Gen:
     """
     if not trylock_page(k, newpage):
         raise AssertionError("move_to_new_page: new page already locked (BUG)")
-    k.pages.index[newpage] = k.pages.index[page]
-    k.pages.mapping[newpage] = k.pages.mapping[page]
+    p = k.pages
+    p.index[newpage] = p.index.item(page)
+    p.mapping[newpage] = p.mapping.item(page)
     mapping = k.page_mapping(page)
     if mapping is None:
         rc = yield from migrate_page(k, None, newpage, page)
@@ -482,7 +491,7 @@ def unmap_and_move(k: Kernel, get_new_page: NewPageFn, private: Any, page: int, 
     if k.tracing:
         k.trace("mm_migrate_new_page", old=page, new=newpage, nid=k.pfn_to_nid(newpage))
     why = ""
-    if int(k.pages.count[page]) == 1:
+    if k.pages.count.item(page) == 1:
         why = "freed under us"
     else:
         charge = mem_cgroup_prepare_migration(k, page, newpage)
@@ -511,20 +520,20 @@ def _lock_unmap_move(k: Kernel, newpage: int, page: int, force: bool,
         if not force:
             return rc, "page locked (not forced)"
         yield from lock_page(k, page)
-    locked_wb = int(k.pages.flags[page]) & F_WRITEBACK
+    locked_wb = k.pages.flags.item(page) & F_WRITEBACK
     if locked_wb and not force:
         why = "under writeback (not forced)"
     else:
         if locked_wb:
             yield from wait_on_page_writeback(k, page)
         # PageAnon: the RCU read section keeps the anon_vma alive once mapcount reaches 0.
-        if not int(k.pages.mapping[page]):
-            if int(k.pages.flags[page]) & F_PRIVATE:
+        if not k.pages.mapping.item(page):
+            if k.pages.flags.item(page) & F_PRIVATE:
                 try_to_free_buffers(k, page)  # an orphan's buffers (not an anon page)
             why = "no mapping"
         else:
             try_to_unmap(k, page, True)
-            if not int(k.pages.mapcount[page]):
+            if not k.pages.mapcount.item(page):
                 rc = yield from move_to_new_page(k, newpage, page)
                 why = "move_mapping refused (extra references)" if rc == -errno.EAGAIN else ""
             else:
@@ -610,7 +619,7 @@ class PageToNode:
         self.node = np.zeros(n + 1, np.int64)
         self.status = np.zeros(n + 1, np.int64)
         self.node[n] = MAX_NUMNODES
-        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._sorted: tuple[list[int], list[int]] | None = None
 
     def first_entry_of(self, page: int) -> int | None:
         """The first entry (before the end marker) whose recorded page is ``page``.
@@ -620,11 +629,11 @@ class PageToNode:
         """
         if self._sorted is None:
             order = np.argsort(self.page[: self.n], kind="stable")
-            self._sorted = (self.page[: self.n][order], order)
+            self._sorted = (self.page[: self.n][order].tolist(), order.tolist())
         keys, order = self._sorted
-        i = int(np.searchsorted(keys, page, side="left"))
-        if i < len(keys) and int(keys[i]) == page:
-            return int(order[i])
+        i = bisect_left(keys, page)
+        if i < len(keys) and keys[i] == page:
+            return order[i]
         return None
 
 
@@ -637,7 +646,7 @@ def new_page_node(k: Kernel, p: int, private: PageToNode) -> tuple[int | None, i
     i = private.first_entry_of(p)
     if i is None:
         return None, None
-    nid = int(private.node[i])
+    nid = private.node.item(i)
     return alloc_pages_node(k, nid, GFP_HIGHUSER_MOVABLE | GFP_THISNODE), i
 
 
@@ -659,16 +668,16 @@ def _move_pages_entry(k: Kernel, mm: MmStruct, pm: PageToNode, i: int, migrate_a
                       pagelist: PageList) -> int:
     # The status of one entry, in do_move_pages()'s check order.
     pm.page[i] = k.zero_page_pfn
-    page = _lookup_page(k, mm, int(pm.addr[i]), True)
+    page = _lookup_page(k, mm, pm.addr.item(i), True)
     if page < 0:
         return page
-    if int(k.pages.flags[page]) & F_RESERVED:
+    if k.pages.flags.item(page) & F_RESERVED:
         err = -errno.ENOENT
     else:
         pm.page[i] = page
         err = k.pfn_to_nid(page)
-        if err != int(pm.node[i]):
-            if int(k.pages.mapcount[page]) > 1 and not migrate_all:
+        if err != pm.node.item(i):
+            if k.pages.mapcount.item(page) > 1 and not migrate_all:
                 err = -errno.EACCES
             else:
                 err = isolate_lru_page(k, page, pagelist)
