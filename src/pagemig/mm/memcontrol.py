@@ -100,13 +100,14 @@ def res_counter_charge(cg: MemCgroup) -> int:
         cg.failcnt += 1
         return -errno.ENOMEM
     cg.usage += 1
-    cg.max_usage = max(cg.max_usage, cg.usage)
+    if cg.usage > cg.max_usage:
+        cg.max_usage = cg.usage
     return 0
 
 
 def res_counter_uncharge(cg: MemCgroup) -> None:
     """Model of res_counter_uncharge() of one page (the kernel warns and stops at 0)."""
-    cg.usage = max(cg.usage - 1, 0)
+    cg.usage = cg.usage - 1 if cg.usage > 0 else 0
 
 
 def res_counter_check_under_limit(cg: MemCgroup) -> bool:

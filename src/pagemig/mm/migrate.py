@@ -216,7 +216,7 @@ def remove_file_migration_ptes(k: Kernel, old: int, new: int) -> None:
     mapping = k.page_mapping(new)
     if mapping is None:
         return
-    for vma in vma_prio_tree_foreach(mapping, int(k.pages.index[new])):
+    for vma in vma_prio_tree_foreach(mapping, k.pages.index.item(new)):
         remove_migration_pte(k, vma, old, new)
 
 
@@ -275,7 +275,7 @@ def migration_entry_wait(k: Kernel, mm: MmStruct, address: int) -> Gen:
 
 def page_freeze_refs(k: Kernel, page: int, count: int) -> bool:
     """Model of page_freeze_refs(): replace a count of exactly ``count`` with 0."""
-    if int(k.pages.count[page]) != count:
+    if k.pages.count.item(page) != count:
         return False
     k.pages.count[page] = 0
     return True
@@ -283,7 +283,7 @@ def page_freeze_refs(k: Kernel, page: int, count: int) -> bool:
 
 def page_unfreeze_refs(k: Kernel, page: int, count: int) -> None:
     """Model of page_unfreeze_refs(): set the count back to ``count``."""
-    assert int(k.pages.count[page]) == 0
+    assert k.pages.count.item(page) == 0
     k.pages.count[page] = count
 
 
@@ -302,8 +302,9 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
                     expected=1, rc=rc)
         return rc
     index = k.page_index(page)
-    expected = 2 + (1 if int(k.pages.flags[page]) & F_PRIVATE else 0)
-    count = int(k.pages.count[page])
+    p = k.pages
+    expected = 2 + (1 if p.flags.item(page) & F_PRIVATE else 0)
+    count = p.count.item(page)
     if count != expected or mapping.slot(index) != page:
         if k.tracing:
             k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count,
@@ -312,15 +313,15 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
     if not page_freeze_refs(k, page, expected):
         return -errno.EAGAIN
     get_page(k, newpage)  # the cache reference
-    if int(k.pages.flags[page]) & F_SWAPCACHE:
-        k.pages.flags[newpage] |= F_SWAPCACHE
-        k.pages.private[newpage] = k.pages.private[page]
+    if p.flags.item(page) & F_SWAPCACHE:
+        p.flags[newpage] = p.flags.item(newpage) | F_SWAPCACHE
+        p.private[newpage] = p.private.item(page)
     mapping.page_tree[index] = newpage
     page_unfreeze_refs(k, page, expected)
-    k.pages.count[page] -= 1  # __put_page(): the cache reference; never the last one
+    p.count[page] = p.count.item(page) - 1  # __put_page(): the cache reference, never the last
     k.zone_stat[k.page_zone(page).id, ZoneStat.NR_FILE_PAGES] -= 1
     k.zone_stat[k.page_zone(newpage).id, ZoneStat.NR_FILE_PAGES] += 1
-    if not int(k.pages.flags[newpage]) & F_SWAPCACHE:
+    if not p.flags.item(newpage) & F_SWAPCACHE:
         mem_cgroup_uncharge_cache_page(k, page)
     if k.tracing:
         k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count, expected=expected,

@@ -182,8 +182,10 @@ def page_add_file_rmap(k: Kernel, pfn: int, vma: VmArea | None = None) -> None:
 
     Linux 6.1: a VM_LOCKED ``vma`` mlocks the page.
     """
-    k.pages.mapcount[pfn] += 1
-    if int(k.pages.mapcount[pfn]) == 1:
+    mapcount = k.pages.mapcount
+    n = mapcount.item(pfn) + 1
+    mapcount[pfn] = n
+    if n == 1:
         k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_MAPPED] += 1
     if vma is not None:
         _mlock_vma_page(k, pfn, vma)

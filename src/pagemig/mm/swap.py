@@ -80,12 +80,14 @@ def __page_cache_release(k: Kernel, pfn: int) -> None:
     Linux 6.1 (__folio_clear_lru_flags() and the mlock check): PG_unevictable goes with
     the list, and a page still PG_mlocked is cleared and uncounted (NR_MLOCK).
     """
-    if int(k.pages.flags[pfn]) & F_LRU:
-        k.pages.flags[pfn] &= ~F_LRU
+    flags = k.pages.flags
+    if flags.item(pfn) & F_LRU:
+        flags[pfn] = flags.item(pfn) & ~F_LRU
         del_page_from_lru(k, pfn)
-        k.pages.flags[pfn] &= ~F_UNEVICTABLE
-    if int(k.pages.flags[pfn]) & F_MLOCKED:
-        k.pages.flags[pfn] &= ~F_MLOCKED
+        flags[pfn] = flags.item(pfn) & ~F_UNEVICTABLE
+    f = flags.item(pfn)
+    if f & F_MLOCKED:
+        flags[pfn] = f & ~F_MLOCKED
         k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_MLOCK] -= 1
 
 
@@ -142,7 +144,7 @@ def add_page_to_lru(k: Kernel, pfn: int, active: bool) -> None:
 def del_page_from_lru(k: Kernel, pfn: int) -> None:
     """Model of del_page_from_lru(): unlink from its zone list; PG_active is cleared."""
     del_page_from_list_keep_active(k, pfn)
-    k.pages.flags[pfn] &= ~F_ACTIVE
+    k.pages.flags[pfn] = k.pages.flags.item(pfn) & ~F_ACTIVE
 
 
 def del_page_from_list_keep_active(k: Kernel, pfn: int) -> None:
