@@ -41,7 +41,7 @@ from pagemig.mm.mmap import (
     PROT_WRITE,
 )
 from pagemig.mm.mmzone import ZoneStat
-from pagemig.mm.page_flags import F_ACTIVE, F_LOCKED, F_LRU, F_REFERENCED
+from pagemig.mm.page_flags import F_ACTIVE, F_LOCKED, F_LRU, F_REFERENCED, F_RESERVED
 from pagemig.mm.swap import lru_add_drain_all
 from pagemig.mm.swapops import make_migration_entry, pte_mkwrite, swp_entry_to_pte
 from pagemig.sched import Task
@@ -418,6 +418,16 @@ def test_counters_zone_stat_off_by_one(busy: Busy, item: ZoneStat, delta: int) -
     k.zone_stat[zone.id, item] += delta
     expect_violation(k, f"zone {zone.nid}/{zone.name}: {item.name} is {have + delta}, "
                         f"counts {have}")
+
+
+def test_counters_totalram_off_from_the_reserved_frames(busy: Busy) -> None:
+    """A frame marked PG_reserved after boot leaves totalram_pages one too high: reported."""
+    k = busy.k
+    validate(k)
+    total = k.totalram_pages()
+    pfn = busy.pfn("anon", COW0)
+    k.pages.flags[pfn] |= F_RESERVED
+    expect_violation(k, f"totalram_pages is {total}, but {total - 1} frames are not reserved")
 
 
 # check_references

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,13 +38,13 @@ from pagemig.mm.filemap import (
 from pagemig.mm.filemap import __set_page_dirty_nobuffers as set_page_dirty_nobuffers
 from pagemig.mm.memcontrol import ROOT_MEM_CGROUP, MemCgroup
 from pagemig.mm.mm_types import (
+    PAGE_MAPPING_ANON,
     PAGE_SHIFT,
     PAGE_SIZE,
     AnonVma,
     MmStruct,
     PageArrays,
     mapping_id,
-    mapping_is_anon,
 )
 from pagemig.mm.mmap import (
     MAP_ANONYMOUS,
@@ -62,7 +63,7 @@ from pagemig.mm.page_alloc import (
     setup_per_zone_pages_min,
 )
 from pagemig.mm.page_flags import F_LOCKED, F_RESERVED, F_SWAPCACHE, decode_page_flags
-from pagemig.mm.page_writeback import complete_writeback, end_io
+from pagemig.mm.page_writeback import WritebackQueue, complete_writeback, end_io
 from pagemig.mm.physmem import CONTENTS_MODES, ContentsModeError, MiB, make_frame_store
 from pagemig.mm.profiles import get_profile
 from pagemig.mm.shmem import shmem_aops, shmem_file_setup
@@ -147,8 +148,10 @@ class Kernel:
         self.contents = contents
         self.profile = get_profile(profile)
         self.rng = np.random.default_rng(seed)
-        self.trace_log: list[tuple[str, dict[str, Any]]] | None = None
-        self.trace_sink: Callable[[str, dict[str, Any]], None] | None = None
+        # Setting either of these keeps ``tracing`` up to date (see the properties below).
+        self._trace_log: list[tuple[str, dict[str, Any]]] | None = None
+        self._trace_sink: Callable[[str, dict[str, Any]], None] | None = None
+        self.tracing = False  # is anything recording events?  Callers test it before trace()
         self.copy_enabled = True
         self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
@@ -169,7 +172,7 @@ class Kernel:
         self.shmem_aops = shmem_aops()
         self.ext2_aops = ext2_aops(self.profile.has("ext4"))
         self.bh = BufferHeads()
-        self.writeback_inflight: list[int] = []
+        self.writeback_inflight = WritebackQueue()
         self.hugetlb_pool: dict[int, list[np.ndarray]] = {}  # 6.1 per-node pools (mm/hugetlb.py)
         self.thp_enabled = "never"  # the oracle boots with transparent_hugepage=never
         self.hold_writeback = False  # keep started writeback in flight (tests look at it)
@@ -241,6 +244,10 @@ class Kernel:
         for zone in self.zones:
             setup_free_area(self, zone, {p for p in reserved if zone.start_pfn <= p < zone.end_pfn})
         setup_per_zone_pages_min(self)
+        # totalram_pages: PG_reserved is set here only and no reserved frame is ever freed
+        # (free_hot_cold_page() refuses one), so the count is fixed from boot on (huge
+        # pages stay counted, as in the kernel); validate() checks it.
+        self._totalram_pages = int(self.pages.nr_pages - len(reserved))
         # empty_zero_page lives in the kernel image's bss.
         self.zero_page_pfn = KERNEL_START_PFN + KERNEL_IMAGE_PAGES - 1
 
@@ -274,30 +281,32 @@ class Kernel:
 
     def page_zone(self, pfn: int) -> Zone:
         """Model of page_zone()."""
-        return self.zone_index.zone_of(pfn)
+        zi = self.zone_index  # ZoneIndex.zone_of(), inline: it is called a few times a page
+        return zi.zones[bisect_right(zi.starts, pfn) - 1]
 
     def pfn_to_nid(self, pfn: int) -> int:
         """Model of page_to_nid()."""
-        return self.zone_index.zone_of(pfn).nid
+        zi = self.zone_index
+        return zi.zones[bisect_right(zi.starts, pfn) - 1].nid
 
     def page_mapping(self, pfn: int) -> AddressSpace | None:
         """Model of page_mapping(): swapper_space for swap cache, None for anon pages."""
-        if int(self.pages.flags[pfn]) & F_SWAPCACHE:
+        if self.pages.flags.item(pfn) & F_SWAPCACHE:
             return self.swapper_space
-        mapping = int(self.pages.mapping[pfn])
-        if mapping == 0 or mapping_is_anon(mapping):
+        mapping = self.pages.mapping.item(pfn)
+        if mapping == 0 or mapping & PAGE_MAPPING_ANON:
             return None
         return self.address_spaces[mapping_id(mapping)]
 
     def page_index(self, pfn: int) -> int:
         """Model of page_index(): the swap entry for swap-cache pages, else ``index``."""
-        if int(self.pages.flags[pfn]) & F_SWAPCACHE:
-            return int(self.pages.private[pfn])
-        return int(self.pages.index[pfn])
+        if self.pages.flags.item(pfn) & F_SWAPCACHE:
+            return self.pages.private.item(pfn)
+        return self.pages.index.item(pfn)
 
     def PageLocked(self, pfn: int) -> bool:  # noqa: N802 - the kernel's name
         """Model of PageLocked()."""
-        return bool(int(self.pages.flags[pfn]) & F_LOCKED)
+        return bool(self.pages.flags.item(pfn) & F_LOCKED)
 
     def current_cpu(self) -> int:
         """The CPU the current task runs on (smp_processor_id())."""
@@ -320,8 +329,8 @@ class Kernel:
         return [n.nid for n in self.nodes if n.has_memory]
 
     def totalram_pages(self) -> int:
-        """Model of totalram_pages: every frame that is not reserved."""
-        return int(self.pages.nr_pages - np.count_nonzero(self.pages.flags & F_RESERVED))
+        """Model of totalram_pages: every frame that is not reserved (counted at boot)."""
+        return self._totalram_pages
 
     def nr_free_pages(self) -> int:
         """Free pages in all zones."""
@@ -373,7 +382,8 @@ class Kernel:
 
     def _resolve_wait(self, wait: Wait) -> None:
         # One actor: whoever holds the page lock or started the writeback finishes now.
-        self.trace("sched_wait", what=wait.what, pfn=wait.pfn)
+        if self.tracing:
+            self.trace("sched_wait", what=wait.what, pfn=wait.pfn)
         if wait.what == "page_locked":
             unlock_page(self, wait.pfn)
         elif wait.what == "page_writeback":
@@ -385,12 +395,36 @@ class Kernel:
         else:
             raise AssertionError(f"unknown wait {wait}")
 
+    @property
+    def trace_log(self) -> list[tuple[str, dict[str, Any]]] | None:
+        """The list events are appended to, or None."""
+        return self._trace_log
+
+    @trace_log.setter
+    def trace_log(self, log: list[tuple[str, dict[str, Any]]] | None) -> None:
+        self._trace_log = log
+        self.tracing = log is not None or self._trace_sink is not None
+
+    @property
+    def trace_sink(self) -> Callable[[str, dict[str, Any]], None] | None:
+        """A function called with each event, or None."""
+        return self._trace_sink
+
+    @trace_sink.setter
+    def trace_sink(self, sink: Callable[[str, dict[str, Any]], None] | None) -> None:
+        self._trace_sink = sink
+        self.tracing = self._trace_log is not None or sink is not None
+
     def trace(self, event: str, **fields: Any) -> None:
-        """Record an engine event (a tracepoint) when tracing is on."""
-        if self.trace_log is not None:
-            self.trace_log.append((event, fields))
-        if self.trace_sink is not None:
-            self.trace_sink(event, fields)
+        """Record an engine event (a tracepoint) when tracing is on.
+
+        Hot paths call it only ``if k.tracing:``, so that the event's fields are not even
+        built when nothing records them.
+        """
+        if self._trace_log is not None:
+            self._trace_log.append((event, fields))
+        if self._trace_sink is not None:
+            self._trace_sink(event, fields)
 
     def start_trace(self) -> list[tuple[str, dict[str, Any]]]:
         """Start recording events; returns the list they are appended to."""

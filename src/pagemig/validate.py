@@ -230,7 +230,8 @@ def check_one_list(k: Kernel, f: _Facts) -> list[str]:
 
 
 def check_counters(k: Kernel, f: _Facts) -> list[str]:
-    """§5.3: zone counters equal what they count."""
+    """§5.3: zone counters equal what they count; totalram_pages counts the frames that are
+    not reserved."""
     p = k.pages
     errs = []
     mapped = p.mapcount > 0
@@ -256,6 +257,10 @@ def check_counters(k: Kernel, f: _Facts) -> list[str]:
             have = int(k.zone_stat[zone.id, item])
             if have != value:
                 errs.append(f"zone {zone.nid}/{zone.name}: {item.name} is {have}, counts {value}")
+    unreserved = int(p.nr_pages - np.count_nonzero(p.flags & F_RESERVED))
+    if k.totalram_pages() != unreserved:
+        errs.append(f"totalram_pages is {k.totalram_pages()}, but {unreserved} frames are "
+                    f"not reserved")
     return errs
 
 

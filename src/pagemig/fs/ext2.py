@@ -80,7 +80,8 @@ def ext2_writepage(k: Kernel, page: int, wbc: object) -> int:
         k.pages.flags[page] |= F_ERROR
         set_page_dirty(k, page)  # redirtied: the data did not reach the disk
         unlock_page(k, page)
-        k.trace("mm_writeback_error", pfn=page)
+        if k.tracing:
+            k.trace("mm_writeback_error", pfn=page)
         return -5  # -EIO
     if not int(k.pages.flags[page]) & F_PRIVATE:
         create_empty_buffers(k, page, mapping.blocksize, BH_Dirty | BH_Uptodate)

@@ -168,8 +168,9 @@ def set_page_dirty(k: Kernel, pfn: int) -> int:
         from pagemig.mm.buffer import __set_page_dirty_buffers
 
         return __set_page_dirty_buffers(k, pfn)
-    if not int(k.pages.flags[pfn]) & F_DIRTY:
-        k.pages.flags[pfn] |= F_DIRTY
+    f = k.pages.flags.item(pfn)
+    if not f & F_DIRTY:
+        k.pages.flags[pfn] = f | F_DIRTY
         return 1
     return 0
 
@@ -188,9 +189,10 @@ def __set_page_dirty_nobuffers(k: Kernel, pfn: int) -> int:
     NR_FILE_DIRTY is counted only for mappings that account dirty pages; the inode is marked
     dirty only for a file mapping (not the swap cache).
     """
-    if int(k.pages.flags[pfn]) & F_DIRTY:
+    f = k.pages.flags.item(pfn)
+    if f & F_DIRTY:
         return 0
-    k.pages.flags[pfn] |= F_DIRTY
+    k.pages.flags[pfn] = f | F_DIRTY
     mapping = k.page_mapping(pfn)
     if mapping is not None:
         index = k.page_index(pfn)
@@ -210,12 +212,13 @@ def clear_page_dirty_for_io(k: Kernel, pfn: int) -> int:
     (No ptes are left to write-protect on the migration paths that call it.)
     """
     p = k.pages
-    p.flags[pfn] &= ~F_RECLAIM
+    p.flags[pfn] = p.flags.item(pfn) & ~F_RECLAIM
     mapping = k.page_mapping(pfn)
     if mapping is not None and mapping.mapping_cap_account_dirty() and page_mkclean(k, pfn):
         set_page_dirty(k, pfn)
-    was_dirty = bool(int(p.flags[pfn]) & F_DIRTY)
-    p.flags[pfn] &= ~F_DIRTY
+    f = p.flags.item(pfn)
+    was_dirty = bool(f & F_DIRTY)
+    p.flags[pfn] = f & ~F_DIRTY
     if was_dirty and mapping is not None and mapping.mapping_cap_account_dirty():
         k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_DIRTY] -= 1
     return int(was_dirty)
@@ -386,9 +389,11 @@ def read_page(k: Kernel, mapping: AddressSpace, index: int) -> bytes | None:
 
 def trylock_page(k: Kernel, pfn: int) -> bool:
     """Model of trylock_page(): take PG_locked if it is clear."""
-    if int(k.pages.flags[pfn]) & F_LOCKED:
+    flags = k.pages.flags
+    f = flags.item(pfn)
+    if f & F_LOCKED:
         return False
-    k.pages.flags[pfn] |= F_LOCKED
+    flags[pfn] = f | F_LOCKED
     return True
 
 
@@ -398,10 +403,12 @@ def unlock_page(k: Kernel, pfn: int) -> None:
     Unlocking a page that is not locked is the double unlock of quirk Q6 (writeout()'s I/O
     error path): it is recorded in ``k.double_unlocks`` rather than crashing.
     """
-    if not int(k.pages.flags[pfn]) & F_LOCKED:
+    flags = k.pages.flags
+    f = flags.item(pfn)
+    if not f & F_LOCKED:
         k.double_unlocks.append(pfn)
         return
-    k.pages.flags[pfn] &= ~F_LOCKED
+    flags[pfn] = f & ~F_LOCKED
 
 
 def lock_page(k: Kernel, pfn: int):  # type: ignore[no-untyped-def]
@@ -474,7 +481,8 @@ def filemap_map_pages(k: Kernel, vma: VmArea, start_pgoff: int, end_pgoff: int) 
         mm.set_pte(addr, mk_pte(page, vma_page_prot(vma)))
         done += 1
     if done:
-        k.trace("mm_fault_around", mm=mm.id, start=start_pgoff, end=end_pgoff, nr=done)
+        if k.tracing:
+            k.trace("mm_fault_around", mm=mm.id, start=start_pgoff, end=end_pgoff, nr=done)
     return done
 
 

@@ -30,7 +30,8 @@ def alloc_fresh_huge_page(k: Kernel, nid: int) -> list[int] | None:
     for zone in reversed(k.nodes[nid].zones):
         if zone.free_top - HPAGE_PMD_NR > zone.pages_low:
             frames = [_take(k, zone) for _ in range(HPAGE_PMD_NR)]
-            k.trace("mm_hugetlb_alloc", nid=nid, first=frames[0])
+            if k.tracing:
+                k.trace("mm_hugetlb_alloc", nid=nid, first=frames[0])
             return frames
     return None
 

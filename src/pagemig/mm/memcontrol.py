@@ -49,8 +49,8 @@ import numpy as np
 from pagemig.mm.mm_types import (
     MEMCG_KIND_CACHE,
     MEMCG_KIND_MAPPED,
+    PAGE_MAPPING_ANON,
     PAGE_SHIFT,
-    mapping_is_anon,
 )
 from pagemig.mm.page_alloc import __GFP_WAIT, GFP_KERNEL
 from pagemig.sched import TASK_RUNNING
@@ -100,13 +100,14 @@ def res_counter_charge(cg: MemCgroup) -> int:
         cg.failcnt += 1
         return -errno.ENOMEM
     cg.usage += 1
-    cg.max_usage = max(cg.max_usage, cg.usage)
+    if cg.usage > cg.max_usage:
+        cg.max_usage = cg.usage
     return 0
 
 
 def res_counter_uncharge(cg: MemCgroup) -> None:
     """Model of res_counter_uncharge() of one page (the kernel warns and stops at 0)."""
-    cg.usage = max(cg.usage - 1, 0)
+    cg.usage = cg.usage - 1 if cg.usage > 0 else 0
 
 
 def res_counter_check_under_limit(cg: MemCgroup) -> bool:
@@ -162,7 +163,8 @@ def mem_cgroup_create(k: Kernel, limit_pages: int | None = None) -> MemCgroup:
     if limit_pages is not None:
         rc = mem_cgroup_resize_limit(k, cg, limit_pages)
         assert rc == 0
-    k.trace("mm_memcg_create", memcg=cg_id, limit=cg.limit)
+    if k.tracing:
+        k.trace("mm_memcg_create", memcg=cg_id, limit=cg.limit)
     return cg
 
 
@@ -207,14 +209,16 @@ def mem_cgroup_move_task(k: Kernel, task: Task, memcg: MemCgroup | int) -> int:
         return -errno.ESRCH
     old = task.mem_cgroup
     task.mem_cgroup = cg.id
-    k.trace("mm_memcg_move_task", pid=task.pid, memcg=cg.id, old=old)
+    if k.tracing:
+        k.trace("mm_memcg_move_task", pid=task.pid, memcg=cg.id, old=old)
     return 0
 
 
 def mem_cgroup_out_of_memory(k: Kernel, memcg: MemCgroup, gfp: int) -> None:
     """Model of mem_cgroup_out_of_memory(): counted and traced; nobody is killed."""
     memcg.oom_calls += 1
-    k.trace("mm_memcg_oom", memcg=memcg.id, usage=memcg.usage, limit=memcg.limit)
+    if k.tracing:
+        k.trace("mm_memcg_oom", memcg=memcg.id, usage=memcg.usage, limit=memcg.limit)
 
 
 # -- charge records --
@@ -225,7 +229,7 @@ def _record(cg_id: int, kind: int) -> int:
 
 def page_cgroup_of(k: Kernel, pfn: int) -> tuple[int, int] | None:
     """The (cgroup id, kind) record of a page, or None (page_get_page_cgroup())."""
-    rec = int(k.pages.memcg[pfn])
+    rec = k.pages.memcg.item(pfn)
     if rec == 0:
         return None
     return rec >> 1, rec & 1
@@ -261,7 +265,7 @@ def mem_cgroup_charge_common(k: Kernel, pfn: int, cg_id: int, gfp: int, ctype: i
             mem_cgroup_out_of_memory(k, cg, gfp)
             return _charge_failed(k, cg, pfn)
         retries -= 1
-    if int(k.pages.memcg[pfn]) != 0:
+    if k.pages.memcg.item(pfn) != 0:
         res_counter_uncharge(cg)
         return 0
     k.pages.memcg[pfn] = _record(cg_id, ctype)
@@ -269,8 +273,9 @@ def mem_cgroup_charge_common(k: Kernel, pfn: int, cg_id: int, gfp: int, ctype: i
 
 
 def _charge_failed(k: Kernel, cg: MemCgroup, pfn: int) -> int:
-    k.trace("mm_memcg_charge_fail", memcg=cg.id, pfn=pfn, usage=cg.usage, limit=cg.limit,
-            failcnt=cg.failcnt)
+    if k.tracing:
+        k.trace("mm_memcg_charge_fail", memcg=cg.id, pfn=pfn, usage=cg.usage, limit=cg.limit,
+                failcnt=cg.failcnt)
     return -errno.ENOMEM
 
 
@@ -280,8 +285,8 @@ def mem_cgroup_charge(k: Kernel, pfn: int, mm: MmStruct | None, gfp: int) -> int
     A no-op for a page that is already mapped or is a file page.  Returns 0 or -ENOMEM.
     """
     p = k.pages
-    mapping = int(p.mapping[pfn])
-    if int(p.mapcount[pfn]) > 0 or (mapping and not mapping_is_anon(mapping)):
+    mapping = p.mapping.item(pfn)
+    if p.mapcount.item(pfn) > 0 or (mapping and not mapping & PAGE_MAPPING_ANON):
         return 0
     return mem_cgroup_charge_common(k, pfn, _mm_cgroup(k, mm), gfp, MEM_CGROUP_CHARGE_TYPE_MAPPED)
 
@@ -304,7 +309,7 @@ def __mem_cgroup_uncharge_common(k: Kernel, pfn: int, ctype: int | None) -> None
         return
     cg_id, kind = rec
     if ctype == MEM_CGROUP_CHARGE_TYPE_MAPPED and (
-        kind == MEMCG_KIND_CACHE or int(k.pages.mapcount[pfn]) > 0
+        kind == MEMCG_KIND_CACHE or k.pages.mapcount.item(pfn) > 0
     ):
         return
     k.pages.memcg[pfn] = 0
@@ -341,10 +346,10 @@ def mem_cgroup_end_migration(k: Kernel, new: int) -> None:
     ``new`` without a mapping (the migration failed or never happened) loses its record;
     an anon ``new`` loses it only if no pte maps it; a file page keeps it.
     """
-    mapping = int(k.pages.mapping[new])
+    mapping = k.pages.mapping.item(new)
     if mapping == 0:
         __mem_cgroup_uncharge_common(k, new, None)
-    elif mapping_is_anon(mapping):
+    elif mapping & PAGE_MAPPING_ANON:
         mem_cgroup_uncharge_page(k, new)
 
 

@@ -286,7 +286,8 @@ def do_swap_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, pte: int,
         if k.vm_swap_full() or vma.vm_flags & VM_LOCKED:
             remove_exclusive_swap_page(k, page)
     unlock_page(k, page)  # the lookup's (or allocation's) reference is the pte's now
-    k.trace("mm_fault_swapin", mm=mm.id, addr=address, pfn=page)
+    if k.tracing:
+        k.trace("mm_fault_swapin", mm=mm.id, addr=address, pfn=page)
     if write:
         return do_wp_page(k, mm, vma, address, new_pte)
     return 0
@@ -342,12 +343,14 @@ def do_anonymous_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, write:
     """
     if not write and k.profile.has("anon_zero_page"):
         mm.set_pte(address, mk_pte(k.zero_page_pfn, vma_page_prot(vma)) | _PAGE_SPECIAL)
-        k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=k.zero_page_pfn, write=0)
+        if k.tracing:
+            k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=k.zero_page_pfn, write=0)
         return 0
     pfn = _map_new_zeroed_page(k, mm, vma, address)
     if pfn < 0:
         return -pfn
-    k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=pfn, write=int(write))
+    if k.tracing:
+        k.trace("mm_fault_anon", mm=mm.id, addr=address, pfn=pfn, write=int(write))
     return 0
 
 
@@ -463,8 +466,9 @@ def do_linear_fault(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte
         mm.file_rss += 1
         page_add_file_rmap(k, mapped, vma)
     mm.set_pte(address, entry)
-    k.trace("mm_fault_file", mm=mm.id, addr=address, pfn=mapped, write=int(write),
-            cow=int(anon))
+    if k.tracing:
+        k.trace("mm_fault_file", mm=mm.id, addr=address, pfn=mapped, write=int(write),
+                cow=int(anon))
     if anon:
         put_page(k, page)  # the reference the fault handler returned
     elif write and vma.vm_file is not None:
@@ -573,7 +577,8 @@ def do_wp_page(k: Kernel, mm: MmStruct, vma: VmArea, address: int, orig_pte: int
     lru_cache_add_active(k, new)
     page_add_new_anon_rmap(k, new, vma, address)
     page_remove_rmap(k, old, vma)
-    k.trace("mm_fault_cow", mm=mm.id, addr=address, old=old, new=new)
+    if k.tracing:
+        k.trace("mm_fault_cow", mm=mm.id, addr=address, old=old, new=new)
     put_page(k, old)  # the pte's reference
     put_page(k, old)  # ours
     return VM_FAULT_WRITE
@@ -585,7 +590,8 @@ def _wp_zero_page_copy(k: Kernel, mm: MmStruct, vma: VmArea, address: int) -> in
     new = _map_new_zeroed_page(k, mm, vma, address)
     if new < 0:
         return -new
-    k.trace("mm_fault_cow", mm=mm.id, addr=address, old=k.zero_page_pfn, new=new)
+    if k.tracing:
+        k.trace("mm_fault_cow", mm=mm.id, addr=address, old=k.zero_page_pfn, new=new)
     return VM_FAULT_WRITE
 
 

@@ -580,7 +580,8 @@ def do_migrate_pages(k: Kernel, mm, from_nodes: set[int], to_nodes: set[int], fl
             break
         tmp.discard(source)
         err = yield from migrate_to_node(k, mm, source, dest, flags)
-        k.trace("mm_migrate_to_node", source=source, dest=dest, ret=err)
+        if k.tracing:
+            k.trace("mm_migrate_to_node", source=source, dest=dest, ret=err)
         if err > 0:
             busy += err
         if err < 0:

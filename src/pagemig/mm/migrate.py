@@ -22,6 +22,7 @@ Simplifications:
 from __future__ import annotations
 
 import errno
+from bisect import bisect_left
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,8 @@ from pagemig.mm.memcontrol import (
 from pagemig.mm.memory import FOLL_DUMP, FOLL_GET, follow_page, vma_page_prot
 from pagemig.mm.mempolicy import MAX_NUMNODES, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, vma_migratable
 from pagemig.mm.mm_types import (
+    PAGE_MAPPING_ANON,
+    PAGE_SHIFT,
     PageList,
     VmArea,
     mapping_id,
@@ -130,14 +133,16 @@ def isolate_lru_page(k: Kernel, page: int, pagelist: PageList) -> int:
     kept) or -EBUSY (not on an LRU list: in a pagevec, already isolated, being freed).
     """
     ret = -errno.EBUSY
-    if int(k.pages.flags[page]) & F_LRU:
+    flags = k.pages.flags
+    if flags.item(page) & F_LRU:
         # Under zone->lru_lock: re-check PG_lru and take the isolation reference.
-        if int(k.pages.flags[page]) & F_LRU and get_page_unless_zero(k, page):
+        if flags.item(page) & F_LRU and get_page_unless_zero(k, page):
             ret = 0
-            k.pages.flags[page] &= ~F_LRU
+            flags[page] = flags.item(page) & ~F_LRU
             del_page_from_list_keep_active(k, page)
             pagelist.list_add_tail(page)
-    k.trace("mm_migrate_isolate", pfn=page, ret=ret)
+    if k.tracing:
+        k.trace("mm_migrate_isolate", pfn=page, ret=ret)
     return ret
 
 
@@ -149,9 +154,10 @@ def migrate_prep(k: Kernel) -> int:
 
 def move_to_lru(k: Kernel, page: int) -> None:
     """Model of move_to_lru(): back to the LRU through a pagevec, dropping our reference."""
-    if int(k.pages.flags[page]) & F_ACTIVE:
+    flags = k.pages.flags.item(page)
+    if flags & F_ACTIVE:
         # lru_cache_add_active() wants PG_active clear; the drain sets it again.
-        k.pages.flags[page] &= ~F_ACTIVE
+        k.pages.flags[page] = flags & ~F_ACTIVE
         lru_cache_add_active(k, page)
     else:
         lru_cache_add(k, page)
@@ -166,7 +172,8 @@ def putback_lru_pages(k: Kernel, l: PageList) -> int:
         move_to_lru(k, page)
         count += 1
     if count:
-        k.trace("mm_migrate_putback", nr=count)
+        if k.tracing:
+            k.trace("mm_migrate_putback", nr=count)
     return count
 
 
@@ -196,11 +203,12 @@ def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
     if is_write_migration_entry(entry):
         pte = pte_mkwrite(pte)
     mm.set_pte(addr, pte)
-    if mapping_is_anon(int(k.pages.mapping[new])):
+    if k.pages.mapping.item(new) & PAGE_MAPPING_ANON:
         page_add_anon_rmap(k, new, vma, addr)
     else:
         page_add_file_rmap(k, new, vma)
-    k.trace("mm_migrate_remap", old=old, new=new, mm=mm.id, addr=addr)
+    if k.tracing:
+        k.trace("mm_migrate_remap", old=old, new=new, mm=mm.id, addr=addr)
 
 
 def remove_file_migration_ptes(k: Kernel, old: int, new: int) -> None:
@@ -208,25 +216,34 @@ def remove_file_migration_ptes(k: Kernel, old: int, new: int) -> None:
     mapping = k.page_mapping(new)
     if mapping is None:
         return
-    for vma in vma_prio_tree_foreach(mapping, int(k.pages.index[new])):
+    for vma in vma_prio_tree_foreach(mapping, k.pages.index.item(new)):
         remove_migration_pte(k, vma, old, new)
 
 
 def remove_anon_migration_ptes(k: Kernel, old: int, new: int) -> None:
     """Model of remove_anon_migration_ptes(): restore through the page's anon_vma."""
-    mapping = int(k.pages.mapping[new])
+    mapping = k.pages.mapping.item(new)
     if not mapping or not mapping_is_anon(mapping):
         return
     anon_vma = k.anon_vmas.get(mapping_id(mapping))
     if anon_vma is None:
         return
+    # page_address_in_vma()'s pgoff: remove_migration_pte() may set the index of ``new``
+    # again (page_add_anon_rmap()), always to this value.
+    index = k.pages.index.item(new)
     for vma in list(anon_vma.vmas):
+        # A vma that does not cover the page's index is one where remove_migration_pte()
+        # finds no address and does nothing (move_pages(2)'s argument arrays share the
+        # caller's anon_vma, for one): pass it over here.
+        address = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+        if address < vma.vm_start or address >= vma.vm_end:
+            continue
         remove_migration_pte(k, vma, old, new)
 
 
 def remove_migration_ptes(k: Kernel, old: int, new: int) -> None:
     """Model of remove_migration_ptes(): (old, new) after success, (old, old) to undo."""
-    if mapping_is_anon(int(k.pages.mapping[new])):
+    if k.pages.mapping.item(new) & PAGE_MAPPING_ANON:
         remove_anon_migration_ptes(k, old, new)
     else:
         remove_file_migration_ptes(k, old, new)
@@ -246,17 +263,19 @@ def migration_entry_wait(k: Kernel, mm: MmStruct, address: int) -> Gen:
         return 0
     page = migration_entry_to_pfn(entry)
     if not get_page_unless_zero(k, page):
-        k.trace("mm_migrate_entry_wait", pfn=page, waited=0)
+        if k.tracing:
+            k.trace("mm_migrate_entry_wait", pfn=page, waited=0)
         return 0
     yield from wait_on_page_locked(k, page)
     put_page(k, page)
-    k.trace("mm_migrate_entry_wait", pfn=page, waited=1)
+    if k.tracing:
+        k.trace("mm_migrate_entry_wait", pfn=page, waited=1)
     return 0
 
 
 def page_freeze_refs(k: Kernel, page: int, count: int) -> bool:
     """Model of page_freeze_refs(): replace a count of exactly ``count`` with 0."""
-    if int(k.pages.count[page]) != count:
+    if k.pages.count.item(page) != count:
         return False
     k.pages.count[page] = 0
     return True
@@ -264,7 +283,7 @@ def page_freeze_refs(k: Kernel, page: int, count: int) -> bool:
 
 def page_unfreeze_refs(k: Kernel, page: int, count: int) -> None:
     """Model of page_unfreeze_refs(): set the count back to ``count``."""
-    assert int(k.pages.count[page]) == 0
+    assert k.pages.count.item(page) == 0
     k.pages.count[page] = count
 
 
@@ -276,32 +295,37 @@ def migrate_page_move_mapping(k: Kernel, mapping: AddressSpace | None, newpage: 
     swap-cache page) or 3 (with buffers); anything else is -EAGAIN.  Returns 0 or -EAGAIN.
     """
     if mapping is None:
-        rc = 0 if int(k.pages.count[page]) == 1 else -errno.EAGAIN
-        k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=int(k.pages.count[page]),
-                expected=1, rc=rc)
+        count = k.pages.count.item(page)
+        rc = 0 if count == 1 else -errno.EAGAIN
+        if k.tracing:
+            k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count,
+                    expected=1, rc=rc)
         return rc
     index = k.page_index(page)
-    expected = 2 + (1 if int(k.pages.flags[page]) & F_PRIVATE else 0)
-    count = int(k.pages.count[page])
+    p = k.pages
+    expected = 2 + (1 if p.flags.item(page) & F_PRIVATE else 0)
+    count = p.count.item(page)
     if count != expected or mapping.slot(index) != page:
-        k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count,
-                expected=expected, rc=-errno.EAGAIN)
+        if k.tracing:
+            k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count,
+                    expected=expected, rc=-errno.EAGAIN)
         return -errno.EAGAIN
     if not page_freeze_refs(k, page, expected):
         return -errno.EAGAIN
     get_page(k, newpage)  # the cache reference
-    if int(k.pages.flags[page]) & F_SWAPCACHE:
-        k.pages.flags[newpage] |= F_SWAPCACHE
-        k.pages.private[newpage] = k.pages.private[page]
+    if p.flags.item(page) & F_SWAPCACHE:
+        p.flags[newpage] = p.flags.item(newpage) | F_SWAPCACHE
+        p.private[newpage] = p.private.item(page)
     mapping.page_tree[index] = newpage
     page_unfreeze_refs(k, page, expected)
-    k.pages.count[page] -= 1  # __put_page(): the cache reference; never the last one
+    p.count[page] = p.count.item(page) - 1  # __put_page(): the cache reference, never the last
     k.zone_stat[k.page_zone(page).id, ZoneStat.NR_FILE_PAGES] -= 1
     k.zone_stat[k.page_zone(newpage).id, ZoneStat.NR_FILE_PAGES] += 1
-    if not int(k.pages.flags[newpage]) & F_SWAPCACHE:
+    if not p.flags.item(newpage) & F_SWAPCACHE:
         mem_cgroup_uncharge_cache_page(k, page)
-    k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count, expected=expected,
-            rc=0)
+    if k.tracing:
+        k.trace("mm_migrate_move_mapping", old=page, new=newpage, count=count, expected=expected,
+                rc=0)
     return 0
 
 
@@ -315,16 +339,20 @@ def migrate_page_copy(k: Kernel, newpage: int, page: int) -> None:
     """Model of migrate_page_copy(): contents, the listed flags, the dirty state; clear old."""
     if k.copy_enabled:
         k.frames.copy(newpage, page)
-    k.pages.flags[newpage] |= int(k.pages.flags[page]) & _COPIED_FLAGS
-    if int(k.pages.flags[page]) & F_DIRTY:
+    p = k.pages
+    flags = p.flags
+    old_flags = flags.item(page)
+    flags[newpage] = flags.item(newpage) | (old_flags & _COPIED_FLAGS)
+    if old_flags & F_DIRTY:
         clear_page_dirty_for_io(k, page)
         __set_page_dirty_nobuffers(k, newpage)
-    k.pages.flags[page] &= ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE | F_UNEVICTABLE)
-    k.pages.private[page] = 0
-    k.pages.mapping[page] = 0
-    if int(k.pages.flags[newpage]) & F_WRITEBACK:
+    flags[page] = flags.item(page) & ~(F_SWAPCACHE | F_ACTIVE | F_PRIVATE | F_UNEVICTABLE)
+    p.private[page] = 0
+    p.mapping[page] = 0
+    if flags.item(newpage) & F_WRITEBACK:
         end_page_writeback(k, newpage)
-    k.trace("mm_migrate_copy", old=page, new=newpage)
+    if k.tracing:
+        k.trace("mm_migrate_copy", old=page, new=newpage)
 
 
 def fail_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, page: int) -> Gen:
@@ -335,7 +363,7 @@ def fail_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, pag
 
 def migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int, page: int) -> Gen:
     """Model of migrate_page(): move the mapping, then copy; 0 or -EAGAIN.  Pages locked."""
-    assert not int(k.pages.flags[page]) & F_WRITEBACK, "migrate_page: page under writeback"
+    assert not k.pages.flags.item(page) & F_WRITEBACK, "migrate_page: page under writeback"
     rc = migrate_page_move_mapping(k, mapping, newpage, page)
     if rc:
         return rc
@@ -377,7 +405,8 @@ def buffer_migrate_page(k: Kernel, mapping: AddressSpace | None, newpage: int,
     for b in ring:
         bh.b_state[b] &= ~BH_Lock
         bh.b_count[b] -= 1
-    k.trace("mm_migrate_buffers", old=page, new=newpage, nr=len(ring))
+    if k.tracing:
+        k.trace("mm_migrate_buffers", old=page, new=newpage, nr=len(ring))
     return 0
 
 
@@ -396,7 +425,8 @@ def writeout(k: Kernel, mapping: AddressSpace, page: int) -> Gen:
     remove_migration_ptes(k, page, page)
     wbc = WritebackControl(sync=False, for_reclaim=True, nonblocking=True)
     rc = mapping.a_ops.writepage(k, page, wbc)
-    k.trace("mm_migrate_writeout", pfn=page, rc=rc)
+    if k.tracing:
+        k.trace("mm_migrate_writeout", pfn=page, rc=rc)
     if rc < 0:
         return -errno.EIO
     if rc != AOP_WRITEPAGE_ACTIVATE:
@@ -425,8 +455,9 @@ def move_to_new_page(k: Kernel, newpage: int, page: int) -> Gen:
     """
     if not trylock_page(k, newpage):
         raise AssertionError("move_to_new_page: new page already locked (BUG)")
-    k.pages.index[newpage] = k.pages.index[page]
-    k.pages.mapping[newpage] = k.pages.mapping[page]
+    p = k.pages
+    p.index[newpage] = p.index.item(page)
+    p.mapping[newpage] = p.mapping.item(page)
     mapping = k.page_mapping(page)
     if mapping is None:
         rc = yield from migrate_page(k, None, newpage, page)
@@ -455,11 +486,13 @@ def unmap_and_move(k: Kernel, get_new_page: NewPageFn, private: Any, page: int, 
     charge = 0
     newpage, result = get_new_page(k, page, private)
     if newpage is None:
-        k.trace("mm_migrate_result", pfn=page, rc=-errno.ENOMEM, why="no target page")
+        if k.tracing:
+            k.trace("mm_migrate_result", pfn=page, rc=-errno.ENOMEM, why="no target page")
         return -errno.ENOMEM
-    k.trace("mm_migrate_new_page", old=page, new=newpage, nid=k.pfn_to_nid(newpage))
+    if k.tracing:
+        k.trace("mm_migrate_new_page", old=page, new=newpage, nid=k.pfn_to_nid(newpage))
     why = ""
-    if int(k.pages.count[page]) == 1:
+    if k.pages.count.item(page) == 1:
         why = "freed under us"
     else:
         charge = mem_cgroup_prepare_migration(k, page, newpage)
@@ -473,7 +506,8 @@ def unmap_and_move(k: Kernel, get_new_page: NewPageFn, private: Any, page: int, 
     move_to_lru(k, newpage)
     if result is not None:
         private.status[result] = rc if rc else k.pfn_to_nid(newpage)
-    k.trace("mm_migrate_result", pfn=page, rc=rc, why=why or ("moved" if not rc else "failed"))
+    if k.tracing:
+        k.trace("mm_migrate_result", pfn=page, rc=rc, why=why or ("moved" if not rc else "failed"))
     return rc
 
 
@@ -487,20 +521,20 @@ def _lock_unmap_move(k: Kernel, newpage: int, page: int, force: bool,
         if not force:
             return rc, "page locked (not forced)"
         yield from lock_page(k, page)
-    locked_wb = int(k.pages.flags[page]) & F_WRITEBACK
+    locked_wb = k.pages.flags.item(page) & F_WRITEBACK
     if locked_wb and not force:
         why = "under writeback (not forced)"
     else:
         if locked_wb:
             yield from wait_on_page_writeback(k, page)
         # PageAnon: the RCU read section keeps the anon_vma alive once mapcount reaches 0.
-        if not int(k.pages.mapping[page]):
-            if int(k.pages.flags[page]) & F_PRIVATE:
+        if not k.pages.mapping.item(page):
+            if k.pages.flags.item(page) & F_PRIVATE:
                 try_to_free_buffers(k, page)  # an orphan's buffers (not an anon page)
             why = "no mapping"
         else:
             try_to_unmap(k, page, True)
-            if not int(k.pages.mapcount[page]):
+            if not k.pages.mapcount.item(page):
                 rc = yield from move_to_new_page(k, newpage, page)
                 why = "move_mapping refused (extra references)" if rc == -errno.EAGAIN else ""
             else:
@@ -537,7 +571,8 @@ def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, priva
         if not retry:
             break
         retry = 0
-        k.trace("mm_migrate_pass", pass_nr=pass_, force=int(pass_ > 2), nr=len(from_list))
+        if k.tracing:
+            k.trace("mm_migrate_pass", pass_nr=pass_, force=int(pass_ > 2), nr=len(from_list))
         for page in from_list:
             yield RESCHED
             rc = yield from unmap_and_move(k, get_new_page, private, page, pass_ > 2, from_list)
@@ -585,7 +620,7 @@ class PageToNode:
         self.node = np.zeros(n + 1, np.int64)
         self.status = np.zeros(n + 1, np.int64)
         self.node[n] = MAX_NUMNODES
-        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._sorted: tuple[list[int], list[int]] | None = None
 
     def first_entry_of(self, page: int) -> int | None:
         """The first entry (before the end marker) whose recorded page is ``page``.
@@ -595,11 +630,11 @@ class PageToNode:
         """
         if self._sorted is None:
             order = np.argsort(self.page[: self.n], kind="stable")
-            self._sorted = (self.page[: self.n][order], order)
+            self._sorted = (self.page[: self.n][order].tolist(), order.tolist())
         keys, order = self._sorted
-        i = int(np.searchsorted(keys, page, side="left"))
-        if i < len(keys) and int(keys[i]) == page:
-            return int(order[i])
+        i = bisect_left(keys, page)
+        if i < len(keys) and keys[i] == page:
+            return order[i]
         return None
 
 
@@ -612,7 +647,7 @@ def new_page_node(k: Kernel, p: int, private: PageToNode) -> tuple[int | None, i
     i = private.first_entry_of(p)
     if i is None:
         return None, None
-    nid = int(private.node[i])
+    nid = private.node.item(i)
     return alloc_pages_node(k, nid, GFP_HIGHUSER_MOVABLE | GFP_THISNODE), i
 
 
@@ -634,16 +669,16 @@ def _move_pages_entry(k: Kernel, mm: MmStruct, pm: PageToNode, i: int, migrate_a
                       pagelist: PageList) -> int:
     # The status of one entry, in do_move_pages()'s check order.
     pm.page[i] = k.zero_page_pfn
-    page = _lookup_page(k, mm, int(pm.addr[i]), True)
+    page = _lookup_page(k, mm, pm.addr.item(i), True)
     if page < 0:
         return page
-    if int(k.pages.flags[page]) & F_RESERVED:
+    if k.pages.flags.item(page) & F_RESERVED:
         err = -errno.ENOENT
     else:
         pm.page[i] = page
         err = k.pfn_to_nid(page)
-        if err != int(pm.node[i]):
-            if int(k.pages.mapcount[page]) > 1 and not migrate_all:
+        if err != pm.node.item(i):
+            if k.pages.mapcount.item(page) > 1 and not migrate_all:
                 err = -errno.EACCES
             else:
                 err = isolate_lru_page(k, page, pagelist)

@@ -279,12 +279,14 @@ class MmStruct:
         table = self.pgtables.get(addr >> PMD_SHIFT)
         if table is None:
             return 0
-        return int(table[(addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)])
+        return table.item((addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1))
 
     def set_pte(self, addr: int, value: int) -> None:
         """Install ``value`` as the pte at ``addr`` (set_pte_at())."""
-        table = self.pte_table(addr, True)
-        assert table is not None
+        table = self.pgtables.get(addr >> PMD_SHIFT)
+        if table is None:
+            table = self.pte_table(addr, True)
+            assert table is not None
         table[(addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)] = value
 
 
@@ -312,24 +314,26 @@ class PageList:
             grown[: self._n] = self._pfns
             self._pfns = grown
         self._pfns[self._n] = pfn
-        self._pages.lru[pfn] = LRU_PRIVATE
-        self._pages.lru_seq[pfn] = self._n
+        pages = self._pages
+        pages.lru[pfn] = LRU_PRIVATE
+        pages.lru_seq[pfn] = self._n
         self._n += 1
         self._live += 1
 
     def list_del(self, pfn: int) -> None:
         """Model of list_del(&page->lru)."""
-        pos = int(self._pages.lru_seq[pfn])
-        assert int(self._pages.lru[pfn]) == LRU_PRIVATE and int(self._pfns[pos]) == pfn, \
+        pages = self._pages
+        pos = pages.lru_seq.item(pfn)
+        assert pages.lru.item(pfn) == LRU_PRIVATE and self._pfns.item(pos) == pfn, \
             f"list_del: pfn {pfn} is not on this list"
         self._pfns[pos] = -1
-        self._pages.lru[pfn] = LRU_NONE
+        pages.lru[pfn] = LRU_NONE
         self._live -= 1
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         """The pages in list order, skipping those removed meanwhile."""
         for pos in range(self._n):
-            pfn = int(self._pfns[pos])
+            pfn = self._pfns.item(pos)  # read at each step: entries may go meanwhile
             if pfn >= 0:
                 yield pfn
 

@@ -114,7 +114,7 @@ def node_zonelist(k: Kernel, nid: int) -> list[Zone]:
 
 def _take(k: Kernel, zone: Zone) -> int:
     zone.free_top -= 1
-    pfn = int(zone.free_stack[zone.free_top])
+    pfn = zone.free_stack.item(zone.free_top)
     k.zone_stat[zone.id, ZoneStat.NR_FREE_PAGES] -= 1
     prep_new_page(k, pfn)
     return pfn
@@ -165,14 +165,18 @@ def __alloc_pages(k: Kernel, gfp: int, zonelist: list[Zone],
         _count_numa(k, pfn, zonelist, nodemask)
         if gfp & __GFP_ZERO:
             k.frames.zero(pfn)
-        k.trace("mm_page_alloc", pfn=pfn, nid=k.pfn_to_nid(pfn))
+        if k.tracing:
+            k.trace("mm_page_alloc", pfn=pfn, nid=k.pfn_to_nid(pfn))
     return pfn
 
 
 def _count_numa(k: Kernel, pfn: int, zonelist: list[Zone], nodemask: set[int] | None) -> None:
     zone = k.page_zone(pfn)
     # first_zones_zonelist(): the preferred zone is the first the nodemask allows
-    preferred = next((z for z in zonelist if nodemask is None or z.nid in nodemask), zone)
+    if nodemask is None:
+        preferred = zonelist[0] if zonelist else zone
+    else:
+        preferred = next((z for z in zonelist if z.nid in nodemask), zone)
     # zone_statistics(): hit/miss against the preferred zone, local/other against the CPU
     if zone.nid == preferred.nid:
         k.zone_stat[zone.id, ZoneStat.NUMA_HIT] += 1
@@ -194,11 +198,12 @@ def alloc_pages_node(k: Kernel, nid: int, gfp: int) -> int | None:
 def free_hot_cold_page(k: Kernel, pfn: int) -> None:
     """Model of free_hot_cold_page(): check the page is clean, push it on its zone's stack."""
     p = k.pages
-    if int(p.mapping[pfn]) & 1:  # PageAnon: an anon page keeps its anon_vma until freed
-        p.mapping[pfn] = 0
-    bad = (int(p.mapcount[pfn]) != 0 or int(p.mapping[pfn]) != 0 or int(p.count[pfn]) != 0
-           or int(p.flags[pfn]) & PAGE_FLAGS_CHECK_AT_FREE or int(p.memcg[pfn]) != 0
-           or int(p.lru[pfn]) != LRU_NONE)
+    mapping = p.mapping.item(pfn)
+    if mapping & 1:  # PageAnon: an anon page keeps its anon_vma until freed
+        p.mapping[pfn] = mapping = 0
+    bad = (p.mapcount.item(pfn) != 0 or mapping != 0 or p.count.item(pfn) != 0
+           or p.flags.item(pfn) & PAGE_FLAGS_CHECK_AT_FREE or p.memcg.item(pfn) != 0
+           or p.lru.item(pfn) != LRU_NONE)
     if bad:
         raise AssertionError(f"bad_page: freeing pfn {pfn} in state {k.describe_page(pfn)}")
     p.flags[pfn] = 0
@@ -207,4 +212,5 @@ def free_hot_cold_page(k: Kernel, pfn: int) -> None:
     zone.free_stack[zone.free_top] = pfn
     zone.free_top += 1
     k.zone_stat[zone.id, ZoneStat.NR_FREE_PAGES] += 1
-    k.trace("mm_page_free", pfn=pfn)
+    if k.tracing:
+        k.trace("mm_page_free", pfn=pfn)

@@ -9,6 +9,8 @@ at pages under writeback.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from pagemig.mm.mmzone import ZoneStat
@@ -18,6 +20,70 @@ if TYPE_CHECKING:
     from pagemig.kernel import Kernel
 
 AOP_WRITEPAGE_ACTIVATE = 0x80000
+
+
+class WritebackQueue:
+    """The pages whose write is in flight, oldest first (``k.writeback_inflight``).
+
+    A FIFO with the list operations the model uses, each O(1): ``append``, ``popleft``,
+    ``in`` and ``remove`` (of the oldest entry of that page, as ``list.remove``; the entry
+    is skipped when it reaches the front).  Iteration gives the entries in order.
+    """
+
+    def __init__(self) -> None:
+        self._fifo: deque[int] = deque()
+        self._live: dict[int, int] = {}  # page -> entries in the queue
+        self._skip: dict[int, int] = {}  # page -> removed entries still in the fifo
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __contains__(self, page: object) -> bool:
+        return self._live.get(page, 0) > 0  # type: ignore[call-overload]
+
+    def __iter__(self) -> Iterator[int]:
+        skip = dict(self._skip)
+        for page in self._fifo:
+            if skip.get(page):
+                skip[page] -= 1
+            else:
+                yield page
+
+    def append(self, page: int) -> None:
+        """Queue ``page`` as the newest entry."""
+        self._fifo.append(page)
+        self._live[page] = self._live.get(page, 0) + 1
+        self._len += 1
+
+    def remove(self, page: int) -> None:
+        """Take the oldest entry of ``page`` out (ValueError if it has none)."""
+        if not self._live.get(page):
+            raise ValueError(f"page {page} is not in the writeback queue")
+        self._drop(page)
+        self._skip[page] = self._skip.get(page, 0) + 1
+
+    def popleft(self) -> int:
+        """Take the oldest entry out and return it (IndexError when empty)."""
+        while True:
+            page = self._fifo.popleft()
+            skipped = self._skip.get(page)
+            if not skipped:
+                break
+            if skipped == 1:
+                del self._skip[page]
+            else:
+                self._skip[page] = skipped - 1
+        self._drop(page)
+        return page
+
+    def _drop(self, page: int) -> None:
+        left = self._live[page] - 1
+        if left:
+            self._live[page] = left
+        else:
+            del self._live[page]
+        self._len -= 1
 
 
 def __set_page_dirty(k: Kernel, page: int) -> int:
@@ -51,7 +117,8 @@ def set_page_writeback(k: Kernel, page: int) -> int:
         if not int(k.pages.flags[page]) & F_DIRTY:
             mapping.tag_dirty[index] = False
     k.writeback_inflight.append(page)
-    k.trace("mm_writeback_start", pfn=page)
+    if k.tracing:
+        k.trace("mm_writeback_start", pfn=page)
     return 0
 
 
@@ -59,7 +126,7 @@ def complete_writeback(k: Kernel) -> int:
     """The I/O of every page under writeback completes (end_page_writeback() for each)."""
     done = 0
     while k.writeback_inflight:
-        page = k.writeback_inflight.pop(0)
+        page = k.writeback_inflight.popleft()
         end_io(k, page)
         done += 1
     return done
@@ -85,7 +152,8 @@ def end_io(k: Kernel, page: int) -> None:
         for b in page_buffers(k, page):
             k.bh.b_state[b] &= ~(BH_Async_Write | BH_Lock)
     end_page_writeback(k, page)
-    k.trace("mm_writeback_end", pfn=page)
+    if k.tracing:
+        k.trace("mm_writeback_end", pfn=page)
 
 
 def write_one_page(k: Kernel, page: int, wait: bool):  # type: ignore[no-untyped-def]

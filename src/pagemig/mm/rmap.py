@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pagemig.mm.filemap import set_page_dirty, vma_prio_tree_foreach
 from pagemig.mm.memcontrol import mem_cgroup_uncharge_page
 from pagemig.mm.mm_types import (
+    PAGE_MAPPING_ANON,
     PAGE_SHIFT,
     AnonVma,
     VmArea,
@@ -101,8 +102,8 @@ def anon_vma_prepare(k: Kernel, vma: VmArea) -> int:
 
 def vma_address(k: Kernel, pfn: int, vma: VmArea) -> int:
     """Model of vma_address(): where ``vma`` would map the page, or -EFAULT."""
-    pgoff = k.page_index(pfn) if not mapping_is_anon(int(k.pages.mapping[pfn])) \
-        else int(k.pages.index[pfn])
+    pgoff = k.page_index(pfn) if not k.pages.mapping.item(pfn) & PAGE_MAPPING_ANON \
+        else k.pages.index.item(pfn)
     address = vma.vm_start + ((pgoff - vma.vm_pgoff) << PAGE_SHIFT)
     if address < vma.vm_start or address >= vma.vm_end:
         return -errno.EFAULT
@@ -111,8 +112,8 @@ def vma_address(k: Kernel, pfn: int, vma: VmArea) -> int:
 
 def page_address_in_vma(k: Kernel, pfn: int, vma: VmArea) -> int:
     """Model of page_address_in_vma(): the page's address in ``vma``, or -EFAULT."""
-    mapping = int(k.pages.mapping[pfn])
-    if mapping_is_anon(mapping):
+    mapping = k.pages.mapping.item(pfn)
+    if mapping & PAGE_MAPPING_ANON:
         if vma.anon_vma is None or vma.anon_vma.id != mapping_id(mapping):
             return -errno.EFAULT
     elif mapping and vma.vm_file is not None:
@@ -133,8 +134,9 @@ def linear_page_index(vma: VmArea, address: int) -> int:
 def __page_set_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int) -> None:
     """Model of __page_set_anon_rmap(): point the page at the vma's anon_vma."""
     assert vma.anon_vma is not None
-    k.pages.mapping[pfn] = anon_mapping(vma.anon_vma.id)
-    k.pages.index[pfn] = linear_page_index(vma, address)
+    p = k.pages
+    p.mapping[pfn] = anon_mapping(vma.anon_vma.id)
+    p.index[pfn] = linear_page_index(vma, address)
     k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_ANON_PAGES] += 1
 
 
@@ -144,8 +146,10 @@ def page_add_anon_rmap(k: Kernel, pfn: int, vma: VmArea, address: int,
 
     Linux 6.1: ``exclusive`` (RMAP_EXCLUSIVE) sets PG_anon_exclusive.
     """
-    k.pages.mapcount[pfn] += 1
-    if int(k.pages.mapcount[pfn]) == 1:
+    mapcount = k.pages.mapcount
+    n = mapcount.item(pfn) + 1
+    mapcount[pfn] = n
+    if n == 1:
         __page_set_anon_rmap(k, pfn, vma, address)
     if exclusive and k.profile.has("anon_exclusive"):
         k.pages.flags[pfn] |= F_ANON_EXCLUSIVE
@@ -178,8 +182,10 @@ def page_add_file_rmap(k: Kernel, pfn: int, vma: VmArea | None = None) -> None:
 
     Linux 6.1: a VM_LOCKED ``vma`` mlocks the page.
     """
-    k.pages.mapcount[pfn] += 1
-    if int(k.pages.mapcount[pfn]) == 1:
+    mapcount = k.pages.mapcount
+    n = mapcount.item(pfn) + 1
+    mapcount[pfn] = n
+    if n == 1:
         k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_FILE_MAPPED] += 1
     if vma is not None:
         _mlock_vma_page(k, pfn, vma)
@@ -206,8 +212,9 @@ def page_dup_rmap(k: Kernel, pfn: int) -> None:
 
 def page_remove_rmap(k: Kernel, pfn: int, vma: VmArea) -> None:
     """Model of page_remove_rmap(): the last pte gone uncharges a MAPPED page."""
-    k.pages.mapcount[pfn] -= 1
-    left = int(k.pages.mapcount[pfn])
+    mapcount = k.pages.mapcount
+    left = mapcount.item(pfn) - 1
+    mapcount[pfn] = left
     assert left >= 0, f"page_remove_rmap: negative mapcount on pfn {pfn}"
     if k.profile.has("split_lru"):
         from pagemig.mm.mlock import munlock_vma_page
@@ -215,7 +222,7 @@ def page_remove_rmap(k: Kernel, pfn: int, vma: VmArea) -> None:
         munlock_vma_page(k, pfn, vma)  # Linux 6.1: a locked vma lets go of the page
     if left == 0:
         mem_cgroup_uncharge_page(k, pfn)
-        anon = mapping_is_anon(int(k.pages.mapping[pfn]))
+        anon = k.pages.mapping.item(pfn) & PAGE_MAPPING_ANON
         item = ZoneStat.NR_ANON_PAGES if anon else ZoneStat.NR_FILE_MAPPED
         k.zone_stat[k.page_zone(pfn).id, item] -= 1
 
@@ -243,11 +250,11 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
     mm.set_pte(address, 0)  # ptep_clear_flush()
     if pte_dirty(pteval):
         set_page_dirty(k, pfn)
-    anon = mapping_is_anon(int(k.pages.mapping[pfn]))
+    anon = bool(k.pages.mapping.item(pfn) & PAGE_MAPPING_ANON)
     # Linux 6.1: a swap-cache page is unmapped to migration entries like any other page,
     # so it is mapped again after the move (2.6.27 leaves swap entries: quirk Q11).
     swap_entry_for_migration = not k.profile.has("migrate_swapcache_entry")
-    if anon and int(k.pages.flags[pfn]) & F_SWAPCACHE and (swap_entry_for_migration
+    if anon and k.pages.flags.item(pfn) & F_SWAPCACHE and (swap_entry_for_migration
                                                            or not migration):
         # A swap-cache page gets its real swap entry, even for migration (SPEC §1.10).
         # Linux 6.1: only when swapping out (try_to_migrate() gives it a migration entry);
@@ -264,13 +271,15 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
             k.pages.flags[pfn] &= ~F_ANON_EXCLUSIVE
             swp_pte = pte_swp_mkexclusive(swp_pte)
         mm.set_pte(address, swp_pte)
-        k.trace("mm_swap_unmap", pfn=pfn, mm=mm.id, addr=address)
+        if k.tracing:
+            k.trace("mm_swap_unmap", pfn=pfn, mm=mm.id, addr=address)
     elif migration or anon:
         assert migration, "try_to_unmap_one: anon page without swap cache needs migration"
         entry = make_migration_entry(pfn, pte_write(pteval))
         mm.set_pte(address, swp_entry_to_pte(entry))
-        k.trace("mm_migrate_unmap", pfn=pfn, mm=mm.id, addr=address,
-                entry="write" if pte_write(pteval) else "read")
+        if k.tracing:
+            k.trace("mm_migrate_unmap", pfn=pfn, mm=mm.id, addr=address,
+                    entry="write" if pte_write(pteval) else "read")
     else:
         mm.file_rss -= 1
     page_remove_rmap(k, pfn, vma)
@@ -280,17 +289,25 @@ def try_to_unmap_one(k: Kernel, pfn: int, vma: VmArea, migration: bool) -> int:
 
 def try_to_unmap_anon(k: Kernel, pfn: int, migration: bool) -> int:
     """Model of try_to_unmap_anon(): walk the anon_vma's vmas until the page is unmapped."""
-    mapping = int(k.pages.mapping[pfn])
-    if int(k.pages.mapcount[pfn]) == 0 or not mapping_is_anon(mapping):
+    mapping = k.pages.mapping.item(pfn)
+    mapcount = k.pages.mapcount
+    if mapcount.item(pfn) == 0 or not mapping & PAGE_MAPPING_ANON:
         return SWAP_AGAIN
     av = k.anon_vmas.get(mapping_id(mapping))
     if av is None:
         return SWAP_AGAIN
+    index = k.pages.index.item(pfn)  # vma_address()'s pgoff; try_to_unmap_one() keeps it
     for vma in list(av.vmas):
+        # A vma that does not cover the page's index is one where try_to_unmap_one() finds
+        # no address and does nothing (move_pages(2)'s argument arrays share the caller's
+        # anon_vma, for one): pass it over here.
+        address = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+        if address < vma.vm_start or address >= vma.vm_end:
+            continue
         try_to_unmap_one(k, pfn, vma, migration)
-        if int(k.pages.mapcount[pfn]) == 0:
+        if mapcount.item(pfn) == 0:
             break
-    return SWAP_SUCCESS if int(k.pages.mapcount[pfn]) == 0 else SWAP_AGAIN
+    return SWAP_SUCCESS if mapcount.item(pfn) == 0 else SWAP_AGAIN
 
 
 def try_to_unmap_file(k: Kernel, pfn: int, migration: bool) -> int:
@@ -316,10 +333,10 @@ def try_to_unmap(k: Kernel, pfn: int, migration: bool) -> int:
     The page must be locked.
     """
     assert k.PageLocked(pfn), "try_to_unmap on an unlocked page"
-    if mapping_is_anon(int(k.pages.mapping[pfn])):
+    if k.pages.mapping.item(pfn) & PAGE_MAPPING_ANON:
         ret = try_to_unmap_anon(k, pfn, migration)
     else:
         ret = try_to_unmap_file(k, pfn, migration)
-    if int(k.pages.mapcount[pfn]) == 0:
+    if k.pages.mapcount.item(pfn) == 0:
         ret = SWAP_SUCCESS
     return ret

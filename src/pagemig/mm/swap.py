@@ -48,21 +48,25 @@ _SEQ_LIMIT = (1 << 32) - 1
 
 def get_page(k: Kernel, pfn: int) -> None:
     """Model of get_page(): take a reference on a page that already has one."""
-    assert int(k.pages.count[pfn]) > 0, f"get_page on free page {pfn}"
-    k.pages.count[pfn] += 1
+    count = k.pages.count
+    n = count.item(pfn)
+    assert n > 0, f"get_page on free page {pfn}"
+    count[pfn] = n + 1
 
 
 def get_page_unless_zero(k: Kernel, pfn: int) -> bool:
     """Model of get_page_unless_zero(): fails on a free or frozen page."""
-    if int(k.pages.count[pfn]) == 0:
+    count = k.pages.count
+    n = count.item(pfn)
+    if n == 0:
         return False
-    k.pages.count[pfn] += 1
+    count[pfn] = n + 1
     return True
 
 
 def put_page(k: Kernel, pfn: int) -> None:
     """Model of put_page(): drop a reference; the last one frees the page."""
-    count = int(k.pages.count[pfn]) - 1
+    count = k.pages.count.item(pfn) - 1
     assert count >= 0, f"put_page underflow on pfn {pfn}"
     k.pages.count[pfn] = count
     if count == 0:
@@ -76,12 +80,14 @@ def __page_cache_release(k: Kernel, pfn: int) -> None:
     Linux 6.1 (__folio_clear_lru_flags() and the mlock check): PG_unevictable goes with
     the list, and a page still PG_mlocked is cleared and uncounted (NR_MLOCK).
     """
-    if int(k.pages.flags[pfn]) & F_LRU:
-        k.pages.flags[pfn] &= ~F_LRU
+    flags = k.pages.flags
+    if flags.item(pfn) & F_LRU:
+        flags[pfn] = flags.item(pfn) & ~F_LRU
         del_page_from_lru(k, pfn)
-        k.pages.flags[pfn] &= ~F_UNEVICTABLE
-    if int(k.pages.flags[pfn]) & F_MLOCKED:
-        k.pages.flags[pfn] &= ~F_MLOCKED
+        flags[pfn] = flags.item(pfn) & ~F_UNEVICTABLE
+    f = flags.item(pfn)
+    if f & F_MLOCKED:
+        flags[pfn] = f & ~F_MLOCKED
         k.zone_stat[k.page_zone(pfn).id, ZoneStat.NR_MLOCK] -= 1
 
 
@@ -116,7 +122,7 @@ def page_lru(k: Kernel, pfn: int, active: bool) -> int:
     Linux 6.1: unevictable for PG_unevictable, else anon (PG_swapbacked) or file."""
     if not k.profile.has("split_lru"):
         return LRU_ACTIVE if active else LRU_INACTIVE
-    flags = int(k.pages.flags[pfn])
+    flags = k.pages.flags.item(pfn)
     if flags & F_UNEVICTABLE:
         return LRU_UNEVICTABLE
     if flags & F_SWAPBACKED:
@@ -129,21 +135,22 @@ def add_page_to_lru(k: Kernel, pfn: int, active: bool) -> None:
     (of page_lru()'s list in 6.1)."""
     zone = k.page_zone(pfn)
     which = page_lru(k, pfn, active)
-    k.pages.lru[pfn] = which
-    k.pages.lru_seq[pfn] = _next_seq(k, zone.id)
+    p = k.pages
+    p.lru[pfn] = which
+    p.lru_seq[pfn] = _next_seq(k, zone.id)
     k.zone_stat[zone.id, LRU_STAT[which]] += 1
 
 
 def del_page_from_lru(k: Kernel, pfn: int) -> None:
     """Model of del_page_from_lru(): unlink from its zone list; PG_active is cleared."""
     del_page_from_list_keep_active(k, pfn)
-    k.pages.flags[pfn] &= ~F_ACTIVE
+    k.pages.flags[pfn] = k.pages.flags.item(pfn) & ~F_ACTIVE
 
 
 def del_page_from_list_keep_active(k: Kernel, pfn: int) -> None:
     """Unlink from the zone list keeping PG_active (as isolate_lru_page()'s list helpers do)."""
     zone = k.page_zone(pfn)
-    which = int(k.pages.lru[pfn])
+    which = k.pages.lru.item(pfn)
     assert which in LRU_STAT, f"pfn {pfn} is not on a zone list"
     k.pages.lru[pfn] = LRU_NONE
     k.zone_stat[zone.id, LRU_STAT[which]] -= 1
@@ -152,7 +159,7 @@ def del_page_from_list_keep_active(k: Kernel, pfn: int) -> None:
 def _pagevec_add(k: Kernel, pfn: int, which: int) -> None:
     cpu = k.current_cpu()
     get_page(k, pfn)
-    n = int(k.pvec_len[cpu, which])
+    n = k.pvec_len.item(cpu, which)
     k.pvecs[cpu, which, n] = pfn
     k.pvec_len[cpu, which] = n + 1
     k.pages.lru[pfn] = LRU_PAGEVEC
@@ -167,7 +174,7 @@ def lru_cache_add(k: Kernel, pfn: int) -> None:
 
 def lru_cache_add_active(k: Kernel, pfn: int) -> None:
     """Model of lru_cache_add_active(): queue the page for the active list."""
-    assert not int(k.pages.flags[pfn]) & F_ACTIVE, "lru_cache_add_active on an active page"
+    assert not k.pages.flags.item(pfn) & F_ACTIVE, "lru_cache_add_active on an active page"
     _pagevec_add(k, pfn, PVEC_ACTIVE)
 
 
@@ -178,33 +185,36 @@ def __pagevec_lru_add(k: Kernel, cpu: int, which: int) -> None:
     of its zone list; then the pagevec's references are dropped (release_pages()), which
     frees any page whose last reference that was.
     """
-    n = int(k.pvec_len[cpu, which])
-    pfns = [int(x) for x in k.pvecs[cpu, which, :n]]
+    n = k.pvec_len.item(cpu, which)
+    pfns = k.pvecs[cpu, which, :n].tolist()
     k.pvec_len[cpu, which] = 0
     active = which == PVEC_ACTIVE
     split = k.profile.has("split_lru")  # Linux 6.1: anon, file and unevictable lists
+    p = k.pages
     for pfn in pfns:
-        k.pages.lru[pfn] = LRU_NONE
+        p.lru[pfn] = LRU_NONE
         page_active = active
+        flags = p.flags.item(pfn)
         if split:
             # Linux 6.1 lru_add_fn(): an mlocked page is unevictable, never active.
-            if int(k.pages.flags[pfn]) & F_MLOCKED:
-                k.pages.flags[pfn] = (int(k.pages.flags[pfn]) | F_UNEVICTABLE) & ~F_ACTIVE
+            if flags & F_MLOCKED:
+                flags = (flags | F_UNEVICTABLE) & ~F_ACTIVE
                 page_active = False
             else:
-                k.pages.flags[pfn] &= ~F_UNEVICTABLE
-        k.pages.flags[pfn] |= F_LRU | (F_ACTIVE if page_active else 0)
+                flags &= ~F_UNEVICTABLE
+        p.flags[pfn] = flags | F_LRU | (F_ACTIVE if page_active else 0)
         add_page_to_lru(k, pfn, page_active)
     for pfn in pfns:
         put_page(k, pfn)
     if pfns:
-        k.trace("mm_lru_drain", cpu=cpu, list="active" if active else "inactive", nr=len(pfns))
+        if k.tracing:
+            k.trace("mm_lru_drain", cpu=cpu, list="active" if active else "inactive", nr=len(pfns))
 
 
 def lru_add_drain_cpu(k: Kernel, cpu: int) -> None:
     """Drain both add-pagevecs of one CPU, inactive first (lru_add_drain() on that CPU)."""
     for which in (PVEC_INACTIVE, PVEC_ACTIVE):
-        if int(k.pvec_len[cpu, which]):
+        if k.pvec_len.item(cpu, which):
             __pagevec_lru_add(k, cpu, which)
 
 

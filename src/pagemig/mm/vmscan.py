@@ -89,7 +89,8 @@ def shrink_page_list(k: Kernel, page_list: PageList) -> int:
                 assert mapping is not None
                 __remove_from_page_cache(k, page, mapping)
             unlock_page(k, page)
-            k.trace("mm_vmscan_reclaim", pfn=page)
+            if k.tracing:
+                k.trace("mm_vmscan_reclaim", pfn=page)
             put_page(k, page)  # the isolation's reference: the page is free
             freed += 1
             continue
