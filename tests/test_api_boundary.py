@@ -515,3 +515,28 @@ def test_a_topology_out_of_range_is_refused_when_made(kw, name):
     """Topology checks its fields when it is made, not only when a Kernel boots it."""
     with pytest.raises(ValueError, match=name):
         Topology(**kw)
+
+
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_a_call_whose_arguments_cannot_be_stored_leaves_no_mapping(profile):
+    """Found by the API fuzzer: a task in a memory cgroup at its limit cannot fault in the
+    page that holds an mbind or set_mempolicy node mask; the call fails with ENOMEM before
+    the kernel is entered, and the mask's mapping goes as it does after a call (it used to
+    stay, so a refused call changed the task's vmas)."""
+    k = Kernel(SMALL, profile)
+    p = k.spawn()
+    a = k.mmap(p, 8 * PAGE)
+    cg = k.memcg_create(None)
+    k.memcg_move_task(p, cg)
+    for i in range(8):
+        k.write_user(p, a + i * PAGE, b"x")
+    k.memcg_set_limit(cg, cg.usage)
+    before = state(k)
+    for call in (lambda: k.mbind(p, a, PAGE, 77, [0]),
+                 lambda: k.set_mempolicy(p, MPOL_INTERLEAVE, [0, 1]),
+                 lambda: k.move_pages(p, 0, [a], [1])):
+        with pytest.raises(OSError) as e:
+            call()
+        assert errno.ENOMEM == e.value.errno
+        assert before == state(k)
+    validate(k)

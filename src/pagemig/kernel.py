@@ -1359,16 +1359,21 @@ class UserArrays:
 
     def __enter__(self) -> list[int]:
         ptrs = []
-        for size in self.sizes:
-            data = max(PAGE_SIZE, (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
-            base = self.k.mmap(self.task, data + PAGE_SIZE)
-            self.k.mprotect(self.task, base + data, PAGE_SIZE, PROT_NONE)
-            self.maps.append((base, data + PAGE_SIZE))
-            ptrs.append(base + data - size)
+        try:
+            for size in self.sizes:
+                data = max(PAGE_SIZE, (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+                base = self.k.mmap(self.task, data + PAGE_SIZE)
+                self.maps.append((base, data + PAGE_SIZE))
+                self.k.mprotect(self.task, base + data, PAGE_SIZE, PROT_NONE)
+                ptrs.append(base + data - size)
+        except BaseException:
+            self.__exit__()  # a failed setup leaves no mapping behind
+            raise
         return ptrs
 
     def __exit__(self, *exc: object) -> None:
-        for base, length in self.maps:
+        maps, self.maps = self.maps, []
+        for base, length in maps:
             self.k.munmap(self.task, base, length)
 
 
@@ -1408,7 +1413,13 @@ class _NodeMask:
                 words[n // 64] |= np.uint64(1 << (n % 64))
         self.arrays = UserArrays(self.k, self.task, [8 * placed])
         (ptr,) = self.arrays.__enter__()
-        self.k._write_user(self.task, ptr, words.tobytes())
+        try:
+            self.k._write_user(self.task, ptr, words.tobytes())
+        except BaseException:
+            # The store can fail (no memory for the page): the call is not made, and the
+            # mask's mapping goes, as it does after a call.
+            self.arrays.__exit__()
+            raise
         return ptr, maxnode
 
     def __exit__(self, *exc: object) -> None:
