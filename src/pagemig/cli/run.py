@@ -31,6 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus-per-node", type=int, metavar="C", help="CPUs per node (default 1)")
     p.add_argument("--memless-nodes", type=int, metavar="K", help="nodes with a CPU and no memory")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--path", default="auto", choices=("auto", "reference", "batch"),
+                   help="how move_pages(2) moves pages: page by page (reference), on arrays "
+                        "when the call allows it (batch), or on arrays for such calls of 64 "
+                        "pages or more (auto, the default)")
     p.add_argument("--trace", action="store_true",
                    help="print each engine step as a tracepoint line on stderr")
 
@@ -171,6 +175,7 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
     try:
         backend = ModelBackend(topo, args.kernel, args.seed)
         backend.blockfs = fs
+        backend.k.set_migrate_path(getattr(args, "path", "auto"))
         if swap_mb > 0:
             backend.k.swapon(swap_mb * 256, synchronous=swap_dev == "zram")
     except ValueError as e:
@@ -187,7 +192,8 @@ def run_case(text: str, path: str, kernel: str, seed: int = 0) -> list[dict[str,
     lists); the last is ``{"op": "end", "rc": 0}``.  Raises ScriptError as the command reports.
     """
     args = argparse.Namespace(kernel=kernel, seed=seed, nodes=None, mem_per_node=None,
-                              cpus_per_node=None, memless_nodes=None, trace=False)
+                              cpus_per_node=None, memless_nodes=None, trace=False,
+                              path="auto")
     objs: list[dict[str, Any]] = []
     script = parse_script(text, path)
     backend = machine_for(script, text, args)

@@ -145,6 +145,14 @@ def zone_ids_of(k: Kernel, pfns: np.ndarray) -> np.ndarray:
     return ids[np.searchsorted(starts, pfns, side="right") - 1]
 
 
+def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # np.unique(keys, return_inverse=True), without the sort when keys are already sorted.
+    if bool((keys[1:] >= keys[:-1]).all()):
+        new = np.r_[True, keys[1:] != keys[:-1]]
+        return keys[new], np.cumsum(new) - 1
+    return np.unique(keys, return_inverse=True)
+
+
 def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
                ) -> BatchPlan | None:
     """Decide for the whole call whether it is simple; the plan, or None (per-page path).
@@ -197,7 +205,7 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
         prot[i] = vma_page_prot(vma)
     # The ptes: one gather from the page-table pages the addresses fall in.
     keys = addrs >> np.uint64(PMD_SHIFT)
-    ukeys, table_of = np.unique(keys, return_inverse=True)
+    ukeys, table_of = _unique_inverse(keys)
     tables = [mm.pgtables.get(int(key)) for key in ukeys.tolist()]
     if any(t is None for t in tables):
         return None
@@ -210,7 +218,9 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
     pfn = ((ptes & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
     if (pfn >= p.nr_pages).any() or (pfn == k.zero_page_pfn).any():
         return None
-    if len(np.unique(pfn)) != n:
+    seen = np.zeros(p.nr_pages, np.bool_)
+    seen[pfn] = True
+    if int(np.count_nonzero(seen)) != n:
         return None
     fl = p.flags[pfn].astype(np.int64)
     if (fl & _NOT_SIMPLE).any() or not (fl & F_LRU).all():
@@ -277,6 +287,37 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
                      zone_take=zone_take, memcgs=sorted(cg_ids))
 
 
+def copy_frames(data: np.ndarray, new: np.ndarray, old: np.ndarray) -> None:
+    """copy_highpage() of many pages: frame old[i] into frame new[i].
+
+    Runs of consecutive old frames going to consecutive new frames (ascending or
+    descending, as the free stacks hand them out) are copied as slices; what is left by
+    indexed copies of a bounded size.
+    """
+    m = len(old)
+    if m == 0:
+        return
+    d_old = np.diff(old)
+    d_new = np.diff(new)
+    step = np.where(d_new == -1, -1, 1)
+    cont = (d_old == 1) & (np.abs(d_new) == 1)
+    cont[1:] &= step[1:] == step[:-1]
+    starts = np.flatnonzero(np.r_[True, ~cont])
+    if len(starts) * 16 > m:  # mostly scattered: indexed copies
+        for s in range(0, m, _COPY_CHUNK):
+            data[new[s:s + _COPY_CHUNK]] = data[old[s:s + _COPY_CHUNK]]
+        return
+    ends = np.r_[starts[1:], m]
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        o0, n0, length = int(old[s]), int(new[s]), e - s
+        if length == 1:
+            data[n0] = data[o0]
+        elif new[s + 1] > n0:
+            data[n0:n0 + length] = data[o0:o0 + length]
+        else:
+            data[n0:n0 - length if n0 - length >= 0 else None:-1] = data[o0:o0 + length]
+
+
 def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
     """Migrate the pages of a simple call's plan; the machine ends as the per-page path
     leaves it (migrate_pages() over the same pages in entry order)."""
@@ -308,9 +349,7 @@ def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
     writable = (plan.pte & np.uint64(_PAGE_RW)) != 0
     # migrate_page_copy(): the contents, the copied flags, the dirty state.
     if k.copy_enabled:
-        data = k.frames.data
-        for s in range(0, m, _COPY_CHUNK):
-            data[new[s:s + _COPY_CHUNK]] = data[old[s:s + _COPY_CHUNK]]
+        copy_frames(k.frames.data, new, old)
     new_flags = (old_flags & _COPIED_FLAGS & ~F_ACTIVE) | np.where(dirty, F_DIRTY, 0)
     p.count[new] = 1
     p.mapcount[new] = 1
@@ -376,9 +415,12 @@ def _lru_and_frees(k: Kernel, old: np.ndarray, new: np.ndarray, old_zone: np.nda
         k.pvecs[cpu, w, :len(left)] = left
         k.pvec_len[cpu, w] = len(left)
         p.lru[left] = LRU_PAGEVEC
-    all_idx = np.concatenate(drained_idx)
-    all_at = np.concatenate(drained_at)
-    dr = all_idx[np.lexsort((all_idx, all_at))]
+    if size == 1:
+        dr = np.arange(2 * m)  # every page drained as it is added
+    else:
+        all_idx = np.concatenate(drained_idx)
+        all_at = np.concatenate(drained_at)
+        dr = all_idx[np.lexsort((all_idx, all_at))]
     dr_zone = ev_zone[dr]
     nz = len(k.zones)
     counts = np.bincount(dr_zone, minlength=nz)
