@@ -21,6 +21,8 @@ from pagemig.mm import migrate_batch
 from pagemig.mm.hugetlb import set_max_huge_pages
 from pagemig.mm.mempolicy import MPOL_BIND
 from pagemig.mm.mm_types import PAGE_SIZE
+from pagemig.mm.mmap import PROT_READ
+from pagemig.mm.swap import mark_page_accessed
 from pagemig.validate import validate
 
 from .batch_view import canonical, diff
@@ -115,7 +117,12 @@ def scenarios(draw: st.DrawFn) -> dict:
                                                     "writeback", "fork", "cow"]),
                                    st.integers(0, total - 1)), max_size=2)) \
         if draw(st.booleans()) else []
+    # states a simple call may still meet: active pages, read-only ptes (vmas split)
+    simple = draw(st.lists(st.tuples(st.sampled_from(["active", "ro"]),
+                                     st.integers(0, total - 1)), max_size=6))
     memcg = draw(st.sampled_from([None, None, None, 0, 1, 3, 1000]))
+    memcg_after = draw(st.booleans())  # the task joins the cgroup after its pages are charged
+    other_caller = draw(st.integers(0, 4)) == 0  # another process makes the call
     fill = draw(st.one_of(st.none(), st.tuples(st.integers(0, nodes - 1),
                                                st.integers(0, 120))))
     cpu = draw(st.integers(0, nodes - 1))
@@ -125,7 +132,7 @@ def scenarios(draw: st.DrawFn) -> dict:
         node = draw(st.integers(0, nodes - 1))
         if draw(st.integers(0, 2)):
             # distinct pages, in a random order: often a simple call
-            written = [i for i in range(total) if touch[i] == "w"] or [0]
+            written = [i for i in range(total) if touch[i] != "n"] or [0]
             order = draw(st.permutations(written))
             size = draw(st.integers(1, len(order)))
             return [(i, node if one_node else draw(st.integers(0, nodes - 1)))
@@ -141,15 +148,19 @@ def scenarios(draw: st.DrawFn) -> dict:
         return entries
 
     return {"nodes": nodes, "regions": regions, "touch": touch, "pre": pre_moves,
-            "busy": busy, "memcg": memcg, "fill": fill, "cpu": cpu,
+            "busy": busy, "simple": simple, "memcg": memcg, "memcg_after": memcg_after,
+            "other_caller": other_caller, "fill": fill, "cpu": cpu,
             "requests": [request(), request()]}
 
 
 def _build(profile: str, sc: dict) -> tuple[Kernel, object, list[int]]:
     k = Kernel(Topology(nodes=sc["nodes"], mem_per_node_mb=32), profile)
     t = k.spawn(cpu=sc["cpu"])
+    cg = None
     if sc["memcg"] is not None:
-        k.memcg_move_task(t, k.memcg_create())
+        cg = k.memcg_create()
+        if not sc["memcg_after"]:
+            k.memcg_move_task(t, cg)
     pages = []
     for size in sc["regions"]:
         a = k.mmap(t, size * PAGE_SIZE)
@@ -166,6 +177,15 @@ def _build(profile: str, sc: dict) -> tuple[Kernel, object, list[int]]:
             k.move_pages(t, 0, [pages[i]], [node], path="reference")
         except OSError:
             pass
+    for kind, i in sc["simple"]:
+        if kind == "active":
+            pfn = k.page_at(t, pages[i])
+            if pfn is not None:
+                with k.as_task(t):
+                    mark_page_accessed(k, pfn)
+                    mark_page_accessed(k, pfn)
+        else:
+            k.mprotect(t, pages[i], PAGE_SIZE, PROT_READ)
     child = None
     for kind, i in sc["busy"]:
         addr = pages[i]
@@ -187,12 +207,15 @@ def _build(profile: str, sc: dict) -> tuple[Kernel, object, list[int]]:
                     k.touch(t, addr, True)
         except OSError:
             pass
-    if sc["memcg"] is not None:
-        cg = k.memcgs[t.mem_cgroup]
+    if cg is not None:
+        if sc["memcg_after"]:
+            k.memcg_move_task(t, cg)
         k.memcg_set_limit(cg, cg.usage + sc["memcg"])
     if sc["fill"] is not None:
         fill_node(k, *sc["fill"])
-    return k, t, pages
+    if sc["other_caller"]:
+        return k, (k.spawn(cpu=sc["cpu"]), t.pid), pages
+    return k, (t, 0), pages
 
 
 def _addr(pages: list[int], where: int) -> int:
@@ -201,11 +224,12 @@ def _addr(pages: list[int], where: int) -> int:
     return {-1: 0, -2: 0x10000, -3: 0xFFFF_8000_0000_0000}[where]
 
 
-def _call(k: Kernel, t: object, pages: list[int], req: list[tuple[int, int]],
+def _call(k: Kernel, who: tuple, pages: list[int], req: list[tuple[int, int]],
           path: str) -> tuple:
     addrs = [_addr(pages, w) for w, _ in req]
+    caller, pid = who
     try:
-        ret, status = k.move_pages(t, 0, addrs, [n for _, n in req], path=path)
+        ret, status = k.move_pages(caller, pid, addrs, [n for _, n in req], path=path)
     except OSError as e:
         return ("error", e.errno), k.move_pages_path
     return (ret, status), k.move_pages_path
