@@ -188,7 +188,7 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
         return None
     if (addrs >= vends[vi]).any():
         return None
-    used = np.unique(vi)
+    used = np.flatnonzero(np.bincount(vi, minlength=len(mm.vmas)))
     nv = len(mm.vmas)
     av_id = np.full(nv, -1, np.int64)
     pgoff = np.zeros(nv, np.int64)
@@ -253,9 +253,9 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
     m = int(move.sum())
     # Room on every target node without the pages the call frees.
     tgt = nodes[move]
-    src_nodes = set(np.unique(src[move]).tolist())
+    src_nodes = set(np.flatnonzero(np.bincount(src[move])).tolist())
     zone_take: list[tuple[int, int, np.ndarray]] = []
-    for t in np.unique(tgt).tolist():
+    for t in np.flatnonzero(np.bincount(tgt)).tolist():
         positions = np.flatnonzero(tgt == t)
         want = len(positions)
         got = 0
@@ -285,6 +285,13 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
     return BatchPlan(addr=page_addr[move], old=pfn[move], target=tgt, pte=ptes[move],
                      vma_prot=prot[vi[move]], table_keys=ukeys, table_of=table_of[move],
                      zone_take=zone_take, memcgs=sorted(cg_ids))
+
+
+def _count(stat: np.ndarray, zones: np.ndarray, items: np.ndarray | int, sign: int) -> None:
+    # stat[zones[i], items[i]] += sign for every i (np.add.at, by counting).
+    nz, ni = stat.shape
+    flat = zones * ni + items
+    stat += sign * np.bincount(flat, minlength=nz * ni).reshape(nz, ni)
 
 
 def copy_frames(data: np.ndarray, new: np.ndarray, old: np.ndarray) -> None:
@@ -330,7 +337,7 @@ def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
     old_active = (old_flags & F_ACTIVE) != 0
     # isolate_lru_page(): off the LRU lists.
     lru_stat = np.where(old_active, ZoneStat.NR_ACTIVE, ZoneStat.NR_INACTIVE)
-    np.subtract.at(stat, (old_zone, lru_stat), 1)
+    _count(stat, old_zone, lru_stat, -1)
     # new_page_node() / alloc_migration_target(): pops from the target zones' stacks.
     new = np.empty(m, np.int64)
     new_zone = np.empty(m, np.int64)
@@ -338,7 +345,9 @@ def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
     for zone_id, c, positions in plan.zone_take:
         zone = k.zones[zone_id]
         top = zone.free_top
-        new[positions] = zone.free_stack[top - c:top][::-1]
+        # The same frames the per-page path would take (the top of the stack), given in
+        # ascending order: frame numbers are free to differ, and runs copy faster.
+        new[positions] = np.sort(zone.free_stack[top - c:top])
         new_zone[positions] = zone_id
         zone.free_top = top - c
         stat[zone_id, ZoneStat.NR_FREE_PAGES] -= c
@@ -363,8 +372,8 @@ def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
     p.memcg[old] = 0
     p.mapping[old] = 0
     p.private[old] = 0
-    np.subtract.at(stat, (old_zone, ZoneStat.NR_ANON_PAGES), 1)
-    np.add.at(stat, (new_zone, ZoneStat.NR_ANON_PAGES), 1)
+    _count(stat, old_zone, ZoneStat.NR_ANON_PAGES, -1)
+    _count(stat, new_zone, ZoneStat.NR_ANON_PAGES, 1)
     # remove_migration_pte(): the new ptes, old and clean, writable for write entries.
     new_pte = (((new.astype(np.uint64) << np.uint64(PAGE_SHIFT)) | plan.vma_prot)
                & ~np.uint64(_PAGE_ACCESSED)) | np.where(writable, np.uint64(_PAGE_RW),
@@ -420,26 +429,25 @@ def _lru_and_frees(k: Kernel, old: np.ndarray, new: np.ndarray, old_zone: np.nda
     else:
         all_idx = np.concatenate(drained_idx)
         all_at = np.concatenate(drained_at)
-        dr = all_idx[np.lexsort((all_idx, all_at))]
+        # by drain, then by place in the pagevec (two sorted runs: a merge)
+        dr = all_idx[np.argsort(all_at * (2 * m) + all_idx, kind="stable")]
     dr_zone = ev_zone[dr]
     nz = len(k.zones)
     counts = np.bincount(dr_zone, minlength=nz)
-    by_zone = np.argsort(dr_zone, kind="stable")
-    first = np.cumsum(counts) - counts
-    rank = np.empty(len(dr), np.int64)
-    rank[by_zone] = np.arange(len(dr)) - first[dr_zone[by_zone]]
-    base = np.array([z.lru_seq for z in k.zones], np.int64)
-    stamp = base[dr_zone] + rank + 1
-    for z in k.zones:
-        z.lru_seq += int(counts[z.id])
+    stamp = np.empty(len(dr), np.int64)
+    for z in k.zones:  # each zone stamps its pages in drain order
+        c = int(counts[z.id])
+        if c:
+            stamp[dr_zone == z.id] = np.arange(z.lru_seq + 1, z.lru_seq + c + 1)
+            z.lru_seq += c
     is_new = (dr % 2) == 1
     # New pages drained: on their list, one reference (the pte's).
     dn = ev_page[dr[is_new]]
     dn_active = ev_w[dr[is_new]] == PVEC_ACTIVE
     p.lru[dn] = np.where(dn_active, LRU_ACTIVE, LRU_INACTIVE)
     p.lru_seq[dn] = stamp[is_new]
-    np.add.at(stat, (dr_zone[is_new], np.where(dn_active, ZoneStat.NR_ACTIVE,
-                                               ZoneStat.NR_INACTIVE)), 1)
+    _count(stat, dr_zone[is_new], np.where(dn_active, ZoneStat.NR_ACTIVE,
+                                           ZoneStat.NR_INACTIVE), 1)
     # Flags: new pages keep their copied flags; drained ones gain PG_lru (and PG_active).
     p.flags[new] = new_flags
     p.flags[dn] |= F_LRU | np.where(dn_active, F_ACTIVE, 0).astype(np.int32)
