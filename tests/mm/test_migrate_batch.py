@@ -303,3 +303,25 @@ def test_plan_refuses_a_page_mapped_twice() -> None:
     k.fork(t)
     addrs = np.array([a + i * PAGE_SIZE for i in range(8)], np.uint64)
     assert migrate_batch.plan_batch(k, t.mm, addrs, np.ones(8, np.int64)) is None
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_entries_that_isolate_nothing_stay_on_the_batch_path(profile: str) -> None:
+    """Bad addresses, an untouched page and a page already there: the batch path gives
+    them the per-page path's statuses and moves the rest."""
+    outs = []
+    for path in ("reference", "batch"):
+        k, t, a = _machine(profile, 100)
+        hole = k.mmap(t, 3 * PAGE_SIZE)
+        k.touch(t, hole, True)
+        k.munmap(t, hole + PAGE_SIZE, PAGE_SIZE)
+        k.move_pages(t, 0, [a + 7 * PAGE_SIZE], [1], path="reference")
+        addrs = [a + i * PAGE_SIZE for i in range(100)] + [0, hole + PAGE_SIZE,
+                                                            hole + 2 * PAGE_SIZE]
+        out = k.move_pages(t, 0, addrs, [1] * 103, path=path)
+        assert k.move_pages_path == path
+        outs.append((out, canonical(k)))
+        validate(k)
+    assert outs[0][0] == outs[1][0]
+    assert outs[0][0][1][7] == 1 and all(s < 0 for s in outs[0][0][1][100:])
+    assert diff(outs[0][1], outs[1][1]) == []

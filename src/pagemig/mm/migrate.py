@@ -955,7 +955,8 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
         if nodes:
             from pagemig.mm.migrate_batch import do_pages_move_batch
 
-            err = do_pages_move_batch(k, mm, task_nodes, nr_pages, pages, nodes, status)
+            err = do_pages_move_batch(k, mm, task_nodes, nr_pages, pages, nodes, status,
+                                      bool(flags & MPOL_MF_MOVE_ALL))
             if err is None:  # not a simple call: page by page
                 err = yield from do_pages_move(k, mm, task_nodes, nr_pages, pages, nodes,
                                                status, flags)
@@ -982,7 +983,7 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
     if nodes:
         from pagemig.mm.migrate_batch import do_move_pages_batch
 
-        err = do_move_pages_batch(k, mm, pm)
+        err = do_move_pages_batch(k, mm, pm, bool(flags & MPOL_MF_MOVE_ALL))
         if err is None:  # not a simple call: page by page
             err = yield from do_move_pages(k, mm, pm, bool(flags & MPOL_MF_MOVE_ALL))
     else:

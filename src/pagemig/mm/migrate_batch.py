@@ -5,9 +5,17 @@ unmaps all of them, moves all of them and remaps all of them, instead of taking 
 through unmap_and_move() in turn.  This module does the same work for a whole move_pages(2)
 call with numpy operations on the page columns: the ptes of every entry are looked up at
 once, the pages isolated, new frames taken as slices of the zones' free stacks, the
-contents copied with one indexed copy, the new ptes written, and the bookkeeping whose
-result depends on the order of the per-page path (the per-CPU pagevecs and their drains,
-the LRU order stamps, the pages freed by a drain) computed from that order.
+contents copied (runs of frames as slices), the new ptes written, and the bookkeeping
+whose result depends on the order of the per-page path (the per-CPU pagevecs and their
+drains, the LRU order stamps, the pages freed by a drain) computed from that order.
+
+Both profiles: 2.6.27's do_move_pages() (migrate_prep() drains the pagevecs, then every
+page goes old page then new page into the current CPU's add-pagevecs, 14 to a drain, and
+the old pages a drain reaches are freed; the rest wait in the pagevec) and Linux 6.1's
+do_pages_move() (lru_cache_disable(): every page reaches its list at once and each old
+page is freed as it is added; the runs of entries with the same node, which 6.1 migrates
+one after another, are one migration here, which changes nothing when every page moves;
+pgmigrate_success counts the pages).
 
 It is a module of its own because mm/migrate.py keeps the seed's functions, one per
 function of 2.6.27's mm/migrate.c, in the seed's order; this is not one of them.  The
@@ -15,21 +23,24 @@ per-page path there is the reference: the batch path must leave the machine as t
 reference would (the same return value, statuses, counters, node, contents, flags,
 mapcounts and LRU membership of every page; frame numbers may differ).
 
-A call takes the batch path only when every entry is simple (see :func:`plan_batch`);
-otherwise the whole call runs on the per-page path, so a call the batch path refuses is
-identical by construction.  With the simple entries every page succeeds in the first pass
-of migrate_pages(), so no -EAGAIN, no -ENOMEM and no fallback can happen in the middle.
+A call takes the batch path only when every entry is simple or isolates nothing (see
+:func:`plan_batch`); otherwise the whole call runs on the per-page path, so a call the
+batch path refuses is identical by construction.  With such entries every page that moves
+succeeds in the first pass of migrate_pages(), so no -EAGAIN, no -ENOMEM and no fallback
+can happen in the middle.
 
 Which path runs is ``k.migrate_path``: "reference" (always per page), "batch" (the batch
 path whenever the call is simple) or "auto" (the batch path for simple calls of at least
 BATCH_MIN_PAGES entries).  ``k.move_pages_path`` says which path the last call took.
 
 Simplifications: the batch path does not emit the per-page trace events, so it is never
-taken while tracing is on.
+taken while tracing is on; the frames a zone gives are the ones the per-page path would
+take (the top of its free stack) but are handed out in ascending order.
 """
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -129,6 +140,7 @@ class BatchPlan:
     table_of: np.ndarray
     zone_take: list[tuple[int, int, np.ndarray]]  # (zone id, count, positions) per zone
     memcgs: list[int]
+    status: np.ndarray  # the status of every entry
 
 
 def _zone_arrays(k: Kernel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -153,11 +165,44 @@ def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(keys, return_inverse=True)
 
 
-def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
-               ) -> BatchPlan | None:
-    """Decide for the whole call whether it is simple; the plan, or None (per-page path).
+def _entry_status(k: Kernel, mm: MmStruct, addr: int, node: int,
+                  migrate_all: bool) -> int | None:
+    # The status the per-page path gives an entry that is not simple, when it isolates
+    # nothing for it (the checks of _move_pages_entry() and add_page_for_migration(), in
+    # their order); None when the per-page path would isolate the page.  The lookup's
+    # reference is dropped again, as there.
+    from pagemig.mm.migrate import _lookup_page
+    from pagemig.mm.swap import put_page
 
-    Simple: every address lies in a private anonymous vma of ``mm`` (no file, no vm_ops,
+    page = _lookup_page(k, mm, addr, True)
+    if page < 0:
+        return page
+    try:
+        flags = int(k.pages.flags[page])
+        if flags & F_RESERVED and not k.profile.has("move_pages_batched"):
+            return -errno.ENOENT  # 2.6.27 checks PG_reserved first (6.1 does not)
+        if k.pfn_to_nid(page) == node:
+            return node
+        if int(k.pages.mapcount[page]) > 1 and not migrate_all:
+            return -errno.EACCES
+        if not flags & F_LRU:
+            return -errno.EBUSY  # isolate_lru_page() fails and changes nothing
+        return None
+    finally:
+        put_page(k, page)
+
+
+def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
+               migrate_all: bool = False) -> BatchPlan | None:
+    """Decide for the whole call whether the batch path may take it; the plan, or None
+    (the per-page path).
+
+    Every entry is simple, or one the per-page path gives a status without isolating a
+    page (:func:`_entry_status`: a bad address, no page, a reserved page in 2.6.27, a page
+    already on its node, one mapped twice without MPOL_MF_MOVE_ALL, one on no LRU list);
+    no page is named twice by simple entries; at least one simple entry moves.
+
+    Simple: the address lies in a private anonymous vma of ``mm`` (no file, no vm_ops,
     not shared, not VM_LOCKED, migratable) and a present pte there maps a page that is
     anonymous in that vma's anon_vma at the index of that address, on an LRU list (PG_lru,
     the list its PG_active names), mapped once, with no reference but the pte's, not locked,
@@ -168,7 +213,7 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
     if the pages spill into a lower zone of a node that also gives pages, the per-page
     path's frees could change the zone: refused); each memory cgroup involved has room for
     one more page; the LRU order stamps cannot run out.  Entries whose page is already on
-    its target node stay (status = node).  At least one page must move.
+    its target node stay (status = node).
     """
     p = k.pages
     n = len(addrs)
@@ -181,73 +226,72 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
     has_mem = np.array([node.has_memory for node in k.nodes])
     if not has_mem[nodes].all():
         return None
+    # ok: the entry is simple (checked column by column; a failed check clears it).
     vstarts = np.array(mm._starts, np.uint64)
     vends = np.array([v.vm_end for v in mm.vmas], np.uint64)
     vi = np.searchsorted(vstarts, addrs, side="right").astype(np.int64) - 1
-    if (vi < 0).any():
-        return None
-    if (addrs >= vends[vi]).any():
-        return None
-    used = np.flatnonzero(np.bincount(vi, minlength=len(mm.vmas)))
+    ok = vi >= 0
+    vi = np.where(ok, vi, 0)
+    ok &= addrs < vends[vi]
     nv = len(mm.vmas)
+    good = np.zeros(nv, np.bool_)
     av_id = np.full(nv, -1, np.int64)
     pgoff = np.zeros(nv, np.int64)
     prot = np.zeros(nv, np.uint64)
     from pagemig.mm.memory import vma_page_prot
 
-    for i in used.tolist():
+    for i in np.flatnonzero(np.bincount(vi[ok], minlength=nv)).tolist():
         vma = mm.vmas[i]
         if (vma.vm_file is not None or vma.vm_ops is not None or vma.anon_vma is None
                 or vma.vm_flags & _BAD_VMA or not vma_migratable(k, vma)):
-            return None
+            continue
+        good[i] = True
         av_id[i] = vma.anon_vma.id
         pgoff[i] = vma.vm_pgoff
         prot[i] = vma_page_prot(vma)
+    ok &= good[vi]
     # The ptes: one gather from the page-table pages the addresses fall in.
     keys = addrs >> np.uint64(PMD_SHIFT)
     ukeys, table_of = _unique_inverse(keys)
-    tables = [mm.pgtables.get(int(key)) for key in ukeys.tolist()]
-    if any(t is None for t in tables):
-        return None
+    none = np.zeros(PTRS_PER_PTE, np.uint64)
+    tables = [mm.pgtables.get(int(key), none) for key in ukeys.tolist()]
     slot = ((addrs >> np.uint64(PAGE_SHIFT)) & np.uint64(PTRS_PER_PTE - 1)).astype(np.int64)
     ptes = np.stack(tables)[table_of, slot]
-    if not ((ptes & np.uint64(_PAGE_PRESENT)) != 0).all():
-        return None
-    if ((ptes & np.uint64(_PAGE_SPECIAL)) != 0).any():
-        return None
+    ok &= (ptes & np.uint64(_PAGE_PRESENT)) != 0
+    ok &= (ptes & np.uint64(_PAGE_SPECIAL)) == 0
     pfn = ((ptes & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
-    if (pfn >= p.nr_pages).any() or (pfn == k.zero_page_pfn).any():
-        return None
-    seen = np.zeros(p.nr_pages, np.bool_)
-    seen[pfn] = True
-    if int(np.count_nonzero(seen)) != n:
-        return None
+    ok &= (pfn < p.nr_pages) & (pfn != k.zero_page_pfn)
+    pfn = np.where(ok, pfn, 0)
     fl = p.flags[pfn].astype(np.int64)
-    if (fl & _NOT_SIMPLE).any() or not (fl & F_LRU).all():
-        return None
-    lru = p.lru[pfn]
+    ok &= ((fl & _NOT_SIMPLE) == 0) & ((fl & F_LRU) != 0)
     active = (fl & F_ACTIVE) != 0
-    if not (lru == np.where(active, LRU_ACTIVE, LRU_INACTIVE)).all():
-        return None
-    if k.profile.has("split_lru") and not (fl & F_SWAPBACKED).all():
-        return None
+    ok &= p.lru[pfn] == np.where(active, LRU_ACTIVE, LRU_INACTIVE)
+    if k.profile.has("split_lru"):
+        ok &= (fl & F_SWAPBACKED) != 0
     mapping = p.mapping[pfn].astype(np.int64)
-    if not ((mapping & 1) == 1).all() or not ((mapping >> 1) == av_id[vi]).all():
-        return None
+    ok &= ((mapping & 1) == 1) & ((mapping >> 1) == av_id[vi])
     page_addr = addrs & ~np.uint64(4095)
     lin = ((page_addr - vstarts[vi]) >> np.uint64(PAGE_SHIFT)).astype(np.int64) + pgoff[vi]
-    if not (p.index[pfn] == lin).all():
-        return None
-    if not ((p.mapcount[pfn] == 1) & (p.count[pfn] == 1)).all():
-        return None
+    ok &= p.index[pfn] == lin
+    ok &= (p.mapcount[pfn] == 1) & (p.count[pfn] == 1)
     rec = p.memcg[pfn].astype(np.int64)
-    if not ((rec != 0) & ((rec & 1) == 0)).all():
-        return None
+    ok &= (rec != 0) & ((rec & 1) == 0)
+    seen = np.zeros(p.nr_pages, np.bool_)
+    seen[pfn[ok]] = True
+    if int(np.count_nonzero(seen)) != int(np.count_nonzero(ok)):
+        return None  # a page named twice
+    # The other entries must be ones the per-page path gives a status without isolating.
+    status = nodes.copy()
+    for i in np.flatnonzero(~ok).tolist():
+        st = _entry_status(k, mm, int(addrs[i]), int(nodes[i]), migrate_all)
+        if st is None:
+            return None
+        status[i] = st
     zid = zone_ids_of(k, pfn)
     zone_nid = np.zeros(len(k.zones), np.int64)
     zone_nid[[z.id for z in k.zones]] = [z.nid for z in k.zones]
     src = zone_nid[zid]
-    move = src != nodes
+    move = ok & (src != nodes)
     if not move.any():
         return None
     m = int(move.sum())
@@ -284,7 +328,7 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray
         return None
     return BatchPlan(addr=page_addr[move], old=pfn[move], target=tgt, pte=ptes[move],
                      vma_prot=prot[vi[move]], table_keys=ukeys, table_of=table_of[move],
-                     zone_take=zone_take, memcgs=sorted(cg_ids))
+                     zone_take=zone_take, memcgs=sorted(cg_ids), status=status)
 
 
 def _count(stat: np.ndarray, zones: np.ndarray, items: np.ndarray | int, sign: int) -> None:
@@ -472,21 +516,21 @@ def _lru_and_frees(k: Kernel, old: np.ndarray, new: np.ndarray, old_zone: np.nda
             stat[z.id, ZoneStat.NR_FREE_PAGES] += c
 
 
-def do_move_pages_batch(k: Kernel, mm: MmStruct, pm: PageToNode) -> int | None:
-    """do_move_pages() of a simple call on arrays (2.6.27); its result, or None when the
-    call is not simple (nothing changed but the pagevec drain the per-page path does
-    first)."""
+def do_move_pages_batch(k: Kernel, mm: MmStruct, pm: PageToNode,
+                        migrate_all: bool) -> int | None:
+    """do_move_pages() on arrays (2.6.27); its result, or None when plan_batch() refuses
+    the call (nothing changed but the pagevec drain the per-page path does first)."""
     from pagemig.mm.migrate import migrate_prep
 
     n = pm.n
     if not batch_wanted(k, n):
         return None
     migrate_prep(k)
-    plan = plan_batch(k, mm, pm.addr[:n], pm.node[:n])
+    plan = plan_batch(k, mm, pm.addr[:n], pm.node[:n], migrate_all)
     if plan is None:
         return None
     migrate_batch(k, mm, plan)
-    pm.status[:n] = pm.node[:n]
+    pm.status[:n] = plan.status
     k.move_pages_path = "batch"
     return 0
 
@@ -509,15 +553,15 @@ def _present_range(mm: MmStruct, addr: int, size: int, write: bool) -> bool:
 
 
 def do_pages_move_batch(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_pages: int,
-                        pages: int, nodes: int, status: int) -> int | None:
-    """do_pages_move() of a simple call on arrays (Linux 6.1); its result, or None when the
-    call is not simple (nothing changed).
+                        pages: int, nodes: int, status: int, migrate_all: bool) -> int | None:
+    """do_pages_move() on arrays (Linux 6.1); its result, or None when plan_batch()
+    refuses the call (nothing changed).
 
     The arrays must lie in present pages (reading them faults nothing) and the status
     array in present writable pages that no entry moves; every node valid, with memory
     and allowed.  Then every entry is handled as the per-page path would, and the runs of
     entries with the same node (which the per-page path migrates one after another) are
-    one migration here: the result is the same, as every page of a simple call moves.
+    one migration here: the result is the same, as every page that is queued moves.
     """
     from pagemig.mm.fault import copy_from_user
     from pagemig.mm.migrate import put_user_array
@@ -551,13 +595,13 @@ def do_pages_move_batch(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_
         if ((spages >= np.uint64(lo)) & (spages <= np.uint64(hi))).any():
             return None
     lru_cache_disable(k)
-    plan = plan_batch(k, mm, addrs, targets)
+    plan = plan_batch(k, mm, addrs, targets, migrate_all)
     if plan is None:
         lru_cache_enable(k)
         return None
     migrate_batch(k, mm, plan)
     count_vm_events(k, PGMIGRATE_SUCCESS, len(plan.old))
-    failed = put_user_array(k, status, targets.astype("<i4"), stop=True)
+    failed = put_user_array(k, status, plan.status.astype("<i4"), stop=True)
     assert not failed
     lru_cache_enable(k)
     k.move_pages_path = "batch"
