@@ -325,3 +325,20 @@ def test_entries_that_isolate_nothing_stay_on_the_batch_path(profile: str) -> No
     assert outs[0][0] == outs[1][0]
     assert outs[0][0][1][7] == 1 and all(s < 0 for s in outs[0][0][1][100:])
     assert diff(outs[0][1], outs[1][1]) == []
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ([2, 3, 4, 5], [10, 11, 12, 13]),      # one ascending run
+    ([2, 3, 4, 5], [13, 12, 11, 10]),      # one descending run
+    ([2, 3, 4, 5], [10, 11, 0, 1]),        # two runs
+    ([5, 2, 9], [1, 14, 0]),               # scattered
+    ([0, 1, 2], [15, 14, 13]),             # a run ending at frame 13 (descending to 0 side)
+    ([13, 14, 15], [2, 1, 0]),             # descending down to frame 0
+])
+def test_copy_frames(old: list[int], new: list[int]) -> None:
+    """Frame old[i] ends in frame new[i], whatever the runs."""
+    data = np.arange(16 * 4, dtype=np.uint8).reshape(16, 4)
+    want = data.copy()
+    want[new] = data[old]
+    migrate_batch.copy_frames(data, np.array(new), np.array(old))
+    assert (data == want).all()

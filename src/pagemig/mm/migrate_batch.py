@@ -160,7 +160,9 @@ def zone_ids_of(k: Kernel, pfns: np.ndarray) -> np.ndarray:
 def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # np.unique(keys, return_inverse=True), without the sort when keys are already sorted.
     if bool((keys[1:] >= keys[:-1]).all()):
-        new = np.r_[True, keys[1:] != keys[:-1]]
+        new = np.empty(len(keys), np.bool_)
+        new[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=new[1:])
         return keys[new], np.cumsum(new) - 1
     return np.unique(keys, return_inverse=True)
 
@@ -276,9 +278,14 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
     ok &= (p.mapcount[pfn] == 1) & (p.count[pfn] == 1)
     rec = p.memcg[pfn].astype(np.int64)
     ok &= (rec != 0) & ((rec & 1) == 0)
-    seen = np.zeros(p.nr_pages, np.bool_)
-    seen[pfn[ok]] = True
-    if int(np.count_nonzero(seen)) != int(np.count_nonzero(ok)):
+    named = pfn[ok]
+    if len(named) * 64 < p.nr_pages:
+        distinct = len(np.unique(named))
+    else:
+        seen = np.zeros(p.nr_pages, np.bool_)
+        seen[named] = True
+        distinct = int(np.count_nonzero(seen))
+    if distinct != len(named):
         return None  # a page named twice
     # The other entries must be ones the per-page path gives a status without isolating.
     status = nodes.copy()
@@ -353,12 +360,15 @@ def copy_frames(data: np.ndarray, new: np.ndarray, old: np.ndarray) -> None:
     step = np.where(d_new == -1, -1, 1)
     cont = (d_old == 1) & (np.abs(d_new) == 1)
     cont[1:] &= step[1:] == step[:-1]
-    starts = np.flatnonzero(np.r_[True, ~cont])
+    brk = np.empty(m, np.bool_)
+    brk[0] = True
+    np.logical_not(cont, out=brk[1:])
+    starts = np.flatnonzero(brk)
     if len(starts) * 16 > m:  # mostly scattered: indexed copies
         for s in range(0, m, _COPY_CHUNK):
             data[new[s:s + _COPY_CHUNK]] = data[old[s:s + _COPY_CHUNK]]
         return
-    ends = np.r_[starts[1:], m]
+    ends = np.append(starts[1:], m)
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         o0, n0, length = int(old[s]), int(new[s]), e - s
         if length == 1:
