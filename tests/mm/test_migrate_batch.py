@@ -4,12 +4,15 @@ The contract: on the same machine and request both paths give the same return va
 statuses and leave the same machine (tests/mm/batch_view.py: every mapped page's node,
 contents, flags, counts, list or pagevec slot and cgroup record, the zone counters and LRU
 order, free pages per zone, pagevecs, vm events, cgroup usage), frame numbers aside.
-Calls that are not simple run page by page on both.
+Calls the batch path refuses run page by page on both.  The two properties run 40
+derandomized examples each in the suite; ``PAGEMIG_BATCH_EXAMPLES=1000 python -m pytest
+tests/mm/test_migrate_batch.py`` runs them longer with fresh random examples.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 
 import numpy as np
 import pytest
@@ -248,11 +251,16 @@ def _check_equivalent(profile: str, sc: dict) -> None:
         assert r_path == "reference"
         TAKEN[b_path] += 1
         assert r_out == b_out
-        validate(bat)
+        if b_path == "batch":
+            # (only then: the per-page path itself can leave a page validate() rejects,
+            # e.g. a failed remap charge in a cgroup at its limit)
+            validate(bat)
         assert diff(canonical(ref), canonical(bat)) == []
 
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+# PAGEMIG_BATCH_EXAMPLES=1000 runs the two properties longer (by hand).
+EXAMPLES = int(os.environ.get("PAGEMIG_BATCH_EXAMPLES", "40"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 40,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

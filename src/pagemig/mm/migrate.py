@@ -957,7 +957,7 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
 
             err = do_pages_move_batch(k, mm, task_nodes, nr_pages, pages, nodes, status,
                                       bool(flags & MPOL_MF_MOVE_ALL))
-            if err is None:  # not a simple call: page by page
+            if err is None:  # refused by the batch path: page by page
                 err = yield from do_pages_move(k, mm, task_nodes, nr_pages, pages, nodes,
                                                status, flags)
             return err
@@ -984,7 +984,7 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
         from pagemig.mm.migrate_batch import do_move_pages_batch
 
         err = do_move_pages_batch(k, mm, pm, bool(flags & MPOL_MF_MOVE_ALL))
-        if err is None:  # not a simple call: page by page
+        if err is None:  # refused by the batch path: page by page
             err = yield from do_move_pages(k, mm, pm, bool(flags & MPOL_MF_MOVE_ALL))
     else:
         err = do_pages_stat(k, mm, pm)
