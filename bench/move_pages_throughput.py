@@ -179,7 +179,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
         sample = np.unique(np.linspace(0, n - 1, min(n, args.verify_sample)).astype(np.int64))
     results: list[MoveResult] = []
     profile_text = ""
-    for src, dst in ((0, 1), (1, 0)):
+    for src, dst in ((0, 1), (1, 0)) * args.rounds:
         prof = cProfile.Profile() if args.profile and not results else None
         log(f"move_pages of {n} pages node {src} -> node {dst}"
             + (" (under cProfile)" if prof else ""))
@@ -256,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-pages", type=int, default=256,
                     help="pages written per write_user call when touching (default 256)")
     ap.add_argument("--reps", type=int, default=5, help="numpy copy repetitions (default 5)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="moves there and back (default 1); the first move into node 1 also "
+                         "pays the host's first writes to frames the model never used")
     ap.add_argument("--verify-sample", type=int, default=1024,
                     help="pages whose contents are read back after each move (default 1024)")
     ap.add_argument("--verify-all", action="store_true", help="read back every page")
@@ -267,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                     default="cumulative", help="order of the --profile listing")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = ap.parse_args(argv)
-    if args.pages < 1 or args.reps < 1 or args.chunk_pages < 1 or args.verify_sample < 1:
-        ap.error("--pages, --reps, --chunk-pages and --verify-sample must be >= 1")
+    if (args.pages < 1 or args.reps < 1 or args.chunk_pages < 1 or args.verify_sample < 1
+            or args.rounds < 1):
+        ap.error("--pages, --reps, --chunk-pages, --verify-sample and --rounds must be >= 1")
 
     def log(msg: str) -> None:
         print(f"[move_pages] {msg}", file=sys.stderr, flush=True)

@@ -350,3 +350,13 @@ def test_copy_frames(old: list[int], new: list[int]) -> None:
     want[new] = data[old]
     migrate_batch.copy_frames(data, np.array(new), np.array(old))
     assert (data == want).all()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_tracing_keeps_the_per_page_path(profile: str) -> None:
+    """With tracing on, a simple call runs page by page (its events are per page)."""
+    k, t, a = _machine(profile)
+    log = k.start_trace()
+    k.move_pages(t, 0, [a + i * PAGE_SIZE for i in range(100)], [1] * 100, path="batch")
+    assert k.move_pages_path == "reference"
+    assert any(event == "mm_migrate_copy" for event, _ in log)

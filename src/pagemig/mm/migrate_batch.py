@@ -287,13 +287,6 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
         distinct = int(np.count_nonzero(seen))
     if distinct != len(named):
         return None  # a page named twice
-    # The other entries must be ones the per-page path gives a status without isolating.
-    status = nodes.copy()
-    for i in np.flatnonzero(~ok).tolist():
-        st = _entry_status(k, mm, int(addrs[i]), int(nodes[i]), migrate_all)
-        if st is None:
-            return None
-        status[i] = st
     zid = zone_ids_of(k, pfn)
     zone_nid = np.zeros(len(k.zones), np.int64)
     zone_nid[[z.id for z in k.zones]] = [z.nid for z in k.zones]
@@ -301,6 +294,13 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
     move = ok & (src != nodes)
     if not move.any():
         return None
+    # The other entries must be ones the per-page path gives a status without isolating.
+    status = nodes.copy()
+    for i in np.flatnonzero(~ok).tolist():
+        st = _entry_status(k, mm, int(addrs[i]), int(nodes[i]), migrate_all)
+        if st is None:
+            return None
+        status[i] = st
     m = int(move.sum())
     # Room on every target node without the pages the call frees.
     tgt = nodes[move]
