@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Throughput of one large move_pages(2) on the model's per-page path (run by hand).
+"""Throughput of one large move_pages(2) on the model (run by hand).
 
 What is measured
 ----------------
@@ -13,6 +13,11 @@ memory with ``UserArrays`` and written with ``write_user`` (argument setup), the
 migrate_pages -> unmap_and_move, one page at a time), then the status array is read back.
 The system call alone is timed (the headline), and the whole call including argument setup
 and status read-back is reported next to it.  Rates are pages/s with time.perf_counter().
+
+``--path`` chooses how the model moves the pages: ``reference`` (page by page, as above),
+``batch`` (mm/migrate_batch.py: the whole call on arrays when it is simple) or ``auto`` (the
+default: the batch path for simple calls of 64 pages or more); each move reports the path
+that ran.  ``--kernel`` chooses the profile (2.6.27 or 6.1).
 
 For scale, the same run times a numpy copy of the same bytes (pages x 4096 bytes,
 ``dst[:] = src`` on two uint8 arrays whose pages are committed beforehand), best of
@@ -70,6 +75,7 @@ class MoveResult:
     pages_per_s_total: float
     us_per_page: float
     ratio_to_numpy: float = 0.0
+    path: str = ""
     statuses_ok: bool = False
     nodes_ok: bool = False
     contents_checked: int = 0
@@ -150,7 +156,8 @@ def numpy_copy(npages: int, reps: int) -> float:
 def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     topo = Topology(nodes=2, mem_per_node_mb=args.mem_per_node_mb)
     t0 = time.perf_counter()
-    k = Kernel(topo)
+    k = Kernel(topo, args.kernel)
+    k.set_migrate_path(args.path)
     log(f"booted 2 x {topo.mem_per_node_mb} MiB in {time.perf_counter() - t0:.2f} s")
     n = args.pages
     p = k.spawn(comm="mover", cpu=k.nodes[0].cpus[0])
@@ -172,15 +179,16 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
         sample = np.unique(np.linspace(0, n - 1, min(n, args.verify_sample)).astype(np.int64))
     results: list[MoveResult] = []
     profile_text = ""
-    for src, dst in ((0, 1), (1, 0)):
+    for src, dst in ((0, 1), (1, 0)) * args.rounds:
         prof = cProfile.Profile() if args.profile and not results else None
         log(f"move_pages of {n} pages node {src} -> node {dst}"
             + (" (under cProfile)" if prof else ""))
         ret, status, sys_s, total_s = move_all(k, p, addrs, dst, prof)
         r = MoveResult(f"{src}->{dst}", dst, ret, sys_s, total_s, n / sys_s, n / total_s,
-                       sys_s / n * 1e6, ratio_to_numpy=(n / sys_s) / np_rate)
-        log(f"  ret {ret}, {sys_s:.2f} s in sys_move_pages ({r.pages_per_s:.0f} pages/s), "
-            f"{total_s:.2f} s in all")
+                       sys_s / n * 1e6, ratio_to_numpy=(n / sys_s) / np_rate,
+                       path=k.move_pages_path)
+        log(f"  ret {ret}, path {r.path}, {sys_s:.2f} s in sys_move_pages "
+            f"({r.pages_per_s:.0f} pages/s), {total_s:.2f} s in all")
         r.statuses_ok = ret == 0 and all(s == dst for s in status)
         r.nodes_ok = bool((nodes_of(k, p, addrs) == dst).all())
         r.contents_checked = len(sample)
@@ -197,6 +205,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
 
     return {
         "topology": {"nodes": 2, "mem_per_node_mb": topo.mem_per_node_mb},
+        "kernel": args.kernel,
+        "path_asked": args.path,
         "pages": n,
         "bytes": n * PAGE_SIZE,
         "touch_seconds": touch_s,
@@ -214,16 +224,18 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
 def print_table(r: dict[str, Any], out: Any) -> None:
     w = out.write
     w(f"move_pages throughput: {r['pages']} pages ({r['bytes'] / (1 << 20):.0f} MiB), "
-      f"machine 2 x {r['topology']['mem_per_node_mb']} MiB\n")
+      f"machine 2 x {r['topology']['mem_per_node_mb']} MiB, Linux {r['kernel']}, "
+      f"--path {r['path_asked']}\n")
     w(f"  touch (write_user, first-touch faults): {r['touch_seconds']:.2f} s, "
       f"{r['touch_us_per_page']:.1f} us/page\n\n")
-    w("  direction  ret  syscall s   pages/s  us/page  incl. args s  pages/s incl.  "
-      "model/numpy  verified\n")
+    w("  direction  path       ret  syscall s   pages/s  us/page  incl. args s  "
+      "pages/s incl.  model/numpy  verified\n")
     for m in r["moves"]:
         ok = "yes" if m["statuses_ok"] and m["nodes_ok"] and m["contents_ok"] else "NO"
-        w(f"  {m['direction']:<9} {m['ret']:>4} {m['syscall_s']:>10.2f} {m['pages_per_s']:>9.0f}"
+        w(f"  {m['direction']:<9}  {m['path']:<9} {m['ret']:>4} {m['syscall_s']:>10.2f}"
+          f" {m['pages_per_s']:>9.0f}"
           f" {m['us_per_page']:>8.1f} {m['total_s']:>13.2f} {m['pages_per_s_total']:>14.0f}"
-          f" {m['ratio_to_numpy']:>12.2e}  {ok} ({m['contents_checked']} pages read back)\n")
+          f" {m['ratio_to_numpy']:>12.3f}  {ok} ({m['contents_checked']} pages read back)\n")
     w(f"  numpy copy {r['numpy_copy_seconds'] * 1e3:>14.2f} ms {r['numpy_pages_per_s']:>9.0f} "
       f"pages/s ({r['numpy_gib_per_s']:.2f} GiB/s, best of {r['numpy_reps']})\n")
     if r["profiled_first_move"]:
@@ -235,11 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=65536, help="pages to move (default 65536)")
+    ap.add_argument("--kernel", default="2.6.27", choices=("2.6.27", "6.1"),
+                    help="kernel profile (default 2.6.27)")
+    ap.add_argument("--path", default="auto", choices=("auto", "reference", "batch"),
+                    help="how move_pages moves the pages (default auto)")
     ap.add_argument("--mem-per-node-mb", type=int, default=1024,
                     help="MiB per node of the 2-node machine (default 1024)")
     ap.add_argument("--chunk-pages", type=int, default=256,
                     help="pages written per write_user call when touching (default 256)")
     ap.add_argument("--reps", type=int, default=5, help="numpy copy repetitions (default 5)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="moves there and back (default 1); the first move into node 1 also "
+                         "pays the host's first writes to frames the model never used")
     ap.add_argument("--verify-sample", type=int, default=1024,
                     help="pages whose contents are read back after each move (default 1024)")
     ap.add_argument("--verify-all", action="store_true", help="read back every page")
@@ -251,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                     default="cumulative", help="order of the --profile listing")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = ap.parse_args(argv)
-    if args.pages < 1 or args.reps < 1 or args.chunk_pages < 1 or args.verify_sample < 1:
-        ap.error("--pages, --reps, --chunk-pages and --verify-sample must be >= 1")
+    if (args.pages < 1 or args.reps < 1 or args.chunk_pages < 1 or args.verify_sample < 1
+            or args.rounds < 1):
+        ap.error("--pages, --reps, --chunk-pages, --verify-sample and --rounds must be >= 1")
 
     def log(msg: str) -> None:
         print(f"[move_pages] {msg}", file=sys.stderr, flush=True)

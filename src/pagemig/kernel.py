@@ -153,6 +153,10 @@ class Kernel:
         self._trace_sink: Callable[[str, dict[str, Any]], None] | None = None
         self.tracing = False  # is anything recording events?  Callers test it before trace()
         self.copy_enabled = True
+        # move_pages(2): "auto" (the batch path for simple calls of 64 entries or more),
+        # "reference" (page by page) or "batch" (mm/migrate_batch.py); which one ran last.
+        self.migrate_path = "auto"
+        self.move_pages_path = "reference"
         self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
@@ -828,19 +832,29 @@ class Kernel:
         nr_pages = argcheck.c_ulong("nr_pages", nr_pages)
         pages, nodes = argcheck.c_ulong("pages", pages), argcheck.c_ulong("nodes", nodes)
         status = argcheck.c_ulong("status", status)
+        self.move_pages_path = "reference"
         with self.as_task(caller):
             return int(self.run(migrate.sys_move_pages(self, pid, nr_pages, pages, nodes,
                                                        status, flags)))
 
     def move_pages(self, caller: Task, pid: int, addrs: list[int], nodes: list[int] | None,
-                   flags: int = 2) -> tuple[int, list[int]]:
+                   flags: int = 2, path: str | None = None) -> tuple[int, list[int]]:
         """move_pages(2) with its arrays placed in ``caller``'s memory, as a program would.
 
         Returns (the call's non-negative result, the status array); a negative result
         raises OSError(errno).  ``nodes`` None is query mode.  ``pid`` and ``flags`` must fit
         a C int, each address an unsigned long (a negative one is taken as in C), each node
-        an int, and ``nodes`` must have one entry per address (ValueError).
+        an int, and ``nodes`` must have one entry per address (ValueError).  ``path``
+        ("auto", "reference" or "batch"; None: ``self.migrate_path``) chooses how the
+        pages are moved for this call; ``self.move_pages_path`` says which path ran.
         """
+        if path is not None:
+            path = self._path_arg(path)
+            saved, self.migrate_path = self.migrate_path, path
+            try:
+                return self.move_pages(caller, pid, addrs, nodes, flags)
+            finally:
+                self.migrate_path = saved
         argcheck.user_task_arg(self, "caller", caller)
         pid = argcheck.pid_arg("pid", pid)
         flags = argcheck.int_arg("flags", flags)
@@ -868,6 +882,20 @@ class Kernel:
                           "then fails with ENOENT and writes no status)")
         return _check(ret), [int(s) for s in status]
 
+
+    @staticmethod
+    def _path_arg(path: object) -> str:
+        from pagemig.mm.migrate_batch import PATHS
+
+        if not isinstance(path, str):
+            raise TypeError(f"`path` must be a str, not {type(path).__name__}")
+        if path not in PATHS:
+            raise ValueError(f"`path` must be one of {', '.join(PATHS)}, not {path!r}")
+        return path
+
+    def set_migrate_path(self, path: str) -> None:
+        """Choose how move_pages(2) moves pages from now on: "auto", "reference", "batch"."""
+        self.migrate_path = self._path_arg(path)
 
     def sys_mbind(self, task: Task, start: int, length: int, mode: int, nmask: int,
                   maxnode: int, flags: int) -> int:

@@ -573,3 +573,23 @@ def test_42_positive_and_zero(capsys: pytest.CaptureFixture[str], tmp_path: Path
 
     assert (1, "OK", ["EAGAIN", "1", "1"]) == result(calls(objs)[3])
     assert (0, "OK", ["0", "1", "1"]) == result(calls(objs)[4])
+
+
+@pytest.mark.parametrize("kernel", ["2.6.27", "6.1"])
+@pytest.mark.parametrize(("opt", "paths"), [
+    ((), ["batch", "reference"]), (("--path", "auto"), ["batch", "reference"]),
+    (("--path", "reference"), ["reference", "reference"]),
+    (("--path", "batch"), ["batch", "batch"]),
+])
+def test_path_option_and_field(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                               kernel: str, opt: tuple[str, ...], paths: list[str]) -> None:
+    """--path chooses how move_pages moves pages; each move_pages object says which ran."""
+    script = tmp_path / "p.txt"
+    script.write_text("map a anon 100 touch=write\nmove pages=a nodes=1\n"
+                      "move pages=a[0:10] nodes=0\nquery a\n")
+    rc, objs, err = run_cli(capsys, script, "--kernel", kernel, *opt)
+    moves = [o for o in objs if o["op"] == "move_pages"]
+    assert (rc, err) == (0, "")
+    assert [m["path"] for m in moves] == paths
+    assert [m["status_hist"] for m in moves] == [{"1": 100}, {"0": 10}]
+    assert all("path" not in o for o in objs if o["op"] == "query")

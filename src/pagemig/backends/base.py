@@ -100,6 +100,10 @@ class Backend(Protocol):
                    flags: int) -> int:
         """move_pages(2) with user pointers; the kernel's return value."""
 
+    def move_pages_path(self) -> str | None:
+        """How the last move_pages(2) moved its pages ("batch" or "reference"), or None
+        when the machine cannot say (a real kernel)."""
+
     def special_address(self, proc: Any, name: str) -> int:
         """Address of text, heap, stack, vdso, vvar, badpage or ro_page in the process."""
 

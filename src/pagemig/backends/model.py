@@ -189,6 +189,10 @@ class ModelBackend(FileOpsMixin):
         """move_pages(2)."""
         return self.k.sys_move_pages(proc, pid, count, pages, nodes, status, flags)
 
+    def move_pages_path(self) -> str | None:
+        """How the last move_pages(2) moved its pages: "batch" or "reference"."""
+        return self.k.move_pages_path
+
     def special_address(self, proc: Task, name: str) -> int:
         """Addresses of the process image (2.6.27 has no [vvar] mapping: 0)."""
         assert proc.mm is not None

@@ -37,6 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-memory", type=int, metavar="MB",
                    help="most host memory the page contents may take (default: what the "
                         "host has available at boot, less a margin)")
+    p.add_argument("--path", default="auto", choices=("auto", "reference", "batch"),
+                   help="how move_pages(2) moves pages: page by page (reference), on arrays "
+                        "when the call allows it (batch), or on arrays for such calls of 64 "
+                        "pages or more (auto, the default)")
     p.add_argument("--trace", action="store_true",
                    help="print each engine step as a tracepoint line on stderr")
 
@@ -184,6 +188,7 @@ def machine_for(script: Script, text: str, args: argparse.Namespace) -> ModelBac
                                contents=getattr(args, "contents", "bytes"),
                                host_memory_mb=host_memory)
         backend.blockfs = fs
+        backend.k.set_migrate_path(getattr(args, "path", "auto"))
         if swap_mb > 0:
             backend.k.swapon(swap_mb * 256, synchronous=swap_dev == "zram")
     except ValueError as e:
@@ -203,7 +208,7 @@ def run_case(text: str, path: str, kernel: str, seed: int = 0,
     """
     args = argparse.Namespace(kernel=kernel, seed=seed, nodes=None, mem_per_node=None,
                               cpus_per_node=None, memless_nodes=None, trace=False,
-                              host_memory=None, contents=contents)
+                              host_memory=None, contents=contents, path="auto")
     objs: list[dict[str, Any]] = []
     script = parse_script(text, path)
     backend = machine_for(script, text, args)

@@ -988,8 +988,14 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
             return err
         assert mm is not None
         if nodes:
-            return (yield from do_pages_move(k, mm, task_nodes, nr_pages, pages, nodes,
-                                             status, flags))
+            from pagemig.mm.migrate_batch import do_pages_move_batch
+
+            err = do_pages_move_batch(k, mm, task_nodes, nr_pages, pages, nodes, status,
+                                      bool(flags & MPOL_MF_MOVE_ALL))
+            if err is None:  # refused by the batch path: page by page
+                err = yield from do_pages_move(k, mm, task_nodes, nr_pages, pages, nodes,
+                                               status, flags)
+            return err
         return _pages_stat_in_chunks(k, mm, nr_pages, pages, status)
     err, task, mm = find_task_mm(k, pid)
     if err:
@@ -1010,7 +1016,11 @@ def sys_move_pages(k: Kernel, pid: int, nr_pages: int, pages: int, nodes: int, s
         return pm_or_err
     pm = pm_or_err
     if nodes:
-        err = yield from do_move_pages(k, mm, pm, bool(flags & MPOL_MF_MOVE_ALL))
+        from pagemig.mm.migrate_batch import do_move_pages_batch
+
+        err = do_move_pages_batch(k, mm, pm, bool(flags & MPOL_MF_MOVE_ALL))
+        if err is None:  # refused by the batch path: page by page
+            err = yield from do_move_pages(k, mm, pm, bool(flags & MPOL_MF_MOVE_ALL))
     else:
         err = do_pages_stat(k, mm, pm)
     if err >= 0:

@@ -146,6 +146,9 @@ def _move(rs: RunnerState, proc: Proc, a: Action, query_only: bool) -> None:
         "nodes_null": nodes_arg == 0}
     fields.update(syscall_fields(ret))
     fields["seconds"] = round(seconds, 8)
+    path = rs.b.move_pages_path() if not query else None
+    if path is not None:
+        fields["path"] = path  # which path of the model moved the pages
     if full:
         fields["items"] = labels
         if not query:
