@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from pagemig.mm.hugetlb import set_max_huge_pages
 from pagemig.mm.mempolicy import MPOL_BIND
 from pagemig.mm.mm_types import PAGE_SIZE
 from pagemig.mm.mmap import PROT_READ
+from pagemig.mm.physmem import copy_rows, make_frame_store
 from pagemig.mm.swap import mark_page_accessed
 from pagemig.validate import validate
 
@@ -343,13 +345,35 @@ def test_entries_that_isolate_nothing_stay_on_the_batch_path(profile: str) -> No
     ([0, 1, 2], [15, 14, 13]),             # a run ending at frame 13 (descending to 0 side)
     ([13, 14, 15], [2, 1, 0]),             # descending down to frame 0
 ])
-def test_copy_frames(old: list[int], new: list[int]) -> None:
+def test_copy_rows(old: list[int], new: list[int]) -> None:
     """Frame old[i] ends in frame new[i], whatever the runs."""
     data = np.arange(16 * 4, dtype=np.uint8).reshape(16, 4)
     want = data.copy()
     want[new] = data[old]
-    migrate_batch.copy_frames(data, np.array(new), np.array(old))
+    copy_rows(data, np.array(new), np.array(old))
     assert (data == want).all()
+
+
+@pytest.mark.parametrize("mode", ["bytes", "tag"])
+def test_copy_many_leaves_the_store_as_copies_one_by_one_do(mode: str) -> None:
+    """copy_many() keeps the store's bookkeeping (frames holding host memory; tokens and
+    the overlay of real bytes) as that many copy() calls do: written, zero and
+    arbitrary-byte frames, into fresh and into written frames."""
+    def setup() -> Any:
+        st = make_frame_store(mode, 16)
+        st.write(0, 0, b"abc")                     # arbitrary bytes
+        st.store_token(1, 0x1234_5678_9ABC_DE00)   # a token page
+        st.write(9, 0, b"old")                     # a written destination
+        return st
+
+    old, new = np.array([0, 1, 2, 3]), np.array([8, 9, 10, 11])
+    one, many = setup(), setup()
+    for d, s in zip(new.tolist(), old.tolist(), strict=True):
+        one.copy(d, s)
+    many.copy_many(new, old)
+    assert one.frames_held == many.frames_held
+    for pfn in range(16):
+        assert one.read(pfn, 0, 4096) == many.read(pfn, 0, 4096), pfn
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -360,3 +384,24 @@ def test_tracing_keeps_the_per_page_path(profile: str) -> None:
     k.move_pages(t, 0, [a + i * PAGE_SIZE for i in range(100)], [1] * 100, path="batch")
     assert k.move_pages_path == "reference"
     assert any(event == "mm_migrate_copy" for event, _ in log)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("contents", ["bytes", "tag"])
+def test_pages_moved_by_the_batch_then_page_by_page_keep_their_contents(
+        profile: str, contents: str) -> None:
+    """The frames the batch path fills are the store's like any others: moved on by the
+    per-page path, and back by the batch, every page keeps its contents (the batch's copy
+    once skipped the store's bookkeeping, and the next per-page copy zeroed the page)."""
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=32), profile, contents=contents)
+    t = k.spawn()
+    n = 100
+    a = k.mmap(t, n * PAGE_SIZE)
+    for i in range(n):
+        k.store_token(t, a + i * PAGE_SIZE, 0x5000 + 8192 * i)
+    addrs = [a + i * PAGE_SIZE for i in range(n)]
+    for node, path in ((1, "batch"), (0, "reference"), (1, "batch")):
+        assert (0, [node] * n) == k.move_pages(t, 0, addrs, [node] * n, path=path)
+        assert path == k.move_pages_path
+        assert [0x5000 + 8192 * i for i in range(n)] == [k.load_token(t, x) for x in addrs]
+        validate(k)

@@ -103,7 +103,6 @@ BATCH_MIN_PAGES = 64
 
 MAX_BATCH_PAGES = 1 << 26
 
-_COPY_CHUNK = 4096  # frames copied per indexed copy (bounds the temporary)
 _SEQ_LIMIT = (1 << 32) - 1  # as mm/swap.py: the stamps are renumbered past it
 
 # A page with any of these is not simple (it may be busy, or not a plain anonymous page).
@@ -345,40 +344,6 @@ def _count(stat: np.ndarray, zones: np.ndarray, items: np.ndarray | int, sign: i
     stat += sign * np.bincount(flat, minlength=nz * ni).reshape(nz, ni)
 
 
-def copy_frames(data: np.ndarray, new: np.ndarray, old: np.ndarray) -> None:
-    """copy_highpage() of many pages: frame old[i] into frame new[i].
-
-    Runs of consecutive old frames going to consecutive new frames (ascending or
-    descending, as the free stacks hand them out) are copied as slices; what is left by
-    indexed copies of a bounded size.
-    """
-    m = len(old)
-    if m == 0:
-        return
-    d_old = np.diff(old)
-    d_new = np.diff(new)
-    step = np.where(d_new == -1, -1, 1)
-    cont = (d_old == 1) & (np.abs(d_new) == 1)
-    cont[1:] &= step[1:] == step[:-1]
-    brk = np.empty(m, np.bool_)
-    brk[0] = True
-    np.logical_not(cont, out=brk[1:])
-    starts = np.flatnonzero(brk)
-    if len(starts) * 16 > m:  # mostly scattered: indexed copies
-        for s in range(0, m, _COPY_CHUNK):
-            data[new[s:s + _COPY_CHUNK]] = data[old[s:s + _COPY_CHUNK]]
-        return
-    ends = np.append(starts[1:], m)
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        o0, n0, length = int(old[s]), int(new[s]), e - s
-        if length == 1:
-            data[n0] = data[o0]
-        elif new[s + 1] > n0:
-            data[n0:n0 + length] = data[o0:o0 + length]
-        else:
-            data[n0:n0 - length if n0 - length >= 0 else None:-1] = data[o0:o0 + length]
-
-
 def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
     """Migrate the pages of a simple call's plan; the machine ends as the per-page path
     leaves it (migrate_pages() over the same pages in entry order)."""
@@ -412,7 +377,7 @@ def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
     writable = (plan.pte & np.uint64(_PAGE_RW)) != 0
     # migrate_page_copy(): the contents, the copied flags, the dirty state.
     if k.copy_enabled:
-        copy_frames(k.frames.data, new, old)
+        k.frames.copy_many(new, old)
     new_flags = (old_flags & _COPIED_FLAGS & ~F_ACTIVE) | np.where(dirty, F_DIRTY, 0)
     p.count[new] = 1
     p.mapcount[new] = 1

@@ -94,6 +94,43 @@ def _check_token(token: Any) -> int:
     return token
 
 
+_COPY_CHUNK = 4096  # rows copied per indexed copy (bounds the temporary)
+
+
+def copy_rows(data: np.ndarray, new: np.ndarray, old: np.ndarray) -> None:
+    """Rows old[i] of ``data`` into rows new[i] (the bytes of many copy_highpage()s).
+
+    Runs of consecutive old frames going to consecutive new frames (ascending or
+    descending, as the free stacks hand them out) are copied as slices; what is left by
+    indexed copies of a bounded size.
+    """
+    m = len(old)
+    if m == 0:
+        return
+    d_old = np.diff(old)
+    d_new = np.diff(new)
+    step = np.where(d_new == -1, -1, 1)
+    cont = (d_old == 1) & (np.abs(d_new) == 1)
+    cont[1:] &= step[1:] == step[:-1]
+    brk = np.empty(m, np.bool_)
+    brk[0] = True
+    np.logical_not(cont, out=brk[1:])
+    starts = np.flatnonzero(brk)
+    if len(starts) * 16 > m:  # mostly scattered: indexed copies
+        for s in range(0, m, _COPY_CHUNK):
+            data[new[s:s + _COPY_CHUNK]] = data[old[s:s + _COPY_CHUNK]]
+        return
+    ends = np.append(starts[1:], m)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        o0, n0, length = int(old[s]), int(new[s]), e - s
+        if length == 1:
+            data[n0] = data[o0]
+        elif new[s + 1] > n0:
+            data[n0:n0 + length] = data[o0:o0 + length]
+        else:
+            data[n0:n0 - length if n0 - length >= 0 else None:-1] = data[o0:o0 + length]
+
+
 class FrameStore:
     """The contents of every page frame of the machine: real bytes (``bytes`` mode)."""
 
@@ -170,6 +207,26 @@ class FrameStore:
             return
         self._hold(dst, False)
         self.data[dst] = self.data[src]
+
+    def copy_many(self, dst: np.ndarray, src: np.ndarray) -> None:
+        """copy_highpage() of frame ``src[i]`` into ``dst[i]`` for every i (distinct
+        frames), as that many copy() calls leave the store, with the host-memory check made
+        once for all before anything is copied."""
+        if not len(src):
+            return
+        held = np.frombuffer(self._held, np.uint8)
+        src_held = (held[src >> 3] >> (src & 7).astype(np.uint8)) & 1
+        dst_held = (held[dst >> 3] >> (dst & 7).astype(np.uint8)) & 1
+        gained = int(np.count_nonzero(src_held & ~dst_held & 1))
+        if self.limit_frames is not None and self.frames_held + gained > self.limit_frames:
+            raise HostMemoryExhausted(self.exhausted_message())
+        for d in dst[(src_held == 0) & (dst_held == 1)].tolist():
+            self._release(d)  # a copy of a zero frame is a zero frame
+        take = src_held == 1
+        new = dst[take & (dst_held == 0)]
+        np.bitwise_or.at(held, new >> 3, (1 << (new & 7)).astype(np.uint8))
+        self.frames_held += len(new)
+        copy_rows(self.data, dst[take], src[take])
 
     def zero(self, pfn: int) -> None:
         """Model of clear_highpage()."""
@@ -278,6 +335,16 @@ class TagStore:
             self.overlay.pop(dst, None)
         else:
             self._bytes_of(dst)[:] = buf
+
+    def copy_many(self, dst: np.ndarray, src: np.ndarray) -> None:
+        """copy() of frame ``src[i]`` into ``dst[i]`` for every i (distinct frames)."""
+        self.tokens[dst] = self.tokens[src]
+        with_bytes = set(self.overlay)
+        for d, s in zip(dst.tolist(), src.tolist(), strict=True):
+            if s in with_bytes:
+                self._bytes_of(d)[:] = self.overlay[s]
+            elif d in with_bytes:
+                self.overlay.pop(d, None)
 
     def zero(self, pfn: int) -> None:
         """Model of clear_highpage(): token 0."""
