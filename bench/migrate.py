@@ -89,15 +89,21 @@ def _move_once(k, task, addrs: np.ndarray, node: int, path: str) -> tuple[int, f
     from pagemig.mm.mempolicy import MPOL_MF_MOVE
 
     n = len(addrs)
+    if hasattr(k, "set_migrate_path"):
+        k.set_migrate_path(path)
     with UserArrays(k, task, [8 * n, 4 * n, 4 * n]) as (pp, np_, sp):
-        # The kernel's own stores of argument arrays work with either contents.
+        # The kernel's own stores of argument arrays work with either contents; the status
+        # array is written too, as a program sets it up (the probe zeroes it).
         k._write_user(task, pp, addrs.astype("<u8").tobytes())
         k._write_user(task, np_, np.full(n, node, "<i4").tobytes())
-        kw = {"path": path} if "path" in inspect.signature(k.sys_move_pages).parameters \
-            else {}
+        k._write_user(task, sp, np.zeros(n, "<i4").tobytes())
         t0 = time.perf_counter()
-        ret = k.sys_move_pages(task, 0, n, pp, np_, sp, MPOL_MF_MOVE, **kw)
-        return ret, time.perf_counter() - t0
+        ret = k.sys_move_pages(task, 0, n, pp, np_, sp, MPOL_MF_MOVE)
+        seconds = time.perf_counter() - t0
+        taken = getattr(k, "move_pages_path", "reference")
+        if taken != path and path != "auto":
+            raise RuntimeError(f"asked for the {path} path, the call took {taken}")
+        return ret, seconds
 
 
 def measure_move(npages: int, contents: str, path: str, profile: str) -> dict[str, Any]:
@@ -144,9 +150,10 @@ def measure_scale(mem_per_node_mb: int, npages: int) -> dict[str, Any]:
     addr = k.mmap(task, npages * PAGE)
     _touch(k, task, addr, npages)
     addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
-    there = _move_once(k, task, addrs, 1, "reference")[1]
-    back = _move_once(k, task, addrs, 0, "reference")[1]
-    return {"mem_per_node_mb": mem_per_node_mb, "pages": npages, "there_s": there,
+    path = _paths()[-1]
+    there = _move_once(k, task, addrs, 1, path)[1]
+    back = _move_once(k, task, addrs, 0, path)[1]
+    return {"mem_per_node_mb": mem_per_node_mb, "pages": npages, "path": path, "there_s": there,
             "back_s": back, "pages_per_s": 2 * npages / (there + back)}
 
 
