@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from pagemig.backends.model import ModelBackend
 from pagemig.kernel import Topology
+from pagemig.mm.physmem import host_meminfo_bytes
 from pagemig.mm.profiles import PROFILES, get_profile
 from pagemig.script.jsonout import dumps
 from pagemig.script.parse import MAX_LINE_BYTES, Script, ScriptError, parse_script
@@ -99,14 +100,7 @@ class OptionError(Exception):
 
 def physical_memory() -> int | None:
     """This machine's memory in bytes (MemTotal), or None when it cannot be read."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return host_meminfo_bytes("MemTotal")
 
 
 def model_bytes(nodes: int, mem_per_node_mb: int, swap_mb: int) -> int:

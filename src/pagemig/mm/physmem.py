@@ -73,16 +73,22 @@ def words_token(words: np.ndarray) -> int | None:
     return t if np.array_equal(words, _OFFSETS ^ np.uint64(t)) else None
 
 
-def host_mem_available() -> int | None:
-    """The host's MemAvailable in bytes (/proc/meminfo), or None when it cannot be read."""
+def host_meminfo_bytes(key: str) -> int | None:
+    """The host's /proc/meminfo field ``key`` (e.g. "MemTotal") in bytes, or None when it
+    cannot be read."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(f"{key}:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def host_mem_available() -> int | None:
+    """The host's MemAvailable in bytes, or None when it cannot be read."""
+    return host_meminfo_bytes("MemAvailable")
 
 
 def _check_token(token: Any) -> int:
