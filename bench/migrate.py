@@ -17,7 +17,8 @@ copy rate, which shared, noisy machines make the only stable yardstick.
 3. ``boot``: bytes per page frame (peak RSS above a tiny model's, over the frames) and boot
    time for two-node ``tag`` models of 1 GiB, 64 GiB and 1 TiB, with 64 pages, half and
    95 % of the pages touched (the 1 TiB model with 64 pages only).
-4. ``scale``: moving 65,536 pages on a 1 GiB and on a 256 GiB model.
+4. ``scale``: moving 65,536 pages on a 1 GiB and on a 256 GiB model (the median of five
+   round trips, so that one-time costs of the first call do not count as size).
 5. ``process``: migrate_pages(2) of a whole 1,048,576-page process, and fork() of it.
 
 ``--quick`` divides the page counts by 16 and the model sizes by 64, to try the script.
@@ -32,6 +33,7 @@ import inspect
 import json
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -43,6 +45,7 @@ import numpy as np
 
 PAGE = 4096
 PATTERN = 0xABCD000000000000
+SCALE_ROUNDS = 5  # round trips of (4); the median one is reported
 
 
 # -- one measurement, in its own process ------------------------------------------------
@@ -151,10 +154,13 @@ def measure_scale(mem_per_node_mb: int, npages: int) -> dict[str, Any]:
     _touch(k, task, addr, npages)
     addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
     path = _paths()[-1]
-    there = _move_once(k, task, addrs, 1, path)[1]
-    back = _move_once(k, task, addrs, 0, path)[1]
-    return {"mem_per_node_mb": mem_per_node_mb, "pages": npages, "path": path, "there_s": there,
-            "back_s": back, "pages_per_s": 2 * npages / (there + back)}
+    there, back = [], []
+    for _ in range(SCALE_ROUNDS):
+        there.append(_move_once(k, task, addrs, 1, path)[1])
+        back.append(_move_once(k, task, addrs, 0, path)[1])
+    median = statistics.median(t + b for t, b in zip(there, back, strict=True))
+    return {"mem_per_node_mb": mem_per_node_mb, "pages": npages, "path": path,
+            "there_s": there, "back_s": back, "pages_per_s": 2 * npages / median}
 
 
 def measure_process(npages: int) -> dict[str, Any]:

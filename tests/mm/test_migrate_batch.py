@@ -376,6 +376,27 @@ def test_copy_many_leaves_the_store_as_copies_one_by_one_do(mode: str) -> None:
         assert one.read(pfn, 0, 4096) == many.read(pfn, 0, 4096), pfn
 
 
+def test_copy_many_into_long_runs_of_fresh_frames() -> None:
+    """Hundreds of frames copied into runs of fresh frames (which the store asks the host
+    to fill in one pass) and into written ones hold what copies one by one leave."""
+    def setup() -> Any:
+        st = make_frame_store("bytes", 1024)
+        for pfn in range(0, 300):
+            st.write(pfn, pfn % 4000, pfn.to_bytes(2, "little") * 3)
+        st.write(700, 0, b"old")                   # a written destination inside a run
+        return st
+
+    old = np.arange(0, 300)
+    new = np.concatenate((np.arange(600, 800), np.arange(1023, 923, -1)))
+    one, many = setup(), setup()
+    for d, s in zip(new.tolist(), old.tolist(), strict=True):
+        one.copy(d, s)
+    many.copy_many(new, old)
+    assert one.frames_held == many.frames_held
+    for pfn in range(1024):
+        assert one.read(pfn, 0, 4096) == many.read(pfn, 0, 4096), pfn
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_tracing_keeps_the_per_page_path(profile: str) -> None:
     """With tracing on, a simple call runs page by page (its events are per page)."""

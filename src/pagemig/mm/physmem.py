@@ -101,6 +101,8 @@ def _check_token(token: Any) -> int:
 
 
 _COPY_CHUNK = 4096  # rows copied per indexed copy (bounds the temporary)
+MADV_POPULATE_WRITE = 23  # <sys/mman.h>, Linux 5.14; Python's mmap module may not name it
+_POPULATE_MIN = 64  # fewer fresh frames than this are left to the host's page faults
 
 
 def copy_rows(data: np.ndarray, new: np.ndarray, old: np.ndarray) -> None:
@@ -232,7 +234,28 @@ class FrameStore:
         new = dst[take & (dst_held == 0)]
         np.bitwise_or.at(held, new >> 3, (1 << (new & 7)).astype(np.uint8))
         self.frames_held += len(new)
+        self._populate(new)
         copy_rows(self.data, dst[take], src[take])
+
+    def _populate(self, pfns: np.ndarray) -> None:
+        # Ask the host for the memory of frames about to be written for the first time, a
+        # run of consecutive frames per call (MADV_POPULATE_WRITE): the host then fills
+        # them in one pass instead of taking a page fault on each 4 KiB, which made the
+        # first move into fresh frames 3-6 times slower than a later one.  Only a speed
+        # matter: a host without it (before Linux 5.14) faults them in as it did.
+        if len(pfns) < _POPULATE_MIN or mmap.PAGESIZE != PAGE_SIZE:
+            return
+        pfns = np.sort(pfns)
+        brk = np.flatnonzero(np.diff(pfns) != 1) + 1
+        if len(brk) * 16 > len(pfns):
+            return  # scattered frames: a call per few frames would cost more than it saves
+        starts = np.concatenate(([0], brk))
+        ends = np.append(brk, len(pfns))
+        try:
+            for first, length in zip(pfns[starts].tolist(), (ends - starts).tolist(), strict=True):
+                self._map.madvise(MADV_POPULATE_WRITE, first * PAGE_SIZE, length * PAGE_SIZE)
+        except OSError:
+            return
 
     def zero(self, pfn: int) -> None:
         """Model of clear_highpage()."""
