@@ -17,8 +17,8 @@ copy rate, which shared, noisy machines make the only stable yardstick.
 3. ``boot``: bytes per page frame (peak RSS above a tiny model's, over the frames) and boot
    time for two-node ``tag`` models of 1 GiB, 64 GiB and 1 TiB, with 64 pages, half and
    95 % of the pages touched (the 1 TiB model with 64 pages only).
-4. ``scale``: moving 65,536 pages on a 1 GiB and on a 256 GiB model (the median of five
-   round trips, so that one-time costs of the first call do not count as size).
+4. ``scale``: moving 65,536 pages on a 1 GiB, a 256 GiB and a 1 TiB model (the median of
+   five round trips, so that one-time costs of the first call do not count as size).
 5. ``process``: migrate_pages(2) of a whole 1,048,576-page process, and fork() of it.
 
 ``--quick`` divides the page counts by 16 and the model sizes by 64, to try the script.
@@ -143,12 +143,44 @@ def measure_boot(mem_per_node_mb: int, share: float) -> dict[str, Any]:
     touch_s = _touch(k, task, addr, npages)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"mem_per_node_mb": mem_per_node_mb, "frames": frames, "touched": npages,
-            "boot_s": boot_s, "touch_s": touch_s, "peak_rss": rss}
+            "boot_s": boot_s, "touch_s": touch_s, "peak_rss": rss, **_held_bytes(k)}
+
+
+def _held_bytes(k) -> dict[str, int]:  # noqa: ANN001
+    """The model's own arrays: page metadata (struct page columns and the free stacks),
+    page contents (tokens) and page tables, in bytes."""
+    meta = k.pages.nbytes() + sum(z.free_stack.nbytes for z in k.zones)
+    tables = sum(t.nbytes for task in k.tasks.values() if task.mm is not None
+                 for t in task.mm.pgtables.values())
+    return {"metadata_bytes": int(meta), "contents_bytes": int(getattr(k.frames, "tokens",
+            np.zeros(0)).nbytes), "pgtable_bytes": int(tables)}
+
+
+def measure_bytes_model(mem_per_node_mb: int, npages: int) -> dict[str, Any]:
+    """A ``bytes`` model larger than this host with ``npages`` pages touched: boot, touch,
+    move every page to node 1 and back, check every page's contents."""
+    t0 = time.perf_counter()
+    k = _kernel(mem_per_node_mb, "2.6.27", "bytes")
+    boot_s = time.perf_counter() - t0
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    touch_s = _touch(k, task, addr, npages)
+    addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
+    moves = [_move_once(k, task, addrs, node, "auto") for node in (1, 0)]
+    bad = sum(k.load_token(task, addr + i * PAGE) != PATTERN ^ i for i in range(npages))
+    return {"mem_per_node_mb": mem_per_node_mb, "pages": npages, "boot_s": boot_s,
+            "touch_s": touch_s, "rets": [r for r, _ in moves],
+            "move_s": [sec for _, sec in moves], "content_mismatches": int(bad),
+            "total_s": time.perf_counter() - t0,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def measure_scale(mem_per_node_mb: int, npages: int) -> dict[str, Any]:
-    """(4): one move of ``npages`` pages there and back on a model of that size."""
+    """(4): ``npages`` pages moved there and back on a model of that size; with the boot
+    time, the time of the whole measurement and the peak RSS (the 1 TiB target)."""
+    t0 = time.perf_counter()
     k = _kernel(mem_per_node_mb, "2.6.27", "tag")
+    boot_s = time.perf_counter() - t0
     task = k.spawn()
     addr = k.mmap(task, npages * PAGE)
     _touch(k, task, addr, npages)
@@ -160,7 +192,9 @@ def measure_scale(mem_per_node_mb: int, npages: int) -> dict[str, Any]:
         back.append(_move_once(k, task, addrs, 0, path)[1])
     median = statistics.median(t + b for t, b in zip(there, back, strict=True))
     return {"mem_per_node_mb": mem_per_node_mb, "pages": npages, "path": path,
-            "there_s": there, "back_s": back, "pages_per_s": 2 * npages / median}
+            "there_s": there, "back_s": back, "pages_per_s": 2 * npages / median,
+            "boot_s": boot_s, "total_s": time.perf_counter() - t0,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def measure_process(npages: int) -> dict[str, Any]:
@@ -184,6 +218,7 @@ def measure_process(npages: int) -> dict[str, Any]:
 
 
 MEASURES = {"move": measure_move, "boot": measure_boot, "scale": measure_scale,
+            "bytes_model": measure_bytes_model,
             "process": measure_process, "paths": lambda: {"paths": _paths()}}
 
 
@@ -218,11 +253,64 @@ def plan(quick: bool) -> list[tuple[str, dict[str, Any]]]:
         for share in shares:
             steps.append(("boot", {"mem_per_node_mb": max(128, gib * 512 // mdiv),
                                    "share": share}))
-    for gib in (1, 256):
+    for gib in (1, 256, 1024):
         steps.append(("scale", {"mem_per_node_mb": max(128, gib * 512 // mdiv),
                                 "npages": 65536 // div}))
+    steps.append(("bytes_model", {"mem_per_node_mb": 128 * 1024 // mdiv,
+                                  "npages": 262144 // div}))
     steps.append(("process", {"npages": 1048576 // div}))
     return steps
+
+
+def _size(mem_per_node_mb: int) -> str:
+    """A two-node model's size for people."""
+    mb = 2 * mem_per_node_mb
+    return f"{mb // 1024} GiB" if mb >= 1024 else f"{mb} MiB"
+
+
+def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, bool | None]]:
+    """The issue's targets against the rows: (target, measured, goal, met or None)."""
+    ok = [r for r in rows if "error" not in r]
+    out: list[tuple[str, str, str, bool | None]] = []
+
+    def ratios(path: str, contents: str) -> list[float]:
+        return [r[d]["ratio_to_copy"] for r in ok if r["measure"] == "move"
+                and r["path"] == path and r["contents"] == contents for d in ("0->1", "1->0")]
+
+    for label, path, goal in (("batch move_pages, bytes", "batch", 0.3),
+                              ("per-page move_pages, bytes", "reference", 0.02)):
+        got = ratios(path, "bytes")
+        if got:
+            out.append((label, f"{min(got):.3f}-{max(got):.3f} x copy", f">= {goal} x copy",
+                        min(got) >= goal))
+    boots = [r for r in ok if r["measure"] == "boot" and "metadata_bytes" in r]
+    if boots:
+        base = min(boots, key=lambda r: r["frames"])
+        meta = max(r["metadata_bytes"] / r["frames"] for r in boots)
+        out.append(("metadata per frame", f"{meta:.1f} B", "<= 48 B", meta <= 48))
+        for r in boots:
+            if r["touched"] >= 0.9 * r["frames"] and r["frames"] > base["frames"]:
+                told = (r["peak_rss"] - base["peak_rss"]) / (r["frames"] - base["frames"])
+                out.append((f"all told, {_size(r['mem_per_node_mb'])} 95 % touched",
+                            f"{told:.1f} B/frame", "<= 64 B", told <= 64))
+    scale = {r["mem_per_node_mb"]: r for r in ok if r["measure"] == "scale"}
+    sizes = sorted(scale)  # 1 GiB, 256 GiB, 1 TiB (each / 64 with --quick)
+    if len(sizes) >= 2:
+        small, big = sizes[0], sizes[1]
+        ratio = scale[small]["pages_per_s"] / scale[big]["pages_per_s"]
+        out.append((f"cost, {_size(big)} / {_size(small)} model",
+                    f"{ratio:.2f}", "<= 1.2", ratio <= 1.2))
+        tib = scale[sizes[-1]]
+        out.append((f"{_size(sizes[-1])} tag: boot, touch, 10 moves",
+                    f"{tib['total_s']:.1f} s, {tib['peak_rss'] / 2**30:.1f} GiB",
+                    "< 30 s, < 16 GiB", tib["total_s"] < 30 and tib["peak_rss"] < 16 * 2**30))
+    for r in ok:
+        if r["measure"] == "bytes_model":
+            out.append((f"{_size(r['mem_per_node_mb'])} bytes, "
+                        f"{r['pages'] * PAGE // 2**20} MiB touched, every page moved",
+                        f"rets {r['rets']}, {r['content_mismatches']} bad pages",
+                        "0, 0 bad", r["rets"] == [0, 0] and r["content_mismatches"] == 0))
+    return out
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -243,12 +331,25 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     boots = [r for r in rows if r["measure"] == "boot" and "error" not in r]
     base = min((r["peak_rss"] for r in boots), default=0)
     right.bar(range(len(boots)), [(r["peak_rss"] - base) / r["frames"] for r in boots])
-    right.set_xticks(range(len(boots)), [f"{2 * r['mem_per_node_mb'] // 1024} GiB\n"
+    right.set_xticks(range(len(boots)), [f"{_size(r['mem_per_node_mb'])}\n"
                                          f"{r['touched']} touched" for r in boots],
                      fontsize=6, rotation=90)
     right.set_ylabel("bytes per page frame (peak RSS above the smallest model)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def show_targets(rows: list[tuple[str, str, str, bool | None]]) -> None:
+    """The targets as a table on standard error."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="issue targets")
+    for col in ("target", "measured", "goal", "met"):
+        table.add_column(col)
+    for name, got, goal, met in rows:
+        table.add_row(name, got, goal, {True: "yes", False: "NO", None: "-"}[met])
+    Console(stderr=True).print(table)
 
 
 def main() -> int:
@@ -273,10 +374,12 @@ def main() -> int:
             bar.advance(task)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"migrate-{platform.node()}-{date.today()}{'-quick' if args.quick else ''}"
-    stem.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(
+        {"rows": rows, "targets": targets(rows)}, indent=1) + "\n")
     plot(rows, stem.with_suffix(".png"))
     for r in rows:
         print(json.dumps(r))
+    show_targets(targets(rows))
     print(f"written: {stem}.json and .png", file=sys.stderr)
     return 0
 
