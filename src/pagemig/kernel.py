@@ -167,6 +167,9 @@ class Kernel:
         self._build_nodes()
         self._build_cpus()
         self.memcgs = {ROOT_MEM_CGROUP: MemCgroup(ROOT_MEM_CGROUP)}
+        # Mapped anon pages left without a charge by remove_migration_pte(), whose
+        # GFP_ATOMIC charge may fail and is ignored (validate() excuses these alone).
+        self.memcg_uncharged_remaps: set[int] = set()
         self.address_spaces: dict[int, AddressSpace] = {}
         self.anon_vmas: dict[int, AnonVma] = {}
         self.security = SecurityOps()

@@ -344,16 +344,20 @@ def check_ptes(k: Kernel, f: _Facts) -> list[str]:
 
 
 def check_memcg(k: Kernel, f: _Facts) -> list[str]:
-    """§5.11: one record per page at most; mapped anon pages MAPPED, cached pages CACHE; the
-    root cgroup's usage counts its records."""
+    """§5.11: one record per page at most; mapped anon pages MAPPED (but those
+    remove_migration_pte() mapped after its charge failed), cached pages CACHE; the root
+    cgroup's usage counts its records."""
     p = k.pages
     errs = []
     has = p.memcg != 0
     kind_cache = (p.memcg & 1) == MEMCG_KIND_CACHE
     anon_mapped = ((p.mapping & 1) == 1) & (p.mapcount > 0)
+    excused = np.zeros(len(anon_mapped), np.bool_)  # remapped after a failed charge
+    excused[list(k.memcg_uncharged_remaps)] = True
     cached = (f.slots > 0) & ((p.flags & F_SWAPCACHE) == 0)  # the swap cache is not charged
     errs += [f"mapped anon page {pfn} has no MAPPED charge: {k.describe_page(pfn)}"
-             for pfn in np.flatnonzero(anon_mapped & ~(has & ~kind_cache) & ~cached).tolist()]
+             for pfn in np.flatnonzero(anon_mapped & ~(has & ~kind_cache) & ~cached
+                                       & ~excused).tolist()]
     errs += [f"cached page {pfn} has no CACHE charge: {k.describe_page(pfn)}"
              for pfn in np.flatnonzero(cached & ~(has & kind_cache)).tolist()]
     stray = has & ~anon_mapped & ~cached

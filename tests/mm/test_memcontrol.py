@@ -41,6 +41,7 @@ from pagemig.mm.page_alloc import (
 )
 from pagemig.mm.swap import lru_add_drain_all, put_page
 from pagemig.sched import Task
+from pagemig.validate import validate
 
 MAPPED, CACHE = MEM_CGROUP_CHARGE_TYPE_MAPPED, MEM_CGROUP_CHARGE_TYPE_CACHE
 KERNEL_FAILS = 6  # a failed GFP_KERNEL charge: 1 try + MEM_CGROUP_RECLAIM_RETRIES (5)
@@ -438,6 +439,34 @@ def test_root_charges_do_not_count_against_a_limited_cgroup(k: Kernel, proc: Tas
     # remove_migration_pte() charges new to the mm owner's cgroup with GFP_ATOMIC: at the
     # limit 0 that fails once (result ignored), and new keeps its root record
     assert counters(cg) == (0, 0, 1, 0, 0)
+
+
+def test_an_undone_migration_may_map_the_old_page_uncharged(k: Kernel, proc: Task) -> None:
+    """A pinned page whose migration is undone in every pass: each unmap uncharges it, and
+    each remove_migration_pte() charges it to the mm owner's cgroup with GFP_ATOMIC, which
+    at the limit fails and is ignored; the page stays mapped without a charge, and
+    validate() accepts that page alone."""
+    a = anon(k, proc, 1, b"kept")  # charged to the root before the task moves
+    root = k.memcgs[ROOT_MEM_CGROUP]
+    usage = root.usage
+    cg = limited(k, proc, 0)
+    (old,) = pfns_of(k, proc, a, 1)
+    assert old is not None
+    pins = k.pin(proc, a, 1)
+    try:
+        assert (1, [-errno.EAGAIN]) == move(k, proc, a, 1, 1)
+    finally:
+        k.unpin(pins)
+    assert [old] == pfns_of(k, proc, a, 1)
+    assert page_cgroup_of(k, old) is None
+    assert usage - 1 == root.usage
+    assert counters(cg) == (0, 0, 10, 0, 0)  # one failed charge in each of the 10 passes
+    assert {old} == k.memcg_uncharged_remaps
+    assert b"kept0" == k.read_user(proc, a, 5)
+    validate(k)  # the uncharged mapped page is the kernel's own state
+    k.munmap(proc, a, PAGE_SIZE)
+    lru_add_drain_all(k)  # the pagevec's reference was the last
+    assert set() == k.memcg_uncharged_remaps  # the frame is free: no longer that page
 
 
 def test_shmem_fault_at_the_limit_is_enomem(k: Kernel, proc: Task) -> None:

@@ -269,6 +269,8 @@ def mem_cgroup_charge_common(k: Kernel, pfn: int, cg_id: int, gfp: int, ctype: i
         res_counter_uncharge(cg)
         return 0
     k.pages.memcg[pfn] = _record(cg_id, ctype)
+    if k.memcg_uncharged_remaps:
+        k.memcg_uncharged_remaps.discard(pfn)
     return 0
 
 

@@ -182,7 +182,9 @@ def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
 
     The restored pte takes the vma's protection, is old and clean, and is writable if the
     entry was a write entry.  The memcg charge of ``new`` is attempted and its result
-    ignored, as in the kernel.
+    ignored, as in the kernel: at the limit of the mm owner's cgroup an uncharged page
+    (an old page whose migration is undone after its unmap uncharged it) is mapped without
+    a charge, and ``k.memcg_uncharged_remaps`` records it.
     """
     mm = vma.vm_mm
     addr = page_address_in_vma(k, new, vma)
@@ -197,7 +199,8 @@ def remove_migration_pte(k: Kernel, vma: VmArea, old: int, new: int) -> None:
     entry = pte_to_swp_entry(pte)
     if not is_migration_entry(entry) or migration_entry_to_pfn(entry) != old:
         return
-    mem_cgroup_charge(k, new, mm, GFP_ATOMIC)
+    if mem_cgroup_charge(k, new, mm, GFP_ATOMIC) and not k.pages.memcg.item(new):
+        k.memcg_uncharged_remaps.add(new)  # mapped below without a charge
     get_page(k, new)
     pte = pte_mkold(mk_pte(new, vma_page_prot(vma)))
     if is_write_migration_entry(entry):

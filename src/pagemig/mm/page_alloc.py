@@ -208,6 +208,8 @@ def free_hot_cold_page(k: Kernel, pfn: int) -> None:
         raise AssertionError(f"bad_page: freeing pfn {pfn} in state {k.describe_page(pfn)}")
     p.flags[pfn] = 0
     p.private[pfn] = 0
+    if k.memcg_uncharged_remaps:
+        k.memcg_uncharged_remaps.discard(pfn)
     zone = k.page_zone(pfn)
     zone.free_stack[zone.free_top] = pfn
     zone.free_top += 1
