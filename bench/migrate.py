@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Migration speed and memory of the model at real machine sizes (run by hand, not in CI).
 
-    python bench/migrate.py [--quick] [--out bench/results]
+    python bench/migrate.py [--quick] [--only MEASURE ...] [--out bench/results]
 
 Every measurement runs in a fresh Python process of its own (so that peak RSS belongs to
 that model alone) and prints one JSON object; this script collects them into
@@ -356,6 +356,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="1/16 of the pages, 1/64 of the sizes")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--only", action="append", choices=sorted(set(MEASURES) - {"paths"}),
+                    help="run only these measurements (repeatable; default: all)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--kw", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -365,7 +367,8 @@ def main() -> int:
     from rich.progress import Progress
 
     rows = []
-    steps = plan(args.quick)
+    steps = [(name, kw) for name, kw in plan(args.quick)
+             if not args.only or name in args.only]
     with Progress(transient=True) as bar:
         task = bar.add_task("measuring", total=len(steps))
         for name, kw in steps:
@@ -373,7 +376,9 @@ def main() -> int:
             rows.append(run_one(name, **kw))
             bar.advance(task)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"migrate-{platform.node()}-{date.today()}{'-quick' if args.quick else ''}"
+    stem = args.out / (f"migrate-{platform.node()}-{date.today()}"
+                       f"{'-quick' if args.quick else ''}"
+                       f"{''.join('-' + name for name in sorted(args.only or []))}")
     stem.with_suffix(".json").write_text(json.dumps(
         {"rows": rows, "targets": targets(rows)}, indent=1) + "\n")
     plot(rows, stem.with_suffix(".png"))
