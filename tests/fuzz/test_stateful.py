@@ -97,6 +97,7 @@ class Stats:
     bytes_checked: int = 0
     garbage_calls: int = 0
     full_node_steps: int = 0  # checks made while some node had less than 5% free
+    batch_moves: int = 0  # move_pages calls the batch path took
     errnos: Counter[str] = field(default_factory=Counter)  # refusals by errno name
 
 
@@ -343,6 +344,12 @@ class KernelMachine(RuleBasedStateMachine):
         if whole:
             payload = (payload * (PAGE // len(payload) + 1))[:PAGE]
         off = data.draw(st.integers(0, PAGE - len(payload)))
+        self.store(pid, addr, off, payload, mp)
+
+    def store(self, pid: int, addr: int, off: int, payload: bytes, mp: MappedPage) -> bool:
+        """write_user() of ``payload`` at ``off`` in the page at ``addr``, kept in the
+        shadow; whether it was stored."""
+        assert self.k is not None
         STATS.calls += 1
         try:
             self.k.write_user(self.task(pid), addr + off, payload)
@@ -350,15 +357,13 @@ class KernelMachine(RuleBasedStateMachine):
             STATS.refused += 1
             # A store to a page without PROT_WRITE faults; otherwise only memory can run out.
             assert e.errno == (errno.EFAULT if not mp.prot & PROT_WRITE else errno.ENOMEM), e
-            return
+            return False
         assert mp.prot & PROT_WRITE, "a store to a read-only mapping succeeded"
         old = self.expected(mp)
         page = bytearray(old if old is not None else bytes(PAGE))
         page[off:off + len(payload)] = payload
-        if mp.kind == FILE_SHARED:
-            self.objs[mp.obj][mp.idx] = page
-        else:  # anonymous, or the private copy of a file page
-            self.objs[mp.obj][mp.idx] = page
+        self.objs[mp.obj][mp.idx] = page  # the object, or the private copy of a file page
+        return True
 
     @precondition(lambda self: self.has_maps())
     @rule(data=st.data())
@@ -504,6 +509,35 @@ class KernelMachine(RuleBasedStateMachine):
         caller = data.draw(st.sampled_from(self.live()))
         target = 0 if caller == pid else pid
         self.call(self.k.move_pages, self.task(caller), target, addrs, nodes, flags)
+
+    @precondition(lambda self: self.has_regions())
+    @rule(data=st.data(), flags=st.sampled_from([MPOL_MF_MOVE, MPOL_MF_MOVE_ALL]),
+          path=st.sampled_from(["auto", "batch", "reference"]))
+    def move_region(self, data, flags: int, path: str) -> None:
+        """move_pages(2) of a run of a region's pages (up to thousands, so the batch path
+        takes the calls it can), each to one node or spread over the nodes."""
+        assert self.k is not None
+        pid, addr, count = self.pick_range(data)
+        n = len(self.k.nodes)
+        if data.draw(st.booleans()) and self.mapped_run(pid, addr, count):
+            # Most big regions are mlocked (fill); unlocked pages are the batch's kind.
+            self.call(self.k.mlock, self.task(pid), addr, count * PAGE, False)
+        # Write the first pages of the run, so that there is something to move.
+        for i in range(data.draw(st.integers(0, min(count, 300)))):
+            mp = self.maps[pid].get(addr + i * PAGE)
+            if mp is None or not mp.prot & PROT_WRITE:
+                break
+            if not self.store(pid, addr + i * PAGE, 8 * (i % 500), i.to_bytes(8, "little"), mp):
+                break
+        if data.draw(st.booleans()):
+            nodes = [data.draw(st.integers(0, n - 1))] * count
+        else:
+            nodes = [i % n for i in range(count)]
+        caller = data.draw(st.sampled_from(self.live()))
+        target = 0 if caller == pid else pid
+        self.call(self.k.move_pages, self.task(caller), target,
+                  [addr + i * PAGE for i in range(count)], nodes, flags, path=path)
+        STATS.batch_moves += self.k.move_pages_path == "batch"
 
     @precondition(lambda self: self.has_tasks())
     @rule(data=st.data())
