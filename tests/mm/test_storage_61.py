@@ -353,6 +353,25 @@ def test_pagemap_hides_frames_from_users_without_cap_sys_admin(k61: Kernel, p61:
     assert (1, 0) == (entry >> 63, entry & ((1 << 55) - 1))
 
 
+@pytest.mark.parametrize(("profile", "expected"), [("2.6.27", -errno.ENOMEM),
+                                                    ("6.1", -errno.EFAULT)])
+def test_pagemap_read_into_a_buffer_no_memory_can_back(profile: str, expected: int) -> None:
+    """A reader whose buffer page cannot be faulted in (its cgroup is at its limit):
+    2.6.27 pins the buffer with get_user_pages() first and returns its -ENOMEM; 6.1 copies
+    the entries out with copy_to_user(), whose fault is -EFAULT."""
+    from pagemig.mm.memcontrol import mem_cgroup_create, mem_cgroup_move_task
+
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), profile)
+    p = k.spawn()
+    a = anon(k, p, 1, synchronous=True)
+    buf = k.mmap(p, PAGE_SIZE)  # never touched
+    assert 0 == mem_cgroup_move_task(k, p, mem_cgroup_create(k, 0))
+
+    assert expected == procfs.pagemap_read(k, p, p, buf, a, 1)
+    assert k.page_at(p, buf) is None
+    validate(k)
+
+
 @pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
 def test_fork_child_does_not_inherit_vm_locked(profile: str) -> None:
     """dup_mmap() clears VM_LOCKED in the child's copy of a locked vma (both releases); in

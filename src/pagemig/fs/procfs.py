@@ -326,6 +326,8 @@ def pagemap_read(k: Kernel, reader: Task, task: Task, buf: int, vaddr: int, coun
     # add_to_pagemap() stores an entry before it compares with the end of the buffer, so a
     # read of 0 bytes into a buffer that is not page aligned still returns one entry.
     count = max(count, 1)
+    if k.profile.has("pagemap_kernel_buffer"):
+        return _pagemap_copy_out(k, reader, mm, buf, vaddr, count)
     with k.as_task(reader):
         got, pfns = get_user_pages(k, reader.mm, first, pagecount, True, True)
         try:
@@ -344,6 +346,25 @@ def pagemap_read(k: Kernel, reader: Task, task: Task, buf: int, vaddr: int, coun
                 if not int(k.pages.flags[pfn]) & F_RESERVED:
                     k.pages.flags[pfn] |= 1 << PG.PG_dirty  # SetPageDirty(), no accounting
                 put_page(k, pfn)
+    return 8 * count
+
+
+def _pagemap_copy_out(k: Kernel, reader: Task, mm: MmStruct, buf: int, vaddr: int,
+                      count: int) -> int:
+    # Linux 6.1: the entries are gathered in a kernel buffer and copied out with
+    # copy_to_user(), without pinning the reader's buffer first; a copy that faults, for
+    # whatever reason (no memory for the reader's page included), is -EFAULT.
+    from pagemig.mm.fault import copy_to_user
+
+    base = vaddr & PAGE_MASK
+    entries = [pagemap_entry(k, mm, base + i * PAGE_SIZE) for i in range(count)]
+    if k.profile.has("pagemap_exclusive") and not reader.capable(CAP_SYS_ADMIN):
+        # Without CAP_SYS_ADMIN the frame of a present page reads as 0.
+        entries = [e & ~PM_PFRAME_MASK if e & PM_PRESENT else e for e in entries]
+    data = b"".join(e.to_bytes(8, "little") for e in entries)
+    with k.as_task(reader):
+        if copy_to_user(k, buf, data):
+            return -errno.EFAULT
     return 8 * count
 
 

@@ -55,6 +55,10 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
     Feature("vvar_mapping", (6, 1),
             "x86-64 exec maps a 4-page [vvar] (VM_PFNMAP) below a 2-page [vdso], as seen on "
             "6.1 (a separate [vvar] vma dates from 3.16; its size changed over releases)"),
+    Feature("pagemap_kernel_buffer", (2, 6, 34),  # the release is approximate
+            "pagemap_read() gathers entries in a kernel buffer and copies them out with "
+            "copy_to_user() (a fault is -EFAULT) instead of pinning the reader's buffer with "
+            "get_user_pages() first (2.6.27: its error, -ENOMEM included)"),
     Feature("drop_caches_bounds", (3, 17),  # the release is approximate
             "/proc/sys/vm/drop_caches takes 1 to 4 and a bad write is -EINVAL (2.6.27: any "
             "int, and a write that is not a number acts on the value written before)"),
