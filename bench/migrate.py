@@ -19,6 +19,9 @@ copy rate, which shared, noisy machines make the only stable yardstick.
    95 % of the pages touched (the 1 TiB model with 64 pages only).
 4. ``scale``: moving 65,536 pages on a 1 GiB and on a 256 GiB model.
 5. ``process``: migrate_pages(2) of a whole 1,048,576-page process, and fork() of it.
+6. ``touch``: the first touch of 65,536 and 1,048,576 pages (a token page stored in each,
+   Kernel.store_tokens) page by page (``reference``) and on arrays (``batch``), in both
+   contents, with the ratio to the copy of the same bytes.
 
 ``--quick`` divides the page counts by 16 and the model sizes by 64, to try the script.
 A measurement that fails (for instance a model that does not fit) is recorded with its
@@ -181,8 +184,28 @@ def measure_process(npages: int) -> dict[str, Any]:
             "fork_pages_per_s": npages / fork_s}
 
 
+def measure_touch(npages: int, contents: str, path: str, profile: str) -> dict[str, Any]:
+    """(6): the first touch of ``npages`` pages (_touch: a token page stored in each) on
+    a migration path ("reference" faults page by page), and the copy of the same bytes."""
+    mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
+    k = _kernel(mb, profile, contents)
+    if hasattr(k, "set_migrate_path"):
+        k.set_migrate_path(path)
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    touch_s = _touch(k, task, addr, npages)
+    copy = _copy_rate(npages)
+    bad = sum(k.load_token(task, addr + i * PAGE) != PATTERN ^ i
+              for i in range(0, npages, max(1, npages // 4096)))
+    return {"pages": npages, "contents": contents, "path": path, "profile": profile,
+            "ran": getattr(k, "fault_path", "reference"), "touch_s": touch_s,
+            "pages_per_s": npages / touch_s, "copy_pages_per_s": copy,
+            "ratio_to_copy": npages / touch_s / copy, "content_mismatches_in_sample": bad}
+
+
 MEASURES = {"move": measure_move, "boot": measure_boot, "scale": measure_scale,
-            "process": measure_process, "paths": lambda: {"paths": _paths()}}
+            "process": measure_process, "touch": measure_touch,
+            "paths": lambda: {"paths": _paths()}}
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -220,6 +243,11 @@ def plan(quick: bool) -> list[tuple[str, dict[str, Any]]]:
         steps.append(("scale", {"mem_per_node_mb": max(128, gib * 512 // mdiv),
                                 "npages": 65536 // div}))
     steps.append(("process", {"npages": 1048576 // div}))
+    for path in ("reference", "batch"):
+        for contents in ("bytes", "tag"):
+            for npages in (65536 // div, 1048576 // div):
+                steps.append(("touch", {"npages": npages, "contents": contents,
+                                        "path": path, "profile": "2.6.27"}))
     return steps
 
 

@@ -312,10 +312,16 @@ class FrameStore:
         held = np.frombuffer(self._held, np.uint8)
         np.bitwise_or.at(held, new >> 3, (1 << (new & 7)).astype(np.uint8))
         self.frames_held += len(new)
-        steps = (np.uint64(8) * np.arange(PAGE_SIZE // 8, dtype=np.uint64))[None, :]
-        for s in range(0, len(pfns), _COPY_CHUNK):
-            words = tokens[s:s + _COPY_CHUNK, None] ^ steps
-            self.data[pfns[s:s + _COPY_CHUNK]] = words.astype("<u8").view(np.uint8)
+        rows = self.data.view("<u8")  # (frames, 512) words, little-endian
+        m = len(pfns)
+        if m and int(pfns[-1]) - int(pfns[0]) == m - 1 and bool((np.diff(pfns) == 1).all()):
+            p0 = int(pfns[0])  # one run of frames: written in place
+            for s in range(0, m, _COPY_CHUNK):
+                e = min(m, s + _COPY_CHUNK)
+                np.bitwise_xor(tokens[s:e, None], _OFFSETS[None, :], out=rows[p0 + s:p0 + e])
+            return
+        for s in range(0, m, _COPY_CHUNK):
+            rows[pfns[s:s + _COPY_CHUNK]] = tokens[s:s + _COPY_CHUNK, None] ^ _OFFSETS[None, :]
 
 
 class TagStore:
