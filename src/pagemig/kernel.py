@@ -160,6 +160,7 @@ class Kernel:
         # Faulting many pages in (store_tokens, touch_range) follows migrate_path too
         # (mm/fault_batch.py); whether the last such request used the batch path.
         self.fault_path = "reference"
+        self.fork_path = "reference"  # whether the last fork copied ptes on arrays
         self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)

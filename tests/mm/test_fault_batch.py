@@ -302,3 +302,79 @@ def test_plan_refuses_a_cgroup_near_its_limit() -> None:
     with k.as_task(t):
         assert None is fault_batch.plan_fault_batch(k, t.mm, a, 60, True, None)
         assert None is not fault_batch.plan_fault_batch(k, t.mm, a, 50, True, None)
+
+
+# -- fork: copy_page_range() on arrays (mm/fork_batch.py) --
+
+def _fork(k: Kernel, t: Any, path: str) -> tuple:
+    k.set_migrate_path(path)
+    child = k.fork(t)
+    swap = k.swap_info.swap_map.tolist() if k.swap_info is not None else None
+    return child.pid, k.fork_path, swap
+
+
+FORKS = {"batch": 0, "reference": 0}
+
+
+def _check_fork(profile: str, sc: dict) -> None:
+    ref, rt, ra = _build(profile, sc)
+    bat, bt, ba = _build(profile, sc)
+    for req in sc["requests"][:1]:  # a request first, so that the process has pages
+        _request(ref, rt, ra, req, "reference")
+        _request(bat, bt, ba, req, "reference")
+    r_pid, r_path, r_swap = _fork(ref, rt, "reference")
+    b_pid, b_path, b_swap = _fork(bat, bt, "batch")
+    assert "reference" == r_path
+    FORKS[b_path] += 1
+    assert (r_pid, r_swap) == (b_pid, b_swap)
+    assert diff(canonical(ref), canonical(bat)) == []
+    validate(bat)
+    # the parent then writes everywhere: copy-on-write on both machines alike
+    start, count, _, salt = sc["requests"][-1]
+    for k, t, a in ((ref, rt, ra), (bat, bt, ba)):
+        _request(k, t, a, (start, count, "w", salt), "reference")
+    assert diff(canonical(ref), canonical(bat)) == []
+
+
+@SETTINGS
+@given(scenarios())
+def test_fork_batch_equals_reference_2627(sc: dict) -> None:
+    """2.6.27: fork of random processes leaves the same machine on both paths."""
+    _check_fork("2.6.27", sc)
+
+
+@SETTINGS
+@given(scenarios())
+def test_fork_batch_equals_reference_61(sc: dict) -> None:
+    """Linux 6.1: fork of random processes leaves the same machine on both paths."""
+    _check_fork("6.1", sc)
+
+
+def test_the_fork_property_takes_the_batch_path() -> None:
+    """The random forks above are not all refused: some copied ptes on arrays."""
+    if FORKS["batch"] + FORKS["reference"] == 0:
+        pytest.skip("the fork properties did not run in this session")
+    assert FORKS["batch"] > 0
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_fork_batch_shares_pages_copy_on_write(profile: str) -> None:
+    """After a batch fork of 100 written pages, each page has two references and two
+    mapcounts, both ptes are read-only, and (6.1) no page stays exclusive."""
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=32), profile, contents="tag")
+    t = k.spawn()
+    a = k.mmap(t, 100 * PAGE_SIZE)
+    k.store_tokens(t, a, _tokens(100))
+    from pagemig.mm.swap import lru_add_drain_all as drain
+
+    drain(k)
+    child = k.fork(t)
+    assert "batch" == k.fork_path
+    for i in (0, 50, 99):
+        addr = a + i * PAGE_SIZE
+        pfn = k.page_at(t, addr)
+        assert pfn == k.page_at(child, addr)
+        assert (2, 2) == (int(k.pages.count[pfn]), int(k.pages.mapcount[pfn]))
+        assert 0 == int(k.pages.flags[pfn]) & F_ANON_EXCLUSIVE
+        assert 0 == t.mm.get_pte(addr) & 2 == child.mm.get_pte(addr) & 2
+    validate(k)
