@@ -22,6 +22,8 @@ copy rate, which shared, noisy machines make the only stable yardstick.
 6. ``touch``: the first touch of 65,536 and 1,048,576 pages (a token page stored in each,
    Kernel.store_tokens) page by page (``reference``) and on arrays (``batch``), in both
    contents, with the ratio to the copy of the same bytes.
+7. ``fork``: fork() of a 1,048,576-page process, ptes copied one by one (``reference``)
+   and on arrays (``batch``).
 
 ``--quick`` divides the page counts by 16 and the model sizes by 64, to try the script.
 A measurement that fails (for instance a model that does not fit) is recorded with its
@@ -203,8 +205,29 @@ def measure_touch(npages: int, contents: str, path: str, profile: str) -> dict[s
             "ratio_to_copy": npages / touch_s / copy, "content_mismatches_in_sample": bad}
 
 
+def measure_fork(npages: int, path: str, profile: str) -> dict[str, Any]:
+    """(7): fork() of a process of ``npages`` written pages on a migration path
+    ("reference" copies the ptes one by one), and the copy of the same bytes."""
+    mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
+    k = _kernel(mb, profile, "tag")
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    _touch(k, task, addr, npages)
+    if hasattr(k, "set_migrate_path"):
+        k.set_migrate_path(path)
+    t0 = time.perf_counter()
+    k.fork(task)
+    fork_s = time.perf_counter() - t0
+    copy = _copy_rate(npages)
+    return {"pages": npages, "path": path, "profile": profile,
+            "ran": getattr(k, "fork_path", "reference"), "fork_s": fork_s,
+            "pages_per_s": npages / fork_s, "copy_pages_per_s": copy,
+            "ratio_to_copy": npages / fork_s / copy}
+
+
 MEASURES = {"move": measure_move, "boot": measure_boot, "scale": measure_scale,
             "process": measure_process, "touch": measure_touch,
+            "fork": measure_fork,
             "paths": lambda: {"paths": _paths()}}
 
 
@@ -248,6 +271,7 @@ def plan(quick: bool) -> list[tuple[str, dict[str, Any]]]:
             for npages in (65536 // div, 1048576 // div):
                 steps.append(("touch", {"npages": npages, "contents": contents,
                                         "path": path, "profile": "2.6.27"}))
+        steps.append(("fork", {"npages": 1048576 // div, "path": path, "profile": "2.6.27"}))
     return steps
 
 
