@@ -164,6 +164,7 @@ def scenarios(draw: st.DrawFn) -> dict:
     return {"nodes": nodes, "size": size, "pre": pre, "swap": swap, "ro": ro,
             "mlock": mlock, "pol": pol, "pol_nodes": pol_nodes, "memcg": memcg, "fill": fill,
             "cpu": cpu, "fork": fork, "requests": requests,
+            "cpuset": draw(st.integers(0, 5)) == 0,
             "contents": draw(st.sampled_from(["bytes", "tag"]))}
 
 
@@ -205,6 +206,8 @@ def _build(profile: str, sc: dict) -> tuple[Kernel, Any, int]:
         k.memcg_set_limit(cg, cg.usage + sc["memcg"])
     if sc["fill"] is not None:
         fill_node(k, *sc["fill"])
+    if sc["cpuset"]:
+        t.mems_allowed = frozenset({sc["nodes"] - 1})  # a cpuset of the last node
     return k, t, a
 
 

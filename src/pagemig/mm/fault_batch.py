@@ -306,7 +306,7 @@ def plan_fault_batch(k: Kernel, mm: MmStruct, addr: int, n: int, write: bool,
     cg = k.memcgs.get(cg_id)
     if cg is None or cg.usage + n > cg.limit:
         return None
-    if max(z.lru_seq for z in k.zones) + 2 * n > _SEQ_LIMIT:
+    if max(z.lru_seq for z in k.zones) + 2 * n > _SEQ_LIMIT or k.lru_disable_count:
         return None
     if tokens is not None and k.frames.mode == "bytes":
         budget = k.frames.budget_frames
