@@ -20,10 +20,11 @@ numbers are the same).
 
 How a request is split (:func:`fault_in_range`): the ptes of the whole range are read at
 once; pages that are present, swapped, or in a vma the batch does not take run on the
-per-page path, in order; a run of none ptes of one eligible vma runs on the per-page path
-until the current CPU's active pagevec is empty (at most PAGEVEC_SIZE - 1 pages), then the
-rest of the run is planned as a whole by :func:`plan_fault_batch` and either done on
-arrays or, when the plan refuses, page by page.  Each piece is exact, so the whole is.
+per-page path, in order; a run of none ptes of one eligible vma (of at least
+MIN_RUN_PAGES pages; any run under "batch") runs on the per-page path until the current
+CPU's active pagevec is empty (at most PAGEVEC_SIZE - 1 pages), then the rest of the run
+is planned as a whole by :func:`plan_fault_batch` and either done on arrays or, when the
+plan refuses, page by page.  Each piece is exact, so the whole is.
 
 Eligible run (both profiles): a private anonymous vma (no file, no vm_ops, not shared)
 that allows the access; every pte of the run none; the vma's policy default, preferred,
@@ -93,7 +94,8 @@ if TYPE_CHECKING:
     from pagemig.mm.mmzone import Zone
 
 MIN_RUN_PAGES = 2 * PAGEVEC_SIZE
-"""Runs of none ptes shorter than this are faulted page by page."""
+"""Runs of none ptes shorter than this are faulted page by page (under "auto"; "batch"
+plans every run, however short)."""
 
 _SEQ_LIMIT = (1 << 32) - 1  # as mm/swap.py: the stamps are renumbered past it
 
@@ -143,7 +145,8 @@ def fault_in_range(k: Kernel, mm: MmStruct, addr: int, n: int, write: bool,
     cpu = k.current_cpu()
     queues = write or not k.profile.has("anon_zero_page")  # each fault adds to a pagevec
     i = 0
-    for start, end in _none_runs(k, mm, addr, n, write):
+    short = 1 if k.migrate_path == "batch" else PAGEVEC_SIZE  # the shortest run planned
+    for start, end in _none_runs(k, mm, addr, n, write, short):
         err, i = _per_page(k, mm, addr, i, start, write, tokens)
         if err:
             return err, i
@@ -153,7 +156,7 @@ def fault_in_range(k: Kernel, mm: MmStruct, addr: int, n: int, write: bool,
             err, i = _per_page(k, mm, addr, i, i + 1, write, tokens)
             if err:
                 return err, i
-        if end - i >= PAGEVEC_SIZE:
+        if end - i >= short:
             sub = None if tokens is None else tokens[i:end]
             if fault_batch(k, mm, addr + i * PAGE_SIZE, end - i, write, sub):
                 k.fault_path = "batch"
@@ -192,9 +195,10 @@ def _ptes(mm: MmStruct, addr: int, n: int) -> np.ndarray:
     return out
 
 
-def _none_runs(k: Kernel, mm: MmStruct, addr: int, n: int, write: bool) -> list[tuple[int, int]]:
-    # The runs [start, end) of at least MIN_RUN_PAGES none ptes inside one vma the batch
-    # takes, in order.
+def _none_runs(k: Kernel, mm: MmStruct, addr: int, n: int, write: bool,
+               short: int) -> list[tuple[int, int]]:
+    # The runs [start, end) of none ptes inside one vma the batch takes, in order: of at
+    # least MIN_RUN_PAGES pages (of any length when ``short`` is 1).
     from pagemig.mm.fault import TASK_SIZE
 
     if addr & (PAGE_SIZE - 1) or addr < 0 or addr + n * PAGE_SIZE > TASK_SIZE:
@@ -210,7 +214,7 @@ def _none_runs(k: Kernel, mm: MmStruct, addr: int, n: int, write: bool) -> list[
         seg = np.concatenate(([False], none[lo:hi], [False]))
         edges = np.flatnonzero(seg[1:] != seg[:-1])
         for s, e in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
-            if e - s >= MIN_RUN_PAGES:
+            if e - s >= (MIN_RUN_PAGES if short > 1 else 1):
                 runs.append((lo + s, lo + e))
     return runs
 
