@@ -20,6 +20,11 @@ copy rate, which shared, noisy machines make the only stable yardstick.
 4. ``scale``: moving 65,536 pages on a 1 GiB, a 256 GiB and a 1 TiB model (the median of
    five round trips, so that one-time costs of the first call do not count as size).
 5. ``process``: migrate_pages(2) of a whole 1,048,576-page process, and fork() of it.
+6. ``touch``: the first touch of 65,536 and 1,048,576 pages (a token page stored in each,
+   Kernel.store_tokens) page by page (``reference``) and on arrays (``batch``), in both
+   contents, with the ratio to the copy of the same bytes.
+7. ``fork``: fork() of a 1,048,576-page process, ptes copied one by one (``reference``)
+   and on arrays (``batch``).
 
 ``--quick`` divides the page counts by 16 and the model sizes by 64, to try the script.
 A measurement that fails (for instance a model that does not fit) is recorded with its
@@ -59,9 +64,13 @@ def _kernel(mem_per_node_mb: int, profile: str, contents: str):  # noqa: ANN202
 
 def _touch(k, task, addr: int, npages: int) -> float:  # noqa: ANN001
     """Store a distinct token page in each page (the fault path); seconds."""
+    tokens = np.uint64(PATTERN) ^ np.arange(npages, dtype=np.uint64)
     t0 = time.perf_counter()
-    for i in range(npages):
-        k.store_token(task, addr + i * PAGE, PATTERN ^ i)
+    if hasattr(k, "store_tokens"):  # one request (faulted in on arrays when it can be)
+        k.store_tokens(task, addr, tokens)
+    else:
+        for i in range(npages):
+            k.store_token(task, addr + i * PAGE, PATTERN ^ i)
     return time.perf_counter() - t0
 
 
@@ -217,9 +226,49 @@ def measure_process(npages: int) -> dict[str, Any]:
             "fork_pages_per_s": npages / fork_s}
 
 
+def measure_touch(npages: int, contents: str, path: str, profile: str) -> dict[str, Any]:
+    """(6): the first touch of ``npages`` pages (_touch: a token page stored in each) on
+    a migration path ("reference" faults page by page), and the copy of the same bytes."""
+    mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
+    k = _kernel(mb, profile, contents)
+    if hasattr(k, "set_migrate_path"):
+        k.set_migrate_path(path)
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    touch_s = _touch(k, task, addr, npages)
+    copy = _copy_rate(npages)
+    bad = sum(k.load_token(task, addr + i * PAGE) != PATTERN ^ i
+              for i in range(0, npages, max(1, npages // 4096)))
+    return {"pages": npages, "contents": contents, "path": path, "profile": profile,
+            "ran": getattr(k, "fault_path", "reference"), "touch_s": touch_s,
+            "pages_per_s": npages / touch_s, "copy_pages_per_s": copy,
+            "ratio_to_copy": npages / touch_s / copy, "content_mismatches_in_sample": bad}
+
+
+def measure_fork(npages: int, path: str, profile: str) -> dict[str, Any]:
+    """(7): fork() of a process of ``npages`` written pages on a migration path
+    ("reference" copies the ptes one by one), and the copy of the same bytes."""
+    mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
+    k = _kernel(mb, profile, "tag")
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    _touch(k, task, addr, npages)
+    if hasattr(k, "set_migrate_path"):
+        k.set_migrate_path(path)
+    t0 = time.perf_counter()
+    k.fork(task)
+    fork_s = time.perf_counter() - t0
+    copy = _copy_rate(npages)
+    return {"pages": npages, "path": path, "profile": profile,
+            "ran": getattr(k, "fork_path", "reference"), "fork_s": fork_s,
+            "pages_per_s": npages / fork_s, "copy_pages_per_s": copy,
+            "ratio_to_copy": npages / fork_s / copy}
+
+
 MEASURES = {"move": measure_move, "boot": measure_boot, "scale": measure_scale,
-            "bytes_model": measure_bytes_model,
-            "process": measure_process, "paths": lambda: {"paths": _paths()}}
+            "bytes_model": measure_bytes_model, "process": measure_process,
+            "touch": measure_touch, "fork": measure_fork,
+            "paths": lambda: {"paths": _paths()}}
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -259,6 +308,12 @@ def plan(quick: bool) -> list[tuple[str, dict[str, Any]]]:
     steps.append(("bytes_model", {"mem_per_node_mb": 128 * 1024 // mdiv,
                                   "npages": 262144 // div}))
     steps.append(("process", {"npages": 1048576 // div}))
+    for path in ("reference", "batch"):
+        for contents in ("bytes", "tag"):
+            for npages in (65536 // div, 1048576 // div):
+                steps.append(("touch", {"npages": npages, "contents": contents,
+                                        "path": path, "profile": "2.6.27"}))
+        steps.append(("fork", {"npages": 1048576 // div, "path": path, "profile": "2.6.27"}))
     return steps
 
 

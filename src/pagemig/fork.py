@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pagemig.mm.fork_batch import copy_page_range_batch, fork_batch_takes
 from pagemig.mm.memory import copy_page_range
 from pagemig.mm.mm_types import VM_DONTCOPY, VM_LOCKED, MmStruct, VmArea
 from pagemig.mm.mmap import exit_mmap
@@ -26,6 +27,7 @@ def dup_mmap(k: Kernel, mm: MmStruct, oldmm: MmStruct) -> None:
                  "anon_rss", "file_rss", "dumpable"):
         setattr(mm, attr, getattr(oldmm, attr) if attr not in ("anon_rss", "file_rss") else 0)
     mm.layout = getattr(oldmm, "layout", None)  # type: ignore[attr-defined]
+    k.fork_path = "reference"
     for vma in oldmm.vmas:
         if vma.vm_flags & VM_DONTCOPY:
             continue
@@ -40,7 +42,10 @@ def dup_mmap(k: Kernel, mm: MmStruct, oldmm: MmStruct) -> None:
         if tmp.vm_file is not None:
             i_mmap = tmp.vm_file.i_mmap
             i_mmap.insert(i_mmap.index(vma) + 1, tmp)  # vma_prio_tree_add() next to the parent's
-        copy_page_range(k, mm, oldmm, vma, tmp)
+        if fork_batch_takes(k, vma):
+            copy_page_range_batch(k, mm, oldmm, vma)  # the same, on arrays
+        else:
+            copy_page_range(k, mm, oldmm, vma, tmp)
 
 
 def do_fork(k: Kernel, parent: Task, comm: str | None = None) -> Task:

@@ -157,6 +157,10 @@ class Kernel:
         # "reference" (page by page) or "batch" (mm/migrate_batch.py); which one ran last.
         self.migrate_path = "auto"
         self.move_pages_path = "reference"
+        # Faulting many pages in (store_tokens, touch_range) follows migrate_path too
+        # (mm/fault_batch.py); whether the last such request used the batch path.
+        self.fault_path = "reference"
+        self.fork_path = "reference"  # whether the last fork copied ptes on arrays
         self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
@@ -748,6 +752,52 @@ class Kernel:
                 self.frames.store_token(pfn, token)
         if pfn < 0:
             raise OSError(-pfn, os.strerror(-pfn), hex(addr))
+
+    def store_tokens(self, task: Task, addr: int, tokens: Any) -> None:
+        """store_token() of ``tokens[i]`` at ``addr + i * PAGE_SIZE`` for every i, in
+        order (the same result; first touches of private anonymous memory are faulted in
+        on arrays, see mm/fault_batch.py and ``migrate_path``).  OSError as store_token()
+        for the first page that fails, the pages before it stored."""
+        err, i = self._store_tokens(task, addr, tokens)
+        if err:
+            raise OSError(-err, os.strerror(-err), hex(addr + i * PAGE_SIZE))
+
+    def touch_range(self, task: Task, addr: int, npages: int, write: bool) -> None:
+        """touch() of one byte of each of the ``npages`` pages from the page-aligned
+        ``addr``, in order (the same result; first touches of private anonymous memory
+        are faulted in on arrays, see mm/fault_batch.py).  OSError as touch() for the
+        first page that fails, the pages before it touched."""
+        err, i = self._touch_range(task, addr, npages, write)
+        if err:
+            raise OSError(-err, os.strerror(-err), hex(addr + i * PAGE_SIZE))
+
+    def _store_tokens(self, task: Task, addr: int, tokens: Any) -> tuple[int, int]:
+        # store_tokens(): (0, n) or (-errno, the index of the page that failed).
+        from pagemig.mm.physmem import _check_token
+
+        argcheck.user_task_arg(self, "task", task)
+        addr = self._page_addr(addr)
+        if isinstance(tokens, np.ndarray) and tokens.dtype == np.uint64:
+            toks = tokens.ravel()
+        else:
+            toks = np.array([_check_token(t) for t in tokens], np.uint64)
+        return self._fault_range(task, addr, len(toks), True, toks)
+
+    def _touch_range(self, task: Task, addr: int, npages: int,
+                     write: bool) -> tuple[int, int]:
+        # touch_range(): (0, npages) or (-errno, the index of the page that failed).
+        argcheck.user_task_arg(self, "task", task)
+        addr = self._page_addr(addr)
+        npages = argcheck.size_arg("npages", npages, 1 << 40)
+        return self._fault_range(task, addr, npages, argcheck.as_bool("write", write), None)
+
+    def _fault_range(self, task: Task, addr: int, n: int, write: bool,
+                     tokens: np.ndarray | None) -> tuple[int, int]:
+        from pagemig.mm.fault_batch import fault_in_range
+
+        with self.as_task(task):
+            assert task.mm is not None
+            return fault_in_range(self, task.mm, addr, n, write, tokens)
 
     def load_token(self, task: Task, addr: int) -> int | None:
         """The token that stands for the page at the page-aligned ``addr`` in ``task`` (a

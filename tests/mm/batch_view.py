@@ -25,7 +25,7 @@ def _page_id(k: Kernel, pfn: int, names: dict[int, str]) -> Any:
     p = k.pages
     return ("unmapped", k.pfn_to_nid(pfn), int(p.flags[pfn]), int(p.count[pfn]),
             int(p.mapping[pfn]), int(p.index[pfn]), int(p.memcg[pfn]),
-            hashlib.sha1(k.frames.data[pfn].tobytes()).hexdigest()[:12])
+            hashlib.sha1(k.frames.frame(pfn).tobytes()).hexdigest()[:12])
 
 
 def canonical(k: Kernel) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def canonical(k: Kernel) -> dict[str, Any]:
                                  int(p.count[pfn]), int(p.mapcount[pfn]),
                                  int(p.mapping[pfn]), int(p.index[pfn]), int(p.lru[pfn]),
                                  int(p.memcg[pfn]), int(p.private[pfn]),
-                                 hashlib.sha1(k.frames.data[pfn].tobytes()).hexdigest()[:12])
+                                 hashlib.sha1(k.frames.frame(pfn).tobytes()).hexdigest()[:12])
     zones = []
     for z in k.zones:
         on = np.flatnonzero((p.lru[z.start_pfn:z.end_pfn] >= 0)

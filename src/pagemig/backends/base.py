@@ -96,6 +96,15 @@ class Backend(Protocol):
         """An access of one byte by the process: 0, -EFAULT where it would get SIGSEGV,
         -ENOMEM where the fault finds no memory (the process would be OOM-killed)."""
 
+    def store_tokens(self, proc: Any, addr: int, tokens: Any) -> tuple[int, int]:
+        """store_token() of ``tokens[i]`` (a uint64 array) at ``addr + i * 4096`` for
+        every i, in order: (0, len(tokens)), or (-errno, the index of the page that failed;
+        the pages before it are stored)."""
+
+    def touch_range(self, proc: Any, addr: int, npages: int, write: bool) -> tuple[int, int]:
+        """touch() of each of the ``npages`` pages from the page-aligned ``addr``, in
+        order: (0, npages), or (-errno, the index of the page that failed)."""
+
     def move_pages(self, proc: Any, pid: int, count: int, pages: int, nodes: int, status: int,
                    flags: int) -> int:
         """move_pages(2) with user pointers; the kernel's return value."""

@@ -184,6 +184,14 @@ class ModelBackend(FileOpsMixin):
             return -e.errno
         return 0
 
+    def store_tokens(self, proc: Task, addr: int, tokens: Any) -> tuple[int, int]:
+        """Stores of many token pages, in order (first touches on arrays when they can)."""
+        return self.k._store_tokens(proc, addr, tokens)
+
+    def touch_range(self, proc: Task, addr: int, npages: int, write: bool) -> tuple[int, int]:
+        """One-byte accesses of many pages, in order (first touches on arrays)."""
+        return self.k._touch_range(proc, addr, npages, write)
+
     def move_pages(self, proc: Task, pid: int, count: int, pages: int, nodes: int, status: int,
                    flags: int) -> int:
         """move_pages(2)."""

@@ -39,9 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="most host memory the page contents may take (default: what the "
                         "host has available at boot, less a margin)")
     p.add_argument("--path", default="auto", choices=("auto", "reference", "batch"),
-                   help="how move_pages(2) moves pages: page by page (reference), on arrays "
-                        "when the call allows it (batch), or on arrays for such calls of 64 "
-                        "pages or more (auto, the default)")
+                   help="how move_pages(2) moves pages and touches fault pages in: page by "
+                        "page (reference), on arrays when the call allows it (batch), or on "
+                        "arrays for such calls of 64 pages or more (auto, the default)")
     p.add_argument("--trace", action="store_true",
                    help="print each engine step as a tracepoint line on stderr")
 

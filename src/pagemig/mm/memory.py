@@ -705,21 +705,7 @@ def copy_page_range(k: Kernel, dst_mm: MmStruct, src_mm: MmStruct, vma: VmArea,
     for addr in _populated_addresses(src_mm, vma.vm_start, vma.vm_end):
         pte = src_mm.get_pte(addr)
         if not pte_present(pte):
-            if not pte_file(pte):
-                entry = pte_to_swp_entry(pte)
-                if not is_migration_entry(entry):
-                    from pagemig.mm.swapfile import swap_duplicate
-                    from pagemig.mm.swapops import pte_swp_clear_exclusive
-
-                    swap_duplicate(k, entry)
-                    # Linux 6.1: the slot is shared now; neither pte stays exclusive.
-                    pte = pte_swp_clear_exclusive(pte)
-                    src_mm.set_pte(addr, pte)
-                elif is_write_migration_entry(entry) and cow:
-                    entry = make_migration_entry_read(entry)
-                    pte = swp_entry_to_pte(entry)
-                    src_mm.set_pte(addr, pte)
-            dst_mm.set_pte(addr, pte)
+            copy_nonpresent_pte(k, dst_mm, src_mm, addr, pte, bool(cow))
             continue
         if cow and pte_write(pte):
             pte = pte_wrprotect(pte)
@@ -736,6 +722,30 @@ def copy_page_range(k: Kernel, dst_mm: MmStruct, src_mm: MmStruct, vma: VmArea,
             else:
                 dst_mm.file_rss += 1
         dst_mm.set_pte(addr, pte)
+
+
+def copy_nonpresent_pte(k: Kernel, dst_mm: MmStruct, src_mm: MmStruct, addr: int, pte: int,
+                        cow: bool) -> None:
+    """Model of copy_nonpresent_pte(): copy a swap, migration or file pte at fork.
+
+    A swap entry gains a reference (swap_duplicate()); a write migration entry of a COW
+    mapping becomes a read one in both mms.
+    """
+    if not pte_file(pte):
+        entry = pte_to_swp_entry(pte)
+        if not is_migration_entry(entry):
+            from pagemig.mm.swapfile import swap_duplicate
+            from pagemig.mm.swapops import pte_swp_clear_exclusive
+
+            swap_duplicate(k, entry)
+            # Linux 6.1: the slot is shared now; neither pte stays exclusive.
+            pte = pte_swp_clear_exclusive(pte)
+            src_mm.set_pte(addr, pte)
+        elif is_write_migration_entry(entry) and cow:
+            entry = make_migration_entry_read(entry)
+            pte = swp_entry_to_pte(entry)
+            src_mm.set_pte(addr, pte)
+    dst_mm.set_pte(addr, pte)
 
 
 # -- get_user_pages --

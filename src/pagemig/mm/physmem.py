@@ -311,6 +311,41 @@ class FrameStore:
             return 0
         return words_token(self.words(pfn))
 
+    # -- many frames at once (mm/fault_batch.py) --
+
+    def _held_bits(self, pfns: np.ndarray) -> np.ndarray:
+        held = np.frombuffer(self._held, np.uint8)
+        return ((held[pfns >> 3] >> (pfns & 7).astype(np.uint8)) & 1).astype(np.bool_)
+
+    def zero_many(self, pfns: np.ndarray) -> None:
+        """zero() of every frame of ``pfns``."""
+        for pfn in pfns[self._held_bits(pfns)].tolist():
+            self._release(pfn)
+
+    def store_tokens(self, pfns: np.ndarray, tokens: np.ndarray) -> None:
+        """store_token() of ``tokens[i]`` into frame ``pfns[i]`` for every i (distinct
+        frames), the host-memory budget checked once for all before anything is stored."""
+        tokens = np.asarray(tokens, np.uint64)
+        zero = tokens == 0
+        self.zero_many(pfns[zero])
+        pfns, tokens = pfns[~zero], tokens[~zero]
+        new = pfns[~self._held_bits(pfns)]
+        if self.budget_frames is not None and self.frames_held + len(new) > self.budget_frames:
+            raise HostMemoryExhausted(self.exhausted_message())
+        held = np.frombuffer(self._held, np.uint8)
+        np.bitwise_or.at(held, new >> 3, (1 << (new & 7)).astype(np.uint8))
+        self.frames_held += len(new)
+        rows = self.data.view("<u8")  # (frames, 512) words, little-endian
+        m = len(pfns)
+        if m and int(pfns[-1]) - int(pfns[0]) == m - 1 and bool((np.diff(pfns) == 1).all()):
+            p0 = int(pfns[0])  # one run of frames: written in place
+            for s in range(0, m, _COPY_CHUNK):
+                e = min(m, s + _COPY_CHUNK)
+                np.bitwise_xor(tokens[s:e, None], _OFFSETS[None, :], out=rows[p0 + s:p0 + e])
+            return
+        for s in range(0, m, _COPY_CHUNK):
+            rows[pfns[s:s + _COPY_CHUNK]] = tokens[s:s + _COPY_CHUNK, None] ^ _OFFSETS[None, :]
+
 
 class TagStore:
     """The contents of every page frame as one 64-bit token (``tag`` mode).
@@ -426,6 +461,20 @@ class TagStore:
         if buf is not None:
             return words_token(buf.view("<u8"))
         return int(self.tokens[pfn])
+
+    def zero_many(self, pfns: np.ndarray) -> None:
+        """zero() of every frame of ``pfns``."""
+        self.tokens[pfns] = 0
+        if self.overlay:
+            for pfn in pfns.tolist():
+                self.overlay.pop(pfn, None)
+
+    def store_tokens(self, pfns: np.ndarray, tokens: np.ndarray) -> None:
+        """store_token() of ``tokens[i]`` into frame ``pfns[i]`` for every i."""
+        self.tokens[pfns] = tokens
+        if self.overlay:
+            for pfn in pfns.tolist():
+                self.overlay.pop(pfn, None)
 
 
 def make_frame_store(mode: str, nr_pages: int) -> FrameStore | TagStore:

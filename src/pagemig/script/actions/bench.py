@@ -92,13 +92,14 @@ class _Bench:
         with self.rs._scratch(self.proc, len(_mask(node))) as mask:
             self.rs._store(self.proc, mask, _mask(node))
             b.mbind(self.h, addr, length, MPOL_BIND, mask, MAXNODE, 0)
+        tokens = np.uint64(PATTERN) ^ np.arange(self.n, dtype=np.uint64)
         with _progress(self.n, "bench: first touch") as advance:
-            for i in range(self.n):
-                if b.store_token(self.h, addr + i * PAGE, PATTERN ^ i):
-                    # The probe would be killed here (out of memory, or SIGSEGV).
-                    raise ScriptFault(f"bench: the first touch of page {i} of {self.n} "
-                                      "failed (the machine has too little memory)")
-                advance(1)
+            err, i = b.store_tokens(self.h, addr, tokens)  # one request: may be batched
+            if err:
+                # The probe would be killed here (out of memory, or SIGSEGV).
+                raise ScriptFault(f"bench: the first touch of page {i} of {self.n} "
+                                  "failed (the machine has too little memory)")
+            advance(self.n)
         b.mbind(self.h, addr, length, MPOL_DEFAULT, 0, 0, 0)
         return addr
 
