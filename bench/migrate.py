@@ -128,12 +128,12 @@ def measure_move(npages: int, contents: str, path: str, profile: str) -> dict[st
     addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
     row: dict[str, Any] = {"pages": npages, "contents": contents, "path": path,
                            "profile": profile, "touch_s": touch_s}
-    copy = _copy_rate(npages)
     for direction, node in (("0->1", 1), ("1->0", 0)):
+        # The copy is timed just before each move, so that both see the same machine load.
+        copy = _copy_rate(npages)
         ret, sec = _move_once(k, task, addrs, node, path)
         row[direction] = {"ret": ret, "seconds": sec, "pages_per_s": npages / sec,
-                          "ratio_to_copy": npages / sec / copy}
-    row["copy_pages_per_s"] = copy
+                          "copy_pages_per_s": copy, "ratio_to_copy": npages / sec / copy}
     bad = sum(k.load_token(task, addr + i * PAGE) != PATTERN ^ i
               for i in range(0, npages, max(1, npages // 4096)))
     row["content_mismatches_in_sample"] = int(bad)
