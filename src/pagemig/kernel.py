@@ -793,11 +793,24 @@ class Kernel:
 
     def _fault_range(self, task: Task, addr: int, n: int, write: bool,
                      tokens: np.ndarray | None) -> tuple[int, int]:
-        from pagemig.mm.fault_batch import fault_in_range
+        from pagemig.mm.fault_batch import FAULT_RANGE_CHUNK, fault_in_range
 
         with self.as_task(task):
             assert task.mm is not None
-            return fault_in_range(self, task.mm, addr, n, write, tokens)
+            # In pieces, in order (the same result as one range): the arrays a piece
+            # needs stay small next to the model's own, however many pages are touched.
+            batched = False
+            try:
+                for lo in range(0, n, FAULT_RANGE_CHUNK):
+                    hi = min(n, lo + FAULT_RANGE_CHUNK)
+                    err, i = fault_in_range(self, task.mm, addr + lo * PAGE_SIZE, hi - lo,
+                                            write, None if tokens is None else tokens[lo:hi])
+                    batched = batched or self.fault_path == "batch"
+                    if err:
+                        return err, lo + i
+                return 0, n
+            finally:
+                self.fault_path = "batch" if batched else "reference"
 
     def load_token(self, task: Task, addr: int) -> int | None:
         """The token that stands for the page at the page-aligned ``addr`` in ``task`` (a

@@ -56,6 +56,29 @@ def test_store_tokens_takes_the_batch_path(profile: str) -> None:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
+def test_a_long_request_in_pieces_equals_the_reference(
+        profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request longer than a piece (made 28 pages here) is faulted in piece by piece and
+    leaves the machine as the per-page path does; a page that fails past the end of the
+    mapping is reported by its index in the whole request, the pages before it done."""
+    monkeypatch.setattr(fault_batch, "FAULT_RANGE_CHUNK", 28)
+    machines = []
+    for path in ("reference", "batch"):
+        k = Kernel(Topology(nodes=2, mem_per_node_mb=32), profile, contents="tag")
+        t = k.spawn()
+        a = k.mmap(t, 200 * PAGE_SIZE)
+        k.set_migrate_path(path)
+        with pytest.raises(OSError) as exc:
+            k.store_tokens(t, a, _tokens(230))
+        assert (errno.EFAULT, hex(a + 200 * PAGE_SIZE)) == (exc.value.errno,
+                                                            exc.value.filename)
+        assert path == k.fault_path
+        machines.append(k)
+    assert [] == diff(canonical(machines[0]), canonical(machines[1]))
+    validate(machines[1])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 def test_pagevec_and_lru_after_a_batch(profile: str) -> None:
     """30 pages into an empty pagevec: two drains of 14 reach the active list in order,
     the last 2 pages wait in the pagevec with two references; 6.1 pages are swap-backed

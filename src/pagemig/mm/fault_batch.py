@@ -132,6 +132,11 @@ def _vma_takes(k: Kernel, vma: VmArea, write: bool) -> bool:
     return True
 
 
+# Pages a Kernel request hands to fault_in_range() at a time: a multiple of PAGEVEC_SIZE
+# (14), so that the active pagevec is as empty after a piece as before it.
+FAULT_RANGE_CHUNK = 14 * 1171  # 16,394 pages: their arrays are a few MiB
+
+
 def fault_in_range(k: Kernel, mm: MmStruct, addr: int, n: int, write: bool,
                    tokens: np.ndarray | None) -> tuple[int, int]:
     """Touch the ``n`` pages from the page-aligned ``addr`` in order as the current task:
