@@ -161,6 +161,7 @@ class Kernel:
         # (mm/fault_batch.py); whether the last such request used the batch path.
         self.fault_path = "reference"
         self.fork_path = "reference"  # whether the last fork copied ptes on arrays
+        self.migrate_pages_path = "reference"  # whether the last migrate_pages(2) batched
         self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
@@ -1021,16 +1022,26 @@ class Kernel:
         old_nodes = argcheck.c_ulong("old_nodes", old_nodes)
         new_nodes = argcheck.c_ulong("new_nodes", new_nodes)
 
+        self.migrate_pages_path = "reference"
         with self.as_task(caller):
             return int(self.run(sys_migrate_pages(self, pid, maxnode, old_nodes, new_nodes)))
 
     def migrate_pages(self, caller: Task, pid: int, old_nodes: Iterable[int] | None,
-                      new_nodes: Iterable[int] | None) -> int:
+                      new_nodes: Iterable[int] | None, path: str | None = None) -> int:
         """migrate_pages(2): move the pages of ``pid`` (0: the caller) from ``old_nodes`` to
         ``new_nodes``, both masks placed in the caller's memory (None: a NULL pointer).
 
-        Returns the number of pages not moved; OSError for a negative result.
+        Returns the number of pages not moved; OSError for a negative result.  ``path`` as
+        for move_pages(); ``self.migrate_pages_path`` says whether a (source, destination)
+        pair of the call moved on the batch path.
         """
+        if path is not None:
+            path = self._path_arg(path)
+            saved, self.migrate_path = self.migrate_path, path
+            try:
+                return self.migrate_pages(caller, pid, old_nodes, new_nodes)
+            finally:
+                self.migrate_path = saved
         argcheck.user_task_arg(self, "caller", caller)
         pid = argcheck.pid_arg("pid", pid)
         old = None if old_nodes is None else sorted(argcheck.node_list("old_nodes", old_nodes))

@@ -201,6 +201,11 @@ class ModelBackend(FileOpsMixin):
         """How the last move_pages(2) moved its pages: "batch" or "reference"."""
         return self.k.move_pages_path
 
+    def migrate_pages_path(self) -> str | None:
+        """How the last migrate_pages(2) moved its pages: "batch" (a pair of nodes on the
+        batch path) or "reference"."""
+        return self.k.migrate_pages_path
+
     def special_address(self, proc: Task, name: str) -> int:
         """Addresses of the process image (2.6.27 has no [vvar] mapping: 0)."""
         assert proc.mm is not None

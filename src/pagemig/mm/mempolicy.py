@@ -535,8 +535,14 @@ def migrate_to_node(k: Kernel, mm, source: int, dest: int, flags: int):  # type:
     """
     from pagemig.mm.fault import TASK_SIZE
     from pagemig.mm.migrate import migrate_pages
+    from pagemig.mm.migrate_batch import migrate_to_node_batch
     from pagemig.mm.mm_types import PageList
 
+    if mm.vmas:
+        # The same pair on arrays when every page it queues is simple (mm/migrate_batch.py).
+        done = migrate_to_node_batch(k, mm, source, dest, flags)
+        if done is not None:
+            return done
     pagelist = PageList(k.pages)
     if mm.vmas:
         check_range(k, mm, mm.vmas[0].vm_start, TASK_SIZE, {source},

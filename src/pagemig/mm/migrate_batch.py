@@ -33,6 +33,11 @@ Which path runs is ``k.migrate_path``: "reference" (always per page), "batch" (t
 path whenever the call is simple) or "auto" (the batch path for simple calls of at least
 BATCH_MIN_PAGES entries).  ``k.move_pages_path`` says which path the last call took.
 
+migrate_pages(2) uses the same plan and migration for each (source, destination) pair of
+do_migrate_pages() (:func:`migrate_to_node_batch`): the pages check_range() would queue
+from the source node, in its order, when every one is simple; ``k.migrate_pages_path``
+says whether a pair of the last call took it.
+
 Simplifications: the batch path does not emit the per-page trace events, so it is never
 taken while tracing is on; the frames a zone gives are the ones the per-page path would
 take (the top of its free stack) but are handed out in ascending order.
@@ -576,4 +581,74 @@ def do_pages_move_batch(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_
     assert not failed
     lru_cache_enable(k)
     k.move_pages_path = "batch"
+    return 0
+
+
+# -- migrate_pages(2): one (source, destination) pair of do_migrate_pages() --
+
+def _pages_on_node(k: Kernel, mm: MmStruct, source: int) -> np.ndarray:
+    # The addresses check_range() would queue for migrate_to_node(), in its order: every
+    # present pte of a vma it scans (migratable, not hugetlb) that maps a normal page, not
+    # PG_reserved, on ``source``.
+    starts, _, nids = _zone_arrays(k)
+    keys = np.array(sorted(mm.pgtables), np.int64)
+    slots = np.arange(PTRS_PER_PTE, dtype=np.uint64) << np.uint64(PAGE_SHIFT)
+    found_addrs: list[np.ndarray] = []
+    found_ptes: list[np.ndarray] = []
+    for vma in mm.vmas:
+        if vma.vm_flags & VM_HUGETLB or not vma_migratable(k, vma):
+            continue
+        lo = np.searchsorted(keys, vma.vm_start >> PMD_SHIFT)
+        hi = np.searchsorted(keys, ((vma.vm_end - 1) >> PMD_SHIFT) + 1)
+        for key in keys[lo:hi].tolist():
+            ptes = mm.pgtables[key]
+            addrs = (np.uint64(key) << np.uint64(PMD_SHIFT)) + slots
+            take = (((ptes & np.uint64(_PAGE_PRESENT)) != 0)
+                    & ((ptes & np.uint64(_PAGE_SPECIAL)) == 0)
+                    & (addrs >= np.uint64(vma.vm_start)) & (addrs < np.uint64(vma.vm_end)))
+            if take.any():
+                found_addrs.append(addrs[take])
+                found_ptes.append(ptes[take])
+    if not found_addrs:
+        return np.zeros(0, np.uint64)
+    addrs = np.concatenate(found_addrs)
+    pfn = ((np.concatenate(found_ptes) & np.uint64(PTE_PFN_MASK))
+           >> np.uint64(PAGE_SHIFT)).astype(np.int64)
+    ok = (pfn < k.pages.nr_pages) & (pfn != k.zero_page_pfn)
+    pfn = np.where(ok, pfn, 0)
+    ok &= (k.pages.flags[pfn] & F_RESERVED) == 0
+    ok &= nids[np.searchsorted(starts, pfn, side="right") - 1] == source
+    return addrs[ok]
+
+
+def migrate_to_node_batch(k: Kernel, mm: MmStruct, source: int, dest: int,
+                          flags: int) -> int | None:
+    """migrate_to_node() on arrays: 0 (every page it would queue moved), or None when the
+    batch path does not take the pair (nothing changed but the pagevec drain the per-page
+    path does first).
+
+    The pages are those check_range() would isolate from ``source``, in its order; they go
+    to ``dest`` through :func:`plan_batch` (every one simple, or one the per-page path does
+    not isolate: mapped twice without MPOL_MF_MOVE_ALL, on no LRU list) and
+    :func:`migrate_batch`, as one migrate_pages() call with new_node_page() would move
+    them.  A process's program image is file pages, which are not simple: a pair whose
+    source node holds them runs page by page.
+    """
+    from pagemig.mm.mempolicy import MPOL_MF_MOVE_ALL
+    from pagemig.mm.migrate import migrate_prep
+    from pagemig.mm.vmstat import PGMIGRATE_SUCCESS, count_vm_events
+
+    if k.migrate_path == "reference" or k.trace_log is not None or k.trace_sink is not None:
+        return None
+    migrate_prep(k)  # check_range() drains first, whichever path then runs
+    addrs = _pages_on_node(k, mm, source)
+    if not batch_wanted(k, len(addrs)):
+        return None
+    plan = plan_batch(k, mm, addrs, np.full(len(addrs), dest, np.int64),
+                      bool(flags & MPOL_MF_MOVE_ALL))
+    if plan is None:
+        return None
+    migrate_batch(k, mm, plan)
+    count_vm_events(k, PGMIGRATE_SUCCESS, len(plan.old))
+    k.migrate_pages_path = "batch"
     return 0

@@ -222,6 +222,9 @@ def act_migrate(rs: RunnerState, proc: Proc, a: Action) -> None:
                               "old": a.get("old") or "none", "new": a.get("new") or "none"}
     fields.update(syscall_fields(ret))
     fields["seconds"] = round(seconds, 8)
+    path = rs.b.migrate_pages_path()
+    if path is not None:
+        fields["path"] = path  # which path of the model moved the pages
     fields["vmstat_delta"] = _vmstat_delta(rs, before)
     if a.int_kv("placement", 1):
         fields["placement"] = _placement(rs, proc, pid)

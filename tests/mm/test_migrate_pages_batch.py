@@ -1,0 +1,139 @@
+"""The batch path of migrate_pages(2) (migrate_to_node_batch() in mm/migrate_batch.py)
+against the per-page path.
+
+The same contract as move_pages' batch path: on the same machine and call both paths give
+the same return value and leave the same machine (tests/mm/batch_view.py), frame numbers
+aside.  A (source, destination) pair whose queued pages are not all simple runs page by
+page on both.  The machines are those of tests/mm/test_migrate_batch.py (pinned, mlocked,
+swapped, swap-cache, writeback, forked and copy-on-write pages, read-only ptes, cgroup
+limits, nearly full nodes, another process as the caller).  ``PAGEMIG_BATCH_EXAMPLES=1000``
+runs the properties longer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pagemig.kernel import Kernel, Topology
+from pagemig.mm.mm_types import PAGE_SIZE
+from pagemig.validate import validate
+
+from .batch_view import canonical, diff
+from .test_migrate_batch import PROFILES, SETTINGS, _build, scenarios
+
+
+@st.composite
+def calls(draw: st.DrawFn) -> dict:
+    """A machine of test_migrate_batch and two migrate_pages(2) calls against it."""
+    sc = draw(scenarios())
+    nodes = st.lists(st.integers(0, sc["nodes"] - 1), min_size=1, max_size=sc["nodes"],
+                     unique=True)
+    sc["calls"] = [(draw(nodes), draw(nodes)) for _ in range(2)]
+    return sc
+
+
+def _migrate(k: Kernel, who: tuple, old: list[int], new: list[int], path: str) -> tuple:
+    caller, pid = who
+    try:
+        out: object = k.migrate_pages(caller, pid, old, new, path=path)
+    except OSError as e:
+        out = ("error", e.errno)
+    return out, k.migrate_pages_path
+
+
+TAKEN = {"batch": 0, "reference": 0}
+
+
+def _check_equivalent(profile: str, sc: dict) -> None:
+    ref, rt, _ = _build(profile, sc)
+    bat, bt, _ = _build(profile, sc)
+    assert [] == diff(canonical(ref), canonical(bat))
+    for old, new in sc["calls"]:
+        r_out, r_path = _migrate(ref, rt, old, new, "reference")
+        b_out, b_path = _migrate(bat, bt, old, new, "batch")
+        assert "reference" == r_path
+        TAKEN[b_path] += 1
+        assert r_out == b_out
+        if b_path == "batch":
+            validate(bat)
+        assert [] == diff(canonical(ref), canonical(bat))
+
+
+@SETTINGS
+@given(calls())
+def test_migrate_pages_batch_equals_reference_2627(sc: dict) -> None:
+    """2.6.27: random machines and migrate_pages(2) calls, batch path against per page."""
+    _check_equivalent("2.6.27", sc)
+
+
+@SETTINGS
+@given(calls())
+def test_migrate_pages_batch_equals_reference_61(sc: dict) -> None:
+    """6.1: random machines and migrate_pages(2) calls, batch path against per page."""
+    _check_equivalent("6.1", sc)
+
+
+def test_the_property_takes_the_batch_path() -> None:
+    """The properties above exercise both paths (run after them in this module)."""
+    assert TAKEN["batch"] > 0 and TAKEN["reference"] > 0
+
+
+def _moved_away(profile: str, n: int = 300) -> tuple[Kernel, object, int]:
+    # A process whose n anonymous pages alone are on node 1 (its image stays on node 0).
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), profile, contents="tag")
+    t = k.spawn()
+    a = k.mmap(t, n * PAGE_SIZE)
+    k.store_tokens(t, a, np.arange(1, n + 1, dtype=np.uint64))
+    assert 0 == k.move_pages(t, 0, [a + i * PAGE_SIZE for i in range(n)], [1] * n)[0]
+    return k, t, a
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_pages_alone_on_the_source_node_move_on_the_batch_path(profile: str) -> None:
+    """migrate_pages(2) from node 1, where only 300 simple anonymous pages are: the batch
+    path moves every one to node 0 with its contents; the call returns 0."""
+    k, t, a = _moved_away(profile)
+
+    assert 0 == k.migrate_pages(t, 0, [1], [0])
+
+    assert "batch" == k.migrate_pages_path
+    for i in (0, 13, 14, 299):
+        assert 0 == k.pfn_to_nid(k.page_at(t, a + i * PAGE_SIZE))
+        assert i + 1 == k.load_token(t, a + i * PAGE_SIZE)
+    validate(k)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_page_the_batch_cannot_take_sends_the_pair_page_by_page(profile: str) -> None:
+    """One pinned page among those on the source node: the pair runs on the per-page path
+    (the pinned page stays and counts as not moved), the others move."""
+    k, t, a = _moved_away(profile)
+    pins = k.pin(t, a + 7 * PAGE_SIZE, 1)
+    try:
+        assert 1 == k.migrate_pages(t, 0, [1], [0])
+    finally:
+        k.unpin(pins)
+
+    assert "reference" == k.migrate_pages_path
+    assert 1 == k.pfn_to_nid(k.page_at(t, a + 7 * PAGE_SIZE))
+    assert 0 == k.pfn_to_nid(k.page_at(t, a + 8 * PAGE_SIZE))
+    validate(k)
+
+
+def test_the_runner_says_which_path_moved_the_pages() -> None:
+    """The migrate_pages object of a scenario carries "path"."""
+    from pagemig.backends.model import ModelBackend
+    from pagemig.script.parse import parse_script
+    from pagemig.script.runner import Runner
+
+    text = ("map a anon 200 touch=write\n"
+            "move pages=a nodes=1 flags=move\n"
+            "migrate old=1 new=0\n")
+    b = ModelBackend(Topology(nodes=2, mem_per_node_mb=64), "2.6.27")
+    out: list[dict] = []
+    Runner(b, parse_script(text, "t.scn"), out.append).run()
+    (obj,) = [o for o in out if o.get("op") == "migrate_pages"]
+    assert ("batch", 0) == (obj["path"], obj["ret"])
