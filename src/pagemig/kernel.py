@@ -162,6 +162,7 @@ class Kernel:
         self.fault_path = "reference"
         self.fork_path = "reference"  # whether the last fork copied ptes on arrays
         self.migrate_pages_path = "reference"  # whether the last migrate_pages(2) batched
+        self.mbind_path = "reference"  # whether the last mbind(2) moved pages on arrays
         self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
@@ -977,13 +978,22 @@ class Kernel:
         maxnode = argcheck.c_ulong("maxnode", maxnode)
         flags = argcheck.c_int("flags", flags) & argcheck.UINT_MAX
 
+        self.mbind_path = "reference"
         with self.as_task(task):
             return int(self.run(sys_mbind(self, start, length, mode, nmask, maxnode, flags)))
 
     def mbind(self, task: Task, addr: int, length: int, mode: int,
-              nodes: Iterable[int] | None, flags: int = 0) -> None:
+              nodes: Iterable[int] | None, flags: int = 0, path: str | None = None) -> None:
         """mbind(2) in ``task`` with the node mask placed in its memory (``nodes`` None: a
-        NULL mask pointer); OSError for a negative result."""
+        NULL mask pointer); OSError for a negative result.  ``path`` as for move_pages();
+        ``self.mbind_path`` says whether the pages moved on the batch path."""
+        if path is not None:
+            path = self._path_arg(path)
+            saved, self.migrate_path = self.migrate_path, path
+            try:
+                return self.mbind(task, addr, length, mode, nodes, flags)
+            finally:
+                self.migrate_path = saved
         argcheck.user_task_arg(self, "task", task)
         addr, length = argcheck.ulong_arg("addr", addr), argcheck.ulong_arg("length", length)
         mode, flags = argcheck.int_arg("mode", mode), argcheck.int_arg("flags", flags)

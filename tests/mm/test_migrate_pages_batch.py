@@ -1,5 +1,5 @@
-"""The batch path of migrate_pages(2) (migrate_to_node_batch() in mm/migrate_batch.py)
-against the per-page path.
+"""The batch paths of migrate_pages(2) (migrate_to_node_batch()) and of mbind(2) with
+MPOL_MF_MOVE (plan_mbind_batch()) in mm/migrate_batch.py against the per-page path.
 
 The same contract as move_pages' batch path: on the same machine and call both paths give
 the same return value and leave the same machine (tests/mm/batch_view.py), frame numbers
@@ -18,6 +18,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pagemig.kernel import Kernel, Topology
+from pagemig.mm.mempolicy import (
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_INTERLEAVE,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_MF_STRICT,
+    MPOL_PREFERRED,
+)
 from pagemig.mm.mm_types import PAGE_SIZE
 from pagemig.validate import validate
 
@@ -137,3 +146,94 @@ def test_the_runner_says_which_path_moved_the_pages() -> None:
     Runner(b, parse_script(text, "t.scn"), out.append).run()
     (obj,) = [o for o in out if o.get("op") == "migrate_pages"]
     assert ("batch", 0) == (obj["path"], obj["ret"])
+
+
+# == mbind(2) with MPOL_MF_MOVE ==
+
+@st.composite
+def mbinds(draw: st.DrawFn) -> dict:
+    """A machine of test_migrate_batch and two mbind(2) calls on ranges of its pages."""
+    sc = draw(scenarios())
+    total = sum(sc["regions"])
+    nodes = st.lists(st.integers(0, sc["nodes"] - 1), min_size=1, max_size=sc["nodes"],
+                     unique=True)
+    sc["mbinds"] = []
+    for _ in range(2):
+        first = draw(st.integers(0, total - 1))
+        count = draw(st.integers(1, total - first))
+        mode = draw(st.sampled_from([MPOL_BIND, MPOL_BIND, MPOL_PREFERRED, MPOL_INTERLEAVE,
+                                     MPOL_DEFAULT]))
+        flags = draw(st.sampled_from([MPOL_MF_MOVE, MPOL_MF_MOVE, MPOL_MF_MOVE | MPOL_MF_STRICT,
+                                      MPOL_MF_MOVE_ALL, MPOL_MF_STRICT]))
+        sc["mbinds"].append((first, count, mode, [] if mode == MPOL_DEFAULT else draw(nodes),
+                             flags))
+    return sc
+
+
+MBIND_TAKEN = {"batch": 0, "reference": 0}
+
+
+def _mbind(k: Kernel, who: tuple, pages: list[int], call: tuple, path: str) -> tuple:
+    first, count, mode, nodes, flags = call
+    task = who[0] if who[1] == 0 else k.tasks[who[1]]  # mbind() acts on the caller's mm
+    try:
+        # The pages of one region lie in a row; a range across regions meets their gaps.
+        k.mbind(task, pages[first], count * PAGE_SIZE, mode, nodes, flags, path=path)
+        out: object = 0
+    except OSError as e:
+        out = ("error", e.errno)
+    return out, k.mbind_path
+
+
+def _check_mbind(profile: str, sc: dict) -> None:
+    ref, rt, rpages = _build(profile, sc)
+    bat, bt, bpages = _build(profile, sc)
+    for call in sc["mbinds"]:
+        r_out, r_path = _mbind(ref, rt, rpages, call, "reference")
+        b_out, b_path = _mbind(bat, bt, bpages, call, "batch")
+        assert "reference" == r_path
+        MBIND_TAKEN[b_path] += 1
+        assert r_out == b_out
+        if b_path == "batch":
+            validate(bat)
+        assert [] == diff(canonical(ref), canonical(bat))
+
+
+@SETTINGS
+@given(mbinds())
+def test_mbind_batch_equals_reference_2627(sc: dict) -> None:
+    """2.6.27: random machines and mbind(2) calls, batch path against per page."""
+    _check_mbind("2.6.27", sc)
+
+
+@SETTINGS
+@given(mbinds())
+def test_mbind_batch_equals_reference_61(sc: dict) -> None:
+    """6.1: random machines and mbind(2) calls, batch path against per page."""
+    _check_mbind("6.1", sc)
+
+
+def test_the_mbind_properties_take_the_batch_path() -> None:
+    """The mbind properties above exercise both paths (run after them in this module)."""
+    assert MBIND_TAKEN["batch"] > 0 and MBIND_TAKEN["reference"] > 0
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("mode", [MPOL_BIND, MPOL_PREFERRED])
+def test_mbind_moves_a_region_on_the_batch_path(profile: str, mode: int) -> None:
+    """mbind(MPOL_MF_MOVE) of 300 written pages to node 1, bind or preferred: the batch
+    path moves every one with its contents, and the range's policy is set."""
+    k = Kernel(Topology(nodes=2, mem_per_node_mb=64), profile, contents="tag")
+    t = k.spawn()
+    a = k.mmap(t, 300 * PAGE_SIZE)
+    k.store_tokens(t, a, np.arange(1, 301, dtype=np.uint64))
+
+    k.mbind(t, a, 300 * PAGE_SIZE, mode, [1], MPOL_MF_MOVE | MPOL_MF_STRICT)
+
+    assert "batch" == k.mbind_path
+    for i in (0, 13, 14, 299):
+        assert 1 == k.pfn_to_nid(k.page_at(t, a + i * PAGE_SIZE))
+        assert i + 1 == k.load_token(t, a + i * PAGE_SIZE)
+    vma = t.mm.find_vma(a)
+    assert (mode, frozenset({1})) == (vma.policy.mode, vma.policy.nodes)
+    validate(k)

@@ -113,6 +113,10 @@ class Backend(Protocol):
         """How the last move_pages(2) moved its pages ("batch" or "reference"), or None
         when the machine cannot say (a real kernel)."""
 
+    def mbind_path(self) -> str | None:
+        """How the last mbind(2) moved its pages ("batch" or "reference"), or None when
+        the machine cannot say (a real kernel)."""
+
     def migrate_pages_path(self) -> str | None:
         """How the last migrate_pages(2) moved its pages ("batch" or "reference"), or None
         when the machine cannot say (a real kernel)."""

@@ -201,6 +201,10 @@ class ModelBackend(FileOpsMixin):
         """How the last move_pages(2) moved its pages: "batch" or "reference"."""
         return self.k.move_pages_path
 
+    def mbind_path(self) -> str | None:
+        """How the last mbind(2) moved its pages: "batch" or "reference"."""
+        return self.k.mbind_path
+
     def migrate_pages_path(self) -> str | None:
         """How the last migrate_pages(2) moved its pages: "batch" (a pair of nodes on the
         batch path) or "reference"."""

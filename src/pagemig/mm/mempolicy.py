@@ -462,6 +462,16 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
     if new is None:
         flags |= MPOL_MF_DISCONTIG_OK
     pagelist = PageList(k.pages)
+    plan = None
+    if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) and new is not None:
+        # The moves on arrays, planned before the walk isolates anything, after the drain
+        # the walk starts with (mm/migrate_batch.py).
+        from pagemig.mm.migrate import migrate_prep
+        from pagemig.mm.migrate_batch import plan_mbind_batch
+
+        if k.migrate_path != "reference" and k.trace_log is None and k.trace_sink is None:
+            migrate_prep(k)
+            plan = plan_mbind_batch(k, task.mm, start, end, nodes, flags, new)
     # Linux 6.1: queue_pages_range() replaces check_range() (hole rules, putback on error).
     if k.profile.has("mbind_queue_pages"):
         if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
@@ -482,6 +492,13 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
     nr_failed = 0
     if err and k.profile.has("mbind_queue_pages"):
         putback_lru_pages(k, pagelist)  # Linux 6.1: nothing moves when the policy failed
+    elif plan is not None and list(pagelist) == plan.old.tolist():
+        from pagemig.mm.migrate_batch import migrate_batch
+        from pagemig.mm.vmstat import PGMIGRATE_SUCCESS, count_vm_events
+
+        migrate_batch(k, task.mm, plan, isolated=True)  # every queued page moves
+        count_vm_events(k, PGMIGRATE_SUCCESS, len(plan.old))
+        k.mbind_path = "batch"
     elif not pagelist.list_empty():
         nr_failed = yield from migrate_pages(k, pagelist, new_vma_page, vma)
     if not err and nr_failed and flags & MPOL_MF_STRICT:

@@ -46,6 +46,7 @@ take (the top of its free stack) but are handed out in ascending order.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,8 +100,9 @@ from pagemig.mm.swapops import (
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
+    from pagemig.mm.mempolicy import Mempolicy
     from pagemig.mm.migrate import PageToNode
-    from pagemig.mm.mm_types import MmStruct
+    from pagemig.mm.mm_types import MmStruct, VmArea
 
 PATHS = ("auto", "reference", "batch")
 BATCH_MIN_PAGES = 64
@@ -345,9 +347,11 @@ def _count(stat: np.ndarray, zones: np.ndarray, items: np.ndarray | int, sign: i
     stat += sign * np.bincount(flat, minlength=nz * ni).reshape(nz, ni)
 
 
-def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
+def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan, isolated: bool = False) -> None:
     """Migrate the pages of a simple call's plan; the machine ends as the per-page path
-    leaves it (migrate_pages() over the same pages in entry order)."""
+    leaves it (migrate_pages() over the same pages in entry order).  ``isolated``: the
+    pages were taken off their LRU lists already, by isolate_lru_page() onto a new list
+    in plan order (mbind()'s walk), after the plan was made."""
     p = k.pages
     old = plan.old
     m = len(old)
@@ -355,9 +359,10 @@ def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan) -> None:
     old_zone = zone_ids_of(k, old)
     old_flags = p.flags[old].astype(np.int64)
     old_active = (old_flags & F_ACTIVE) != 0
-    # isolate_lru_page(): off the LRU lists.
-    lru_stat = np.where(old_active, ZoneStat.NR_ACTIVE, ZoneStat.NR_INACTIVE)
-    _count(stat, old_zone, lru_stat, -1)
+    if not isolated:
+        # isolate_lru_page(): off the LRU lists.
+        lru_stat = np.where(old_active, ZoneStat.NR_ACTIVE, ZoneStat.NR_INACTIVE)
+        _count(stat, old_zone, lru_stat, -1)
     # new_page_node() / alloc_migration_target(): pops from the target zones' stacks.
     new = np.empty(m, np.int64)
     new_zone = np.empty(m, np.int64)
@@ -586,26 +591,29 @@ def do_pages_move_batch(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_
 
 # -- migrate_pages(2): one (source, destination) pair of do_migrate_pages() --
 
-def _pages_on_node(k: Kernel, mm: MmStruct, source: int) -> np.ndarray:
-    # The addresses check_range() would queue for migrate_to_node(), in its order: every
-    # present pte of a vma it scans (migratable, not hugetlb) that maps a normal page, not
-    # PG_reserved, on ``source``.
+def _queued_pages(k: Kernel, mm: MmStruct, start: int, end: int,
+                  scanned: Callable[[VmArea], bool],
+                  wanted: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    # The addresses check_pte_range() would queue in [start, end), in its order: every
+    # present pte of a vma ``scanned`` accepts that maps a normal page, not PG_reserved,
+    # whose node ``wanted`` accepts (given the array of nodes).
     starts, _, nids = _zone_arrays(k)
     keys = np.array(sorted(mm.pgtables), np.int64)
     slots = np.arange(PTRS_PER_PTE, dtype=np.uint64) << np.uint64(PAGE_SHIFT)
     found_addrs: list[np.ndarray] = []
     found_ptes: list[np.ndarray] = []
     for vma in mm.vmas:
-        if vma.vm_flags & VM_HUGETLB or not vma_migratable(k, vma):
+        lo_addr, hi_addr = max(start, vma.vm_start), min(end, vma.vm_end)
+        if lo_addr >= hi_addr or vma.vm_flags & VM_HUGETLB or not scanned(vma):
             continue
-        lo = np.searchsorted(keys, vma.vm_start >> PMD_SHIFT)
-        hi = np.searchsorted(keys, ((vma.vm_end - 1) >> PMD_SHIFT) + 1)
+        lo = np.searchsorted(keys, lo_addr >> PMD_SHIFT)
+        hi = np.searchsorted(keys, ((hi_addr - 1) >> PMD_SHIFT) + 1)
         for key in keys[lo:hi].tolist():
             ptes = mm.pgtables[key]
             addrs = (np.uint64(key) << np.uint64(PMD_SHIFT)) + slots
             take = (((ptes & np.uint64(_PAGE_PRESENT)) != 0)
                     & ((ptes & np.uint64(_PAGE_SPECIAL)) == 0)
-                    & (addrs >= np.uint64(vma.vm_start)) & (addrs < np.uint64(vma.vm_end)))
+                    & (addrs >= np.uint64(lo_addr)) & (addrs < np.uint64(hi_addr)))
             if take.any():
                 found_addrs.append(addrs[take])
                 found_ptes.append(ptes[take])
@@ -617,7 +625,7 @@ def _pages_on_node(k: Kernel, mm: MmStruct, source: int) -> np.ndarray:
     ok = (pfn < k.pages.nr_pages) & (pfn != k.zero_page_pfn)
     pfn = np.where(ok, pfn, 0)
     ok &= (k.pages.flags[pfn] & F_RESERVED) == 0
-    ok &= nids[np.searchsorted(starts, pfn, side="right") - 1] == source
+    ok &= wanted(nids[np.searchsorted(starts, pfn, side="right") - 1])
     return addrs[ok]
 
 
@@ -641,7 +649,8 @@ def migrate_to_node_batch(k: Kernel, mm: MmStruct, source: int, dest: int,
     if k.migrate_path == "reference" or k.trace_log is not None or k.trace_sink is not None:
         return None
     migrate_prep(k)  # check_range() drains first, whichever path then runs
-    addrs = _pages_on_node(k, mm, source)
+    addrs = _queued_pages(k, mm, 0, 1 << 64, lambda vma: vma_migratable(k, vma),
+                          lambda nid: nid == source)
     if not batch_wanted(k, len(addrs)):
         return None
     plan = plan_batch(k, mm, addrs, np.full(len(addrs), dest, np.int64),
@@ -652,3 +661,43 @@ def migrate_to_node_batch(k: Kernel, mm: MmStruct, source: int, dest: int,
     count_vm_events(k, PGMIGRATE_SUCCESS, len(plan.old))
     k.migrate_pages_path = "batch"
     return 0
+
+
+# -- mbind(2) with MPOL_MF_MOVE: the pages its walk queues, to the policy's one node --
+
+def plan_mbind_batch(k: Kernel, mm: MmStruct, start: int, end: int, nodes: set[int],
+                     flags: int, new: Mempolicy) -> BatchPlan | None:
+    """The plan for the pages mbind()'s walk of [start, end) would queue (not on
+    ``nodes``), all to the node the new policy allocates from, or None (the per-page
+    path).  Called before the walk, after the drain it starts with; changes nothing.
+
+    Taken only for MPOL_BIND of one node and MPOL_PREFERRED (one node, or local): every
+    page then comes from that node's zones while it has room above the low watermark,
+    which :func:`plan_batch` checks with every queued page simple.  The walk isolates the
+    pages as usual; :func:`migrate_batch` with ``isolated`` moves them if the list it
+    made is the plan's pages in the plan's order.
+    """
+    from pagemig.mm.mempolicy import (
+        MPOL_BIND,
+        MPOL_MF_MOVE_ALL,
+        MPOL_MF_STRICT,
+        MPOL_PREFERRED,
+        numa_node_id,
+    )
+
+    if k.migrate_path == "reference" or k.trace_log is not None or k.trace_sink is not None:
+        return None
+    if new.mode == MPOL_BIND and len(new.nodes) == 1:
+        target = min(new.nodes)
+    elif new.mode == MPOL_PREFERRED and len(new.nodes) <= 1:
+        target = min(new.nodes) if new.nodes else numa_node_id(k)
+    else:
+        return None
+    strict = bool(flags & MPOL_MF_STRICT)
+    addrs = _queued_pages(k, mm, start, end,
+                          lambda vma: strict or vma_migratable(k, vma),
+                          lambda nid: ~np.isin(nid, list(nodes)))
+    if not batch_wanted(k, len(addrs)):
+        return None
+    return plan_batch(k, mm, addrs, np.full(len(addrs), target, np.int64),
+                      bool(flags & MPOL_MF_MOVE_ALL))

@@ -249,6 +249,9 @@ def act_mbind(rs: RunnerState, proc: Proc, a: Action) -> None:
     fields: dict[str, Any] = {"range": spec, "mode": mode, "flags": flags}
     fields.update(syscall_fields(ret))
     fields["seconds"] = round(seconds, 8)  # the system call alone (the probe does not time it)
+    path = rs.b.mbind_path()
+    if path is not None:
+        fields["path"] = path  # which path of the model moved the pages
     fields["vmstat_delta"] = _vmstat_delta(rs, before)
     fields["placement"] = _placement(rs, proc, 0)
     rs.emit("mbind", proc.who, fields)
