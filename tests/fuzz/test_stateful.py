@@ -97,7 +97,7 @@ class Stats:
     bytes_checked: int = 0
     garbage_calls: int = 0
     full_node_steps: int = 0  # checks made while some node had less than 5% free
-    batch_moves: int = 0  # move_pages calls the batch path took
+    batch_moves: int = 0  # move_pages, migrate_pages and mbind calls the batch path took
     errnos: Counter[str] = field(default_factory=Counter)  # refusals by errno name
 
 
@@ -540,13 +540,14 @@ class KernelMachine(RuleBasedStateMachine):
         STATS.batch_moves += self.k.move_pages_path == "batch"
 
     @precondition(lambda self: self.has_tasks())
-    @rule(data=st.data())
-    def migrate_pages(self, data) -> None:
+    @rule(data=st.data(), path=st.sampled_from(["auto", "batch", "reference"]))
+    def migrate_pages(self, data, path: str) -> None:
         assert self.k is not None
         caller = data.draw(st.sampled_from(self.live()))
         pid = data.draw(st.sampled_from(self.live()))
         self.call(self.k.migrate_pages, self.task(caller), 0 if pid == caller else pid,
-                  self.nodes(data, 1), self.nodes(data, 1))
+                  self.nodes(data, 1), self.nodes(data, 1), path=path)
+        STATS.batch_moves += self.k.migrate_pages_path == "batch"
 
     @precondition(lambda self: self.has_regions())
     @rule(data=st.data(), mode=st.sampled_from([MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND,
@@ -557,7 +558,10 @@ class KernelMachine(RuleBasedStateMachine):
         assert self.k is not None
         pid, addr, count = self.pick_range(data)
         nodes = [] if mode == MPOL_DEFAULT else self.nodes(data, 1)
-        self.call(self.k.mbind, self.task(pid), addr, count * PAGE, mode, nodes, flags)
+        path = data.draw(st.sampled_from(["auto", "batch", "reference"]))
+        self.call(self.k.mbind, self.task(pid), addr, count * PAGE, mode, nodes, flags,
+                  path=path)
+        STATS.batch_moves += self.k.mbind_path == "batch"
 
     @precondition(lambda self: self.has_tasks())
     @rule(data=st.data(), mode=st.sampled_from([MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND,
