@@ -382,17 +382,21 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     moves = [r for r in rows if r["measure"] == "move" and "error" not in r]
     labels = [f"{r['npages'] // 1024}K {r['contents']}\n{r['path']} {r['profile']}"
               for r in moves]
-    left.bar(range(len(moves)), [r["0->1"]["pages_per_s"] for r in moves])
-    left.set_xticks(range(len(moves)), labels, fontsize=6, rotation=90)
-    left.set_ylabel("move_pages, pages/s (node 0 to 1)")
+    x = np.arange(len(moves))
+    left.bar(x - 0.2, [r["0->1"]["pages_per_s"] for r in moves], 0.4,
+             label="node 0 to 1 (first move: fresh frames)")
+    left.bar(x + 0.2, [r["1->0"]["pages_per_s"] for r in moves], 0.4, label="node 1 to 0")
+    left.set_xticks(x, labels, fontsize=6, rotation=90)
+    left.set_ylabel("move_pages, pages/s")
     left.set_yscale("log")
+    left.legend(fontsize=7)
     boots = [r for r in rows if r["measure"] == "boot" and "error" not in r]
     base = min((r["peak_rss"] for r in boots), default=0)
     right.bar(range(len(boots)), [(r["peak_rss"] - base) / r["frames"] for r in boots])
     right.set_xticks(range(len(boots)), [f"{_size(r['mem_per_node_mb'])}\n"
                                          f"{r['touched']} touched" for r in boots],
                      fontsize=6, rotation=90)
-    right.set_ylabel("bytes per page frame (peak RSS above the smallest model)")
+    right.set_ylabel("bytes per frame (peak RSS above the smallest model)", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
