@@ -19,7 +19,9 @@ copy rate, which shared, noisy machines make the only stable yardstick.
    95 % of the pages touched (the 1 TiB model with 64 pages only).
 4. ``scale``: moving 65,536 pages on a 1 GiB, a 256 GiB and a 1 TiB model (the median of
    five round trips, so that one-time costs of the first call do not count as size).
-5. ``process``: migrate_pages(2) of a whole 1,048,576-page process, and fork() of it.
+5. ``process``: migrate_pages(2) of a whole 1,048,576-page process, and fork() of it;
+   ``anon_migrate``: migrate_pages(2) of a process whose 1,048,576 anonymous pages alone
+   are on the source node (the case its batch path takes).
 6. ``touch``: the first touch of 65,536 and 1,048,576 pages (a token page stored in each,
    Kernel.store_tokens) page by page (``reference``) and on arrays (``batch``), in both
    contents, with the ratio to the copy of the same bytes.
@@ -268,9 +270,33 @@ def measure_fork(npages: int, path: str, profile: str) -> dict[str, Any]:
             "ratio_to_copy": npages / fork_s / copy}
 
 
+def measure_anon_migrate(npages: int, profile: str = "2.6.27") -> dict[str, Any]:
+    """(5, the batch path): migrate_pages(2) of a process whose anonymous pages alone are
+    on the source node (moved there by move_pages first; its program image stays)."""
+    mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
+    k = _kernel(mb, profile, "tag")
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    _touch(k, task, addr, npages)
+    addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
+    seconds, paths = [], []
+    for _ in range(2):
+        _move_once(k, task, addrs, 1, "auto")
+        t0 = time.perf_counter()
+        ret = k.migrate_pages(task, 0, [1], [0])
+        seconds.append(time.perf_counter() - t0)
+        paths.append(getattr(k, "migrate_pages_path", "reference"))
+        assert ret == 0
+    best = min(seconds)
+    copy = _copy_rate(npages)
+    return {"pages": npages, "profile": profile, "seconds": seconds, "ran": paths,
+            "pages_per_s": npages / best, "copy_pages_per_s": copy,
+            "ratio_to_copy": npages / best / copy}
+
+
 MEASURES = {"move": measure_move, "boot": measure_boot, "scale": measure_scale,
             "bytes_model": measure_bytes_model, "process": measure_process,
-            "touch": measure_touch, "fork": measure_fork,
+            "touch": measure_touch, "fork": measure_fork, "anon_migrate": measure_anon_migrate,
             "paths": lambda: {"paths": _paths()}}
 
 
@@ -311,6 +337,8 @@ def plan(quick: bool) -> list[tuple[str, dict[str, Any]]]:
     steps.append(("bytes_model", {"mem_per_node_mb": 128 * 1024 // mdiv,
                                   "npages": 262144 // div}))
     steps.append(("process", {"npages": 1048576 // div}))
+    for profile in ("2.6.27", "6.1"):
+        steps.append(("anon_migrate", {"npages": 1048576 // div, "profile": profile}))
     for path in ("reference", "batch"):
         for contents in ("bytes", "tag"):
             for npages in (65536 // div, 1048576 // div):
