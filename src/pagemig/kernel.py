@@ -12,10 +12,11 @@ pointers and return the kernel's value (negative errno on failure).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from bisect import bisect_right
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -917,12 +918,8 @@ class Kernel:
         pages are moved for this call; ``self.move_pages_path`` says which path ran.
         """
         if path is not None:
-            path = self._path_arg(path)
-            saved, self.migrate_path = self.migrate_path, path
-            try:
+            with self._path_for_call(path):
                 return self.move_pages(caller, pid, addrs, nodes, flags)
-            finally:
-                self.migrate_path = saved
         argcheck.user_task_arg(self, "caller", caller)
         pid = argcheck.pid_arg("pid", pid)
         flags = argcheck.int_arg("flags", flags)
@@ -962,8 +959,18 @@ class Kernel:
         return path
 
     def set_migrate_path(self, path: str) -> None:
-        """Choose how move_pages(2) moves pages from now on: "auto", "reference", "batch"."""
+        """Choose how move_pages(2), migrate_pages(2), mbind(2), first touches and fork
+        handle pages from now on: "auto", "reference", "batch"."""
         self.migrate_path = self._path_arg(path)
+
+    @contextlib.contextmanager
+    def _path_for_call(self, path: str) -> Iterator[None]:
+        # ``path`` for the one call made inside (the ``path=`` argument of the API).
+        saved, self.migrate_path = self.migrate_path, self._path_arg(path)
+        try:
+            yield
+        finally:
+            self.migrate_path = saved
 
     def sys_mbind(self, task: Task, start: int, length: int, mode: int, nmask: int,
                   maxnode: int, flags: int) -> int:
@@ -988,12 +995,8 @@ class Kernel:
         NULL mask pointer); OSError for a negative result.  ``path`` as for move_pages();
         ``self.mbind_path`` says whether the pages moved on the batch path."""
         if path is not None:
-            path = self._path_arg(path)
-            saved, self.migrate_path = self.migrate_path, path
-            try:
+            with self._path_for_call(path):
                 return self.mbind(task, addr, length, mode, nodes, flags)
-            finally:
-                self.migrate_path = saved
         argcheck.user_task_arg(self, "task", task)
         addr, length = argcheck.ulong_arg("addr", addr), argcheck.ulong_arg("length", length)
         mode, flags = argcheck.int_arg("mode", mode), argcheck.int_arg("flags", flags)
@@ -1046,12 +1049,8 @@ class Kernel:
         pair of the call moved on the batch path.
         """
         if path is not None:
-            path = self._path_arg(path)
-            saved, self.migrate_path = self.migrate_path, path
-            try:
+            with self._path_for_call(path):
                 return self.migrate_pages(caller, pid, old_nodes, new_nodes)
-            finally:
-                self.migrate_path = saved
         argcheck.user_task_arg(self, "caller", caller)
         pid = argcheck.pid_arg("pid", pid)
         old = None if old_nodes is None else sorted(argcheck.node_list("old_nodes", old_nodes))

@@ -467,9 +467,9 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
         # The moves on arrays, planned before the walk isolates anything, after the drain
         # the walk starts with (mm/migrate_batch.py).
         from pagemig.mm.migrate import migrate_prep
-        from pagemig.mm.migrate_batch import plan_mbind_batch
+        from pagemig.mm.migrate_batch import batch_allowed, plan_mbind_batch
 
-        if k.migrate_path != "reference" and k.trace_log is None and k.trace_sink is None:
+        if batch_allowed(k):
             migrate_prep(k)
             plan = plan_mbind_batch(k, task.mm, start, end, nodes, flags, new)
     # Linux 6.1: queue_pages_range() replaces check_range() (hole rules, putback on error).

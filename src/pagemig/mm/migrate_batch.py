@@ -119,14 +119,17 @@ _BAD_VMA = VM_SHARED | VM_LOCKED | VM_IO | VM_HUGETLB | VM_PFNMAP | VM_RESERVED 
 
 
 
+def batch_allowed(k: Kernel) -> bool:
+    """Whether any call may take a batch path: the path chosen is not "reference" and
+    nothing records the per-page trace events."""
+    return k.migrate_path != "reference" and k.trace_log is None and k.trace_sink is None
+
+
 def batch_wanted(k: Kernel, n: int) -> bool:
     """Whether a call of ``n`` entries may take the batch path (the path chosen, no tracing)."""
-    path = k.migrate_path
-    if path == "reference" or n <= 0 or n > MAX_BATCH_PAGES:
+    if not batch_allowed(k) or n <= 0 or n > MAX_BATCH_PAGES:
         return False
-    if path == "auto" and n < BATCH_MIN_PAGES:
-        return False
-    return k.trace_log is None and k.trace_sink is None
+    return not (k.migrate_path == "auto" and n < BATCH_MIN_PAGES)
 
 
 @dataclass
@@ -646,7 +649,7 @@ def migrate_to_node_batch(k: Kernel, mm: MmStruct, source: int, dest: int,
     from pagemig.mm.migrate import migrate_prep
     from pagemig.mm.vmstat import PGMIGRATE_SUCCESS, count_vm_events
 
-    if k.migrate_path == "reference" or k.trace_log is not None or k.trace_sink is not None:
+    if not batch_allowed(k):
         return None
     migrate_prep(k)  # check_range() drains first, whichever path then runs
     addrs = _queued_pages(k, mm, 0, 1 << 64, lambda vma: vma_migratable(k, vma),
@@ -685,7 +688,7 @@ def plan_mbind_batch(k: Kernel, mm: MmStruct, start: int, end: int, nodes: set[i
         numa_node_id,
     )
 
-    if k.migrate_path == "reference" or k.trace_log is not None or k.trace_sink is not None:
+    if not batch_allowed(k):
         return None
     if new.mode == MPOL_BIND and len(new.nodes) == 1:
         target = min(new.nodes)
