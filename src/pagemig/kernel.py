@@ -162,8 +162,12 @@ class Kernel:
         # (mm/fault_batch.py); whether the last such request used the batch path.
         self.fault_path = "reference"
         self.fork_path = "reference"  # whether the last fork copied ptes on arrays
-        self.migrate_pages_path = "reference"  # whether the last migrate_pages(2) batched
-        self.mbind_path = "reference"  # whether the last mbind(2) moved pages on arrays
+        self.migrate_pages_path = "reference"  # how the last migrate_pages(2) moved pages
+        self.mbind_path = "reference"  # how the last mbind(2) moved pages
+        # Pages migrated on arrays (a whole call or a run of a list, mm/migrate_runs.py)
+        # and pages given to unmap_and_move(), counted during a call to name its path.
+        self.pages_moved_on_arrays = 0
+        self.pages_moved_one_by_one = 0
         self.sysctl_drop_caches = 0  # the last value written to /proc/sys/vm/drop_caches
         self.double_unlocks: list[int] = []
         self.leaked_isolated: list[int] = []  # pages mbind() left isolated (quirk Q7)
@@ -901,8 +905,7 @@ class Kernel:
         nr_pages = argcheck.c_ulong("nr_pages", nr_pages)
         pages, nodes = argcheck.c_ulong("pages", pages), argcheck.c_ulong("nodes", nodes)
         status = argcheck.c_ulong("status", status)
-        self.move_pages_path = "reference"
-        with self.as_task(caller):
+        with self.as_task(caller), self._counting_path("move_pages_path"):
             return int(self.run(migrate.sys_move_pages(self, pid, nr_pages, pages, nodes,
                                                        status, flags)))
 
@@ -948,6 +951,18 @@ class Kernel:
         return _check(ret), [int(s) for s in status]
 
 
+    @contextlib.contextmanager
+    def _counting_path(self, attr: str) -> Iterator[None]:
+        # Sets ``attr`` after the call: "batch" (every page migrated on arrays), "mixed"
+        # (some on arrays, some page by page) or "reference" (none on arrays).
+        self.pages_moved_on_arrays = self.pages_moved_one_by_one = 0
+        try:
+            yield
+        finally:
+            arrays, one_by_one = self.pages_moved_on_arrays, self.pages_moved_one_by_one
+            setattr(self, attr, "reference" if not arrays
+                    else "mixed" if one_by_one else "batch")
+
     @staticmethod
     def _path_arg(path: object) -> str:
         from pagemig.mm.migrate_batch import PATHS
@@ -985,8 +1000,7 @@ class Kernel:
         maxnode = argcheck.c_ulong("maxnode", maxnode)
         flags = argcheck.c_int("flags", flags) & argcheck.UINT_MAX
 
-        self.mbind_path = "reference"
-        with self.as_task(task):
+        with self.as_task(task), self._counting_path("mbind_path"):
             return int(self.run(sys_mbind(self, start, length, mode, nmask, maxnode, flags)))
 
     def mbind(self, task: Task, addr: int, length: int, mode: int,
@@ -1035,8 +1049,7 @@ class Kernel:
         old_nodes = argcheck.c_ulong("old_nodes", old_nodes)
         new_nodes = argcheck.c_ulong("new_nodes", new_nodes)
 
-        self.migrate_pages_path = "reference"
-        with self.as_task(caller):
+        with self.as_task(caller), self._counting_path("migrate_pages_path"):
             return int(self.run(sys_migrate_pages(self, pid, maxnode, old_nodes, new_nodes)))
 
     def migrate_pages(self, caller: Task, pid: int, old_nodes: Iterable[int] | None,

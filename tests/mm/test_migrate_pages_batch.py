@@ -28,6 +28,7 @@ from pagemig.mm.mempolicy import (
     MPOL_PREFERRED,
 )
 from pagemig.mm.mm_types import PAGE_SIZE
+from pagemig.mm.mmap import PROT_NONE
 from pagemig.validate import validate
 
 from .batch_view import canonical, diff
@@ -53,7 +54,7 @@ def _migrate(k: Kernel, who: tuple, old: list[int], new: list[int], path: str) -
     return out, k.migrate_pages_path
 
 
-TAKEN = {"batch": 0, "reference": 0}
+TAKEN = {"batch": 0, "mixed": 0, "reference": 0}
 
 
 def _check_equivalent(profile: str, sc: dict) -> None:
@@ -87,6 +88,7 @@ def test_migrate_pages_batch_equals_reference_61(sc: dict) -> None:
 
 def test_the_property_takes_the_batch_path() -> None:
     """The properties above exercise both paths (run after them in this module)."""
+    print(TAKEN)
     assert TAKEN["batch"] > 0 and TAKEN["reference"] > 0
 
 
@@ -116,20 +118,37 @@ def test_pages_alone_on_the_source_node_move_on_the_batch_path(profile: str) -> 
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_a_page_the_batch_cannot_take_sends_the_pair_page_by_page(profile: str) -> None:
-    """One pinned page among those on the source node: the pair runs on the per-page path
-    (the pinned page stays and counts as not moved), the others move."""
+def test_a_page_the_batch_cannot_take_goes_page_by_page_alone(profile: str) -> None:
+    """One pinned page among those on the source node: that page goes page by page (it
+    stays and counts as not moved), the runs before and after it move on arrays (the
+    call's path is "mixed"), and the machine ends as on the per-page path."""
     k, t, a = _moved_away(profile)
-    pins = k.pin(t, a + 7 * PAGE_SIZE, 1)
-    try:
-        assert 1 == k.migrate_pages(t, 0, [1], [0])
-    finally:
-        k.unpin(pins)
+    ref, rt, _ = _moved_away(profile)
+    for kk, tt, path in ((k, t, "batch"), (ref, rt, "reference")):
+        pins = kk.pin(tt, a + 7 * PAGE_SIZE, 1)
+        try:
+            assert 1 == kk.migrate_pages(tt, 0, [1], [0], path=path)
+        finally:
+            kk.unpin(pins)
 
-    assert "reference" == k.migrate_pages_path
+    assert ("mixed", "reference") == (k.migrate_pages_path, ref.migrate_pages_path)
     assert 1 == k.pfn_to_nid(k.page_at(t, a + 7 * PAGE_SIZE))
     assert 0 == k.pfn_to_nid(k.page_at(t, a + 8 * PAGE_SIZE))
+    assert [] == diff(canonical(ref), canonical(k))
     validate(k)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_prot_none_page_is_selected_and_moves(profile: str) -> None:
+    """A PROT_NONE page on the source node is present to the walk (pte_present()): it
+    moves on both paths, as the per-page walk queues it."""
+    k, t, a = _moved_away(profile)
+    ref, rt, _ = _moved_away(profile)
+    for kk, tt, path in ((k, t, "batch"), (ref, rt, "reference")):
+        kk.mprotect(tt, a + 5 * PAGE_SIZE, PAGE_SIZE, PROT_NONE)
+        assert 0 == kk.migrate_pages(tt, 0, [1], [0], path=path)
+        assert 0 == kk.pfn_to_nid(kk.page_at(tt, a + 5 * PAGE_SIZE))
+    assert [] == diff(canonical(ref), canonical(k))
 
 
 def test_the_runner_says_which_path_moved_the_pages() -> None:
@@ -170,7 +189,7 @@ def mbinds(draw: st.DrawFn) -> dict:
     return sc
 
 
-MBIND_TAKEN = {"batch": 0, "reference": 0}
+MBIND_TAKEN = {"batch": 0, "mixed": 0, "reference": 0}
 
 
 def _mbind(k: Kernel, who: tuple, pages: list[int], call: tuple, path: str) -> tuple:
@@ -215,6 +234,7 @@ def test_mbind_batch_equals_reference_61(sc: dict) -> None:
 
 def test_the_mbind_properties_take_the_batch_path() -> None:
     """The mbind properties above exercise both paths (run after them in this module)."""
+    print(MBIND_TAKEN)
     assert MBIND_TAKEN["batch"] > 0 and MBIND_TAKEN["reference"] > 0
 
 

@@ -385,6 +385,11 @@ def check_pte_range(k: Kernel, vma: VmArea, start: int, end: int, nodes: set[int
     from pagemig.mm.page_flags import F_RESERVED
     from pagemig.mm.swapops import pte_present
 
+    if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+        from pagemig.mm.migrate_runs import queue_range_on_arrays
+
+        if queue_range_on_arrays(k, vma, start, end, nodes, flags, pagelist):
+            return 0  # the same pages isolated in the same order, on arrays
     mm = vma.vm_mm
     for addr in range(start, end, PAGE_SIZE):
         pte = mm.get_pte(addr)
@@ -498,7 +503,6 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
 
         migrate_batch(k, task.mm, plan, isolated=True)  # every queued page moves
         count_vm_events(k, PGMIGRATE_SUCCESS, len(plan.old))
-        k.mbind_path = "batch"
     elif not pagelist.list_empty():
         nr_failed = yield from migrate_pages(k, pagelist, new_vma_page, vma)
     if not err and nr_failed and flags & MPOL_MF_STRICT:

@@ -561,6 +561,8 @@ def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, priva
     after the last pass run), or -ENOMEM when a target page could not be allocated (the
     rest are not attempted).  The list is empty afterwards.
     """
+    from pagemig.mm.migrate_runs import list_batcher
+
     task = k.current
     swapwrite = bool(task.flags & PF_SWAPWRITE) if task is not None else True
     if task is not None and not swapwrite:
@@ -576,7 +578,15 @@ def migrate_pages(k: Kernel, from_list: PageList, get_new_page: NewPageFn, priva
         retry = 0
         if k.tracing:
             k.trace("mm_migrate_pass", pass_nr=pass_, force=int(pass_ > 2), nr=len(from_list))
+        # The first pass moves runs of simple pages on arrays (mm/migrate_runs.py).
+        runs = list_batcher(k, from_list, get_new_page, private) if pass_ == 0 else None
         for page in from_list:
+            if runs is not None:
+                moved = runs.run_at(page)
+                if moved:
+                    nr_succeeded += moved
+                    continue
+            k.pages_moved_one_by_one += 1
             yield RESCHED
             rc = yield from unmap_and_move(k, get_new_page, private, page, pass_ > 2, from_list)
             if rc == -errno.ENOMEM:

@@ -60,6 +60,7 @@ from pagemig.mm.mm_types import (
     LRU_INACTIVE,
     LRU_NONE,
     LRU_PAGEVEC,
+    LRU_PRIVATE,
     PAGE_SHIFT,
     PMD_SHIFT,
     PTRS_PER_PTE,
@@ -93,6 +94,7 @@ from pagemig.mm.swapops import (
     _PAGE_ACCESSED,
     _PAGE_DIRTY,
     _PAGE_PRESENT,
+    _PAGE_PROTNONE,
     _PAGE_RW,
     _PAGE_SPECIAL,
     PTE_PFN_MASK,
@@ -150,6 +152,7 @@ class BatchPlan:
     zone_take: list[tuple[int, int, np.ndarray]]  # (zone id, count, positions) per zone
     memcgs: list[int]
     status: np.ndarray  # the status of every entry
+    il_zone: np.ndarray | None = None  # per page: the zone an interleave hit counts, or -1
 
 
 def _zone_arrays(k: Kernel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -203,41 +206,32 @@ def _entry_status(k: Kernel, mm: MmStruct, addr: int, node: int,
         put_page(k, page)
 
 
-def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
-               migrate_all: bool = False) -> BatchPlan | None:
-    """Decide for the whole call whether the batch path may take it; the plan, or None
-    (the per-page path).
+@dataclass
+class _Lookup:
+    """The ptes of a call's addresses, and which entries could be simple so far.
 
-    Every entry is simple, or one the per-page path gives a status without isolating a
-    page (:func:`_entry_status`: a bad address, no page, a reserved page in 2.6.27, a page
-    already on its node, one mapped twice without MPOL_MF_MOVE_ALL, one on no LRU list);
-    no page is named twice by simple entries; at least one simple entry moves.
-
-    Simple: the address lies in a private anonymous vma of ``mm`` (no file, no vm_ops,
-    not shared, not VM_LOCKED, migratable) and a present pte there maps a page that is
-    anonymous in that vma's anon_vma at the index of that address, on an LRU list (PG_lru,
-    the list its PG_active names), mapped once, with no reference but the pte's, not locked,
-    not under writeback, not in the swap cache, without PG_private, not mlocked, charged
-    as a mapped page; no page twice and not the zero page; every target node valid and
-    with memory (the caller checked it is allowed); each target node has room for all the
-    pages sent to it above the low watermark, counting no page freed during the call (and
-    if the pages spill into a lower zone of a node that also gives pages, the per-page
-    path's frees could change the zone: refused); each memory cgroup involved has room for
-    one more page; the LRU order stamps cannot run out.  Entries whose page is already on
-    its target node stay (status = node).
+    Per entry: ``ok``, the vma index ``vi``, ``pte``, ``pfn`` (0 where not ok), the page
+    address; per vma: whether its kind allows the batch, its anon_vma id, pgoff, start and
+    page protection; the page-table pages (``table_keys``) and each entry's (``table_of``).
     """
+
+    ok: np.ndarray
+    vi: np.ndarray
+    pte: np.ndarray
+    pfn: np.ndarray
+    page_addr: np.ndarray
+    av_id: np.ndarray
+    pgoff: np.ndarray
+    vstarts: np.ndarray
+    prot: np.ndarray
+    table_keys: np.ndarray
+    table_of: np.ndarray
+
+
+def _lookup(k: Kernel, mm: MmStruct, addrs: np.ndarray) -> _Lookup:
+    # The vma of each address (a private anonymous one of a kind the batch takes) and the
+    # present, normal pte there: one gather from the page-table pages the addresses hit.
     p = k.pages
-    n = len(addrs)
-    if n == 0 or not mm.vmas:
-        return None
-    addrs = addrs.astype(np.uint64)
-    nodes = nodes.astype(np.int64)
-    if (nodes < 0).any() or (nodes >= min(MAX_NUMNODES, len(k.nodes))).any():
-        return None
-    has_mem = np.array([node.has_memory for node in k.nodes])
-    if not has_mem[nodes].all():
-        return None
-    # ok: the entry is simple (checked column by column; a failed check clears it).
     vstarts = np.array(mm._starts, np.uint64)
     vends = np.array([v.vm_end for v in mm.vmas], np.uint64)
     vi = np.searchsorted(vstarts, addrs, side="right").astype(np.int64) - 1
@@ -261,7 +255,6 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
         pgoff[i] = vma.vm_pgoff
         prot[i] = vma_page_prot(vma)
     ok &= good[vi]
-    # The ptes: one gather from the page-table pages the addresses fall in.
     keys = addrs >> np.uint64(PMD_SHIFT)
     ukeys, table_of = _unique_inverse(keys)
     none = np.zeros(PTRS_PER_PTE, np.uint64)
@@ -273,43 +266,54 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
     pfn = ((ptes & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
     ok &= (pfn < p.nr_pages) & (pfn != k.zero_page_pfn)
     pfn = np.where(ok, pfn, 0)
+    return _Lookup(ok=ok, vi=vi, pte=ptes, pfn=pfn, page_addr=addrs & ~np.uint64(4095),
+                   av_id=av_id, pgoff=pgoff, vstarts=vstarts, prot=prot, table_keys=ukeys,
+                   table_of=table_of)
+
+
+def _simple_pages(k: Kernel, lk: _Lookup, isolated: bool) -> np.ndarray:
+    # lk.ok narrowed to simple pages: anonymous in the vma's anon_vma at the address's
+    # index, mapped once, with no reference but the pte's (and the isolation's when
+    # ``isolated``: then off every LRU list, on a migration list), on the LRU list its
+    # PG_active names otherwise, none of the busy flags, charged as a mapped page.
+    p = k.pages
+    pfn, vi = lk.pfn, lk.vi
+    ok = lk.ok.copy()
     fl = p.flags[pfn].astype(np.int64)
-    ok &= ((fl & _NOT_SIMPLE) == 0) & ((fl & F_LRU) != 0)
-    active = (fl & F_ACTIVE) != 0
-    ok &= p.lru[pfn] == np.where(active, LRU_ACTIVE, LRU_INACTIVE)
+    ok &= (fl & _NOT_SIMPLE) == 0
+    if isolated:
+        ok &= ((fl & F_LRU) == 0) & (p.lru[pfn] == LRU_PRIVATE)
+    else:
+        ok &= (fl & F_LRU) != 0
+        active = (fl & F_ACTIVE) != 0
+        ok &= p.lru[pfn] == np.where(active, LRU_ACTIVE, LRU_INACTIVE)
     if k.profile.has("split_lru"):
         ok &= (fl & F_SWAPBACKED) != 0
     mapping = p.mapping[pfn].astype(np.int64)
-    ok &= ((mapping & 1) == 1) & ((mapping >> 1) == av_id[vi])
-    page_addr = addrs & ~np.uint64(4095)
-    lin = ((page_addr - vstarts[vi]) >> np.uint64(PAGE_SHIFT)).astype(np.int64) + pgoff[vi]
+    ok &= ((mapping & 1) == 1) & ((mapping >> 1) == lk.av_id[vi])
+    lin = ((lk.page_addr - lk.vstarts[vi]) >> np.uint64(PAGE_SHIFT)).astype(np.int64) \
+        + lk.pgoff[vi]
     ok &= p.index[pfn] == lin
-    ok &= (p.mapcount[pfn] == 1) & (p.count[pfn] == 1)
+    ok &= (p.mapcount[pfn] == 1) & (p.count[pfn] == (2 if isolated else 1))
     rec = p.memcg[pfn].astype(np.int64)
     ok &= (rec != 0) & ((rec & 1) == 0)
-    # A page named twice: sorted, two equal neighbours (the cost follows the call, not
-    # the machine's size).
-    named = np.sort(pfn[ok])
-    if bool((named[1:] == named[:-1]).any()):
-        return None
-    zid = zone_ids_of(k, pfn)
+    return ok
+
+
+def _source_nodes(k: Kernel, pfn: np.ndarray) -> np.ndarray:
+    # page_to_nid() of many pages.
     zone_nid = np.zeros(len(k.zones), np.int64)
     zone_nid[[z.id for z in k.zones]] = [z.nid for z in k.zones]
-    src = zone_nid[zid]
-    move = ok & (src != nodes)
-    if not move.any():
-        return None
-    # The other entries must be ones the per-page path gives a status without isolating.
-    status = nodes.copy()
-    for i in np.flatnonzero(~ok).tolist():
-        st = _entry_status(k, mm, int(addrs[i]), int(nodes[i]), migrate_all)
-        if st is None:
-            return None
-        status[i] = st
-    m = int(move.sum())
-    # Room on every target node without the pages the call frees.
-    tgt = nodes[move]
-    src_nodes = set(np.flatnonzero(np.bincount(src[move])).tolist())
+    return zone_nid[zone_ids_of(k, pfn)]
+
+
+def _zone_take(k: Kernel, tgt: np.ndarray,
+               src: np.ndarray) -> list[tuple[int, int, np.ndarray]] | None:
+    # The frames each target node gives, zone by zone from the highest, above the low
+    # watermark and counting no page freed during the call; None when a node lacks room,
+    # or when its pages would spill into a lower zone of a node that also gives pages
+    # (the per-page path's frees could then change the zone).
+    src_nodes = set(np.flatnonzero(np.bincount(src)).tolist())
     zone_take: list[tuple[int, int, np.ndarray]] = []
     for t in np.flatnonzero(np.bincount(tgt)).tolist():
         positions = np.flatnonzero(tgt == t)
@@ -328,19 +332,105 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
             got += c
         if got < want:
             return None
-    # Memory cgroups: the old pages' and the mm's, each charged one page for a moment.
-    cg_ids = set((rec[move] >> 1).tolist())
+    return zone_take
+
+
+def _memcgs(k: Kernel, mm: MmStruct, rec: np.ndarray) -> list[int] | None:
+    # The memory cgroups charged one page more for a moment (the old pages' and the
+    # mm's); None when one has no room for it.
+    cg_ids = set((rec >> 1).tolist())
     owner_cg = mm.owner.mem_cgroup if mm.owner is not None else ROOT_MEM_CGROUP
     cg_ids.add(owner_cg)
     for cg_id in cg_ids:
         cg = k.memcgs.get(cg_id)
         if cg is None or cg.usage + 1 > cg.limit:
             return None
+    return sorted(cg_ids)
+
+
+def _walk_status(k: Kernel, mm: MmStruct, addr: int, node: int, migrate_all: bool) -> int | None:
+    # As _entry_status() for a page check_pte_range() selected (present, normal, not
+    # reserved): None when migrate_page_add() would isolate it (mapped once or
+    # MPOL_MF_MOVE_ALL, on an LRU list), else ``node`` (it stays; no status is kept).
+    from pagemig.mm.swapops import pte_pfn
+
+    pfn = pte_pfn(mm.get_pte(addr))
+    if (migrate_all or int(k.pages.mapcount[pfn]) == 1) and int(k.pages.flags[pfn]) & F_LRU:
+        return None
+    return node
+
+
+def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
+               migrate_all: bool = False, walk: bool = False) -> BatchPlan | None:
+    """Decide for the whole call whether the batch path may take it; the plan, or None
+    (the per-page path).
+
+    Every entry is simple, or one the per-page path gives a status without isolating a
+    page (:func:`_entry_status`: a bad address, no page, a reserved page in 2.6.27, a page
+    already on its node, one mapped twice without MPOL_MF_MOVE_ALL, one on no LRU list);
+    no page is named twice by simple entries; at least one simple entry moves.
+
+    Simple: the address lies in a private anonymous vma of ``mm`` (no file, no vm_ops,
+    not shared, not VM_LOCKED, migratable) and a present pte there maps a page that is
+    anonymous in that vma's anon_vma at the index of that address, on an LRU list (PG_lru,
+    the list its PG_active names), mapped once, with no reference but the pte's, not locked,
+    not under writeback, not in the swap cache, without PG_private, not mlocked, charged
+    as a mapped page; no page twice and not the zero page; every target node valid and
+    with memory (the caller checked it is allowed); each target node has room for all the
+    pages sent to it above the low watermark, counting no page freed during the call (and
+    if the pages spill into a lower zone of a node that also gives pages, the per-page
+    path's frees could change the zone: refused); each memory cgroup involved has room for
+    one more page; the LRU order stamps cannot run out.  Entries whose page is already on
+    its target node stay (status = node).
+
+    ``walk``: the addresses are pages a page-table walk of mbind() or migrate_pages(2)
+    selected, and an entry that is not simple may only be one the walk does not isolate
+    (:func:`_walk_status`), not move_pages' cases.
+    """
+    p = k.pages
+    n = len(addrs)
+    if n == 0 or not mm.vmas:
+        return None
+    addrs = addrs.astype(np.uint64)
+    nodes = nodes.astype(np.int64)
+    if (nodes < 0).any() or (nodes >= min(MAX_NUMNODES, len(k.nodes))).any():
+        return None
+    has_mem = np.array([node.has_memory for node in k.nodes])
+    if not has_mem[nodes].all():
+        return None
+    lk = _lookup(k, mm, addrs)
+    ok = _simple_pages(k, lk, isolated=False)
+    pfn = lk.pfn
+    # A page named twice: sorted, two equal neighbours (the cost follows the call, not
+    # the machine's size).
+    named = np.sort(pfn[ok])
+    if bool((named[1:] == named[:-1]).any()):
+        return None
+    src = _source_nodes(k, pfn)
+    move = ok & (src != nodes)
+    if not move.any():
+        return None
+    # The other entries must be ones the per-page path gives a status without isolating.
+    status = nodes.copy()
+    for i in np.flatnonzero(~ok).tolist():
+        st = (_walk_status if walk else _entry_status)(k, mm, int(addrs[i]), int(nodes[i]),
+                                                        migrate_all)
+        if st is None:
+            return None
+        status[i] = st
+    m = int(move.sum())
+    zone_take = _zone_take(k, nodes[move], src[move])
+    if zone_take is None:
+        return None
+    memcgs = _memcgs(k, mm, p.memcg[pfn[move]].astype(np.int64))
+    if memcgs is None:
+        return None
     if max(z.lru_seq for z in k.zones) + 2 * m > _SEQ_LIMIT:
         return None
-    return BatchPlan(addr=page_addr[move], old=pfn[move], target=tgt, pte=ptes[move],
-                     vma_prot=prot[vi[move]], table_keys=ukeys, table_of=table_of[move],
-                     zone_take=zone_take, memcgs=sorted(cg_ids), status=status)
+    return BatchPlan(addr=lk.page_addr[move], old=pfn[move], target=nodes[move],
+                     pte=lk.pte[move], vma_prot=lk.prot[lk.vi[move]],
+                     table_keys=lk.table_keys, table_of=lk.table_of[move],
+                     zone_take=zone_take, memcgs=memcgs, status=status)
 
 
 def _count(stat: np.ndarray, zones: np.ndarray, items: np.ndarray | int, sign: int) -> None:
@@ -350,11 +440,13 @@ def _count(stat: np.ndarray, zones: np.ndarray, items: np.ndarray | int, sign: i
     stat += sign * np.bincount(flat, minlength=nz * ni).reshape(nz, ni)
 
 
-def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan, isolated: bool = False) -> None:
+def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan, isolated: bool = False,
+                  list_pos: np.ndarray | None = None) -> None:
     """Migrate the pages of a simple call's plan; the machine ends as the per-page path
     leaves it (migrate_pages() over the same pages in entry order).  ``isolated``: the
-    pages were taken off their LRU lists already, by isolate_lru_page() onto a new list
-    in plan order (mbind()'s walk), after the plan was made."""
+    pages were taken off their LRU lists already, by isolate_lru_page() onto a list in
+    plan order (mbind()'s walk, or a run of a migration list), at ``list_pos`` on it
+    (None: 0, 1, ...)."""
     p = k.pages
     old = plan.old
     m = len(old)
@@ -381,6 +473,10 @@ def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan, isolated: bool = Fal
         stat[zone_id, ZoneStat.NR_FREE_PAGES] -= c
         stat[zone_id, ZoneStat.NUMA_HIT] += c
         stat[zone_id, ZoneStat.NUMA_LOCAL if zone.nid == cpu_nid else ZoneStat.NUMA_OTHER] += c
+    if plan.il_zone is not None:  # alloc_page_interleave(): a page from its first zone
+        hit = new_zone[plan.il_zone == new_zone]
+        stat[:, ZoneStat.NUMA_INTERLEAVE_HIT] += np.bincount(hit, minlength=len(stat))
+    k.pages_moved_on_arrays += m
     # try_to_unmap_one(): the pte's dirty bit goes to the page; write entries stay writable.
     dirty = ((old_flags & F_DIRTY) != 0) | ((plan.pte & np.uint64(_PAGE_DIRTY)) != 0)
     writable = (plan.pte & np.uint64(_PAGE_RW)) != 0
@@ -417,29 +513,42 @@ def migrate_batch(k: Kernel, mm: MmStruct, plan: BatchPlan, isolated: bool = Fal
     for cg_id in plan.memcgs:
         cg = k.memcgs[cg_id]
         cg.max_usage = max(cg.max_usage, cg.usage + 1)
-    _lru_and_frees(k, old, new, old_zone, new_zone, old_active, old_left, new_flags)
+    _lru_and_frees(k, old, new, old_zone, new_zone, old_active, old_left, new_flags,
+                   list_pos)
 
 
 def _lru_and_frees(k: Kernel, old: np.ndarray, new: np.ndarray, old_zone: np.ndarray,
                    new_zone: np.ndarray, active: np.ndarray, old_left: np.ndarray,
-                   new_flags: np.ndarray) -> None:
+                   new_flags: np.ndarray, list_pos: np.ndarray | None = None) -> None:
     # move_to_lru() of the old page then of the new page, for each page in order: the
     # current CPU's add-pagevecs (one page each while lru_cache_disable() holds, Linux
     # 6.1), each drain stamping its pages onto their zone lists in order and freeing the
     # old pages, whose last reference it drops.  Pages of a pagevec not full at the end
-    # stay there.
+    # stay there.  Pages the pagevecs held before (put there by the per-page path between
+    # two runs of a list) are drained first when theirs fills, as any page would be.
+    # ``list_pos``: the old pages' places on their migration list.
     p = k.pages
     stat = k.zone_stat
     m = len(old)
     cpu = k.current_cpu()
-    assert not k.pvec_len[cpu].any(), "the pagevecs were drained before the isolation"
     size = 1 if k.lru_disable_count else PAGEVEC_SIZE
-    ev_page = np.empty(2 * m, np.int64)
-    ev_page[0::2], ev_page[1::2] = old, new
-    ev_zone = np.empty(2 * m, np.int64)
-    ev_zone[0::2], ev_zone[1::2] = old_zone, new_zone
-    ev_w = np.zeros(2 * m, np.int64)
-    ev_w[1::2] = np.where(active, PVEC_ACTIVE, PVEC_INACTIVE)
+    held = [k.pvecs[cpu, w, :int(k.pvec_len[cpu, w])].astype(np.int64)
+            for w in (PVEC_INACTIVE, PVEC_ACTIVE)]
+    npre = len(held[0]) + len(held[1])
+    assert size > 1 or npre == 0, "nothing waits in a pagevec while lru_cache_disable() holds"
+    total = npre + 2 * m
+    ev_page = np.empty(total, np.int64)
+    ev_page[:npre] = np.concatenate(held)
+    ev_page[npre::2], ev_page[npre + 1::2] = old, new
+    ev_zone = np.empty(total, np.int64)
+    ev_zone[:npre] = zone_ids_of(k, ev_page[:npre]) if npre else []
+    ev_zone[npre::2], ev_zone[npre + 1::2] = old_zone, new_zone
+    ev_w = np.zeros(total, np.int64)
+    ev_w[len(held[0]):npre] = PVEC_ACTIVE
+    ev_w[npre + 1::2] = np.where(active, PVEC_ACTIVE, PVEC_INACTIVE)
+    # kind: 0 held before, 1 old page, 2 new page
+    kind = np.zeros(total, np.int64)
+    kind[npre::2], kind[npre + 1::2] = 1, 2
     drained_idx = []
     drained_at = []
     for w in (PVEC_INACTIVE, PVEC_ACTIVE):
@@ -453,12 +562,12 @@ def _lru_and_frees(k: Kernel, old: np.ndarray, new: np.ndarray, old_zone: np.nda
         k.pvec_len[cpu, w] = len(left)
         p.lru[left] = LRU_PAGEVEC
     if size == 1:
-        dr = np.arange(2 * m)  # every page drained as it is added
+        dr = np.arange(total)  # every page drained as it is added
     else:
         all_idx = np.concatenate(drained_idx)
         all_at = np.concatenate(drained_at)
         # by drain, then by place in the pagevec (two sorted runs: a merge)
-        dr = all_idx[np.argsort(all_at * (2 * m) + all_idx, kind="stable")]
+        dr = all_idx[np.argsort(all_at * total + all_idx, kind="stable")]
     dr_zone = ev_zone[dr]
     nz = len(k.zones)
     counts = np.bincount(dr_zone, minlength=nz)
@@ -468,7 +577,9 @@ def _lru_and_frees(k: Kernel, old: np.ndarray, new: np.ndarray, old_zone: np.nda
         if c:
             stamp[dr_zone == z.id] = np.arange(z.lru_seq + 1, z.lru_seq + c + 1)
             z.lru_seq += c
-    is_new = (dr % 2) == 1
+    dr_kind = kind[dr]
+    is_new = dr_kind == 2
+    is_old = dr_kind == 1
     # New pages drained: on their list, one reference (the pte's).
     dn = ev_page[dr[is_new]]
     dn_active = ev_w[dr[is_new]] == PVEC_ACTIVE
@@ -482,12 +593,12 @@ def _lru_and_frees(k: Kernel, old: np.ndarray, new: np.ndarray, old_zone: np.nda
     in_pvec_new = p.lru[new] == LRU_PAGEVEC
     p.count[new] = np.where(in_pvec_new, 2, 1)
     # Old pages: those a drain reached are freed, the others wait in the pagevec.
-    do = ev_page[dr[~is_new]]
-    do_zone = dr_zone[~is_new]
+    do = ev_page[dr[is_old]]
+    do_zone = dr_zone[is_old]
     p.flags[old] = old_left
     p.count[old] = 1
-    p.lru_seq[old] = np.arange(m)  # their places on the migration list
-    p.lru_seq[do] = stamp[~is_new]
+    p.lru_seq[old] = np.arange(m) if list_pos is None else list_pos
+    p.lru_seq[do] = stamp[is_old]
     p.flags[do] = 0
     p.count[do] = 0
     p.lru[do] = LRU_NONE
@@ -498,6 +609,24 @@ def _lru_and_frees(k: Kernel, old: np.ndarray, new: np.ndarray, old_zone: np.nda
             z.free_stack[z.free_top:z.free_top + c] = freed
             z.free_top += c
             stat[z.id, ZoneStat.NR_FREE_PAGES] += c
+    if npre:
+        _drain_held(k, ev_page, ev_w, dr, stamp, npre)
+
+
+def _drain_held(k: Kernel, ev_page: np.ndarray, ev_w: np.ndarray, dr: np.ndarray,
+                stamp: np.ndarray, npre: int) -> None:
+    # The pages the pagevecs held before the batch, drained with their stamps: onto their
+    # lists as any drained page, then the pagevec's reference dropped (which frees a page
+    # whose last reference it was).  At most two pagevecs' worth: page by page.
+    from pagemig.mm.swap import lru_add_one, put_page
+
+    split = k.profile.has("split_lru")
+    held = np.flatnonzero(dr < npre)
+    for j in held.tolist():
+        e = int(dr[j])
+        lru_add_one(k, int(ev_page[e]), int(ev_w[e]) == PVEC_ACTIVE, split, int(stamp[j]))
+    for j in held.tolist():
+        put_page(k, int(ev_page[int(dr[j])]))
 
 
 def do_move_pages_batch(k: Kernel, mm: MmStruct, pm: PageToNode,
@@ -515,7 +644,6 @@ def do_move_pages_batch(k: Kernel, mm: MmStruct, pm: PageToNode,
         return None
     migrate_batch(k, mm, plan)
     pm.status[:n] = plan.status
-    k.move_pages_path = "batch"
     return 0
 
 
@@ -588,7 +716,6 @@ def do_pages_move_batch(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_
     failed = put_user_array(k, status, plan.status.astype("<i4"), stop=True)
     assert not failed
     lru_cache_enable(k)
-    k.move_pages_path = "batch"
     return 0
 
 
@@ -598,8 +725,9 @@ def _queued_pages(k: Kernel, mm: MmStruct, start: int, end: int,
                   scanned: Callable[[VmArea], bool],
                   wanted: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     # The addresses check_pte_range() would queue in [start, end), in its order: every
-    # present pte of a vma ``scanned`` accepts that maps a normal page, not PG_reserved,
-    # whose node ``wanted`` accepts (given the array of nodes).
+    # present pte (PROT_NONE ones too, as pte_present() says) of a vma ``scanned``
+    # accepts that maps a normal page, not PG_reserved, whose node ``wanted`` accepts
+    # (given the array of nodes).
     starts, _, nids = _zone_arrays(k)
     keys = np.array(sorted(mm.pgtables), np.int64)
     slots = np.arange(PTRS_PER_PTE, dtype=np.uint64) << np.uint64(PAGE_SHIFT)
@@ -614,7 +742,7 @@ def _queued_pages(k: Kernel, mm: MmStruct, start: int, end: int,
         for key in keys[lo:hi].tolist():
             ptes = mm.pgtables[key]
             addrs = (np.uint64(key) << np.uint64(PMD_SHIFT)) + slots
-            take = (((ptes & np.uint64(_PAGE_PRESENT)) != 0)
+            take = (((ptes & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0)
                     & ((ptes & np.uint64(_PAGE_SPECIAL)) == 0)
                     & (addrs >= np.uint64(lo_addr)) & (addrs < np.uint64(hi_addr)))
             if take.any():
@@ -657,12 +785,11 @@ def migrate_to_node_batch(k: Kernel, mm: MmStruct, source: int, dest: int,
     if not batch_wanted(k, len(addrs)):
         return None
     plan = plan_batch(k, mm, addrs, np.full(len(addrs), dest, np.int64),
-                      bool(flags & MPOL_MF_MOVE_ALL))
+                      bool(flags & MPOL_MF_MOVE_ALL), walk=True)
     if plan is None:
         return None
     migrate_batch(k, mm, plan)
     count_vm_events(k, PGMIGRATE_SUCCESS, len(plan.old))
-    k.migrate_pages_path = "batch"
     return 0
 
 
@@ -703,4 +830,4 @@ def plan_mbind_batch(k: Kernel, mm: MmStruct, start: int, end: int, nodes: set[i
     if not batch_wanted(k, len(addrs)):
         return None
     return plan_batch(k, mm, addrs, np.full(len(addrs), target, np.int64),
-                      bool(flags & MPOL_MF_MOVE_ALL))
+                      bool(flags & MPOL_MF_MOVE_ALL), walk=True)

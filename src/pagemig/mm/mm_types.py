@@ -330,12 +330,53 @@ class PageList:
         pages.lru[pfn] = LRU_NONE
         self._live -= 1
 
+    def positions(self) -> np.ndarray:
+        """The pfn at each place of the list (-1 where a page was removed); a view."""
+        return self._pfns[: self._n]
+
+    def list_add_tail_many(self, pfns: np.ndarray) -> None:
+        """list_add_tail() of many pages, in order."""
+        need = self._n + len(pfns)
+        if need > len(self._pfns):
+            grown = np.full(max(2 * len(self._pfns), need), -1, np.int64)
+            grown[: self._n] = self._pfns[: self._n]
+            self._pfns = grown
+        self._pfns[self._n:need] = pfns
+        self._pages.lru[pfns] = LRU_PRIVATE
+        self._pages.lru_seq[pfns] = np.arange(self._n, need)
+        self._n = need
+        self._live += len(pfns)
+
+    def list_del_many(self, places: np.ndarray) -> None:
+        """list_del() of the pages at ``places`` (distinct, each holding a page); the
+        caller sets their ``lru`` and ``lru_seq``."""
+        assert (self._pfns[places] >= 0).all(), "list_del_many: a place holds no page"
+        self._pfns[places] = -1
+        self._live -= len(places)
+
     def __iter__(self):  # type: ignore[no-untyped-def]
         """The pages in list order, skipping those removed meanwhile."""
-        for pos in range(self._n):
+        pos = 0
+        while pos < self._n:
             pfn = self._pfns.item(pos)  # read at each step: entries may go meanwhile
             if pfn >= 0:
                 yield pfn
+                pos += 1
+            else:  # a hole: skip the holes after it at once
+                pos = self._next_live(pos)
+
+    def _next_live(self, pos: int) -> int:
+        # The first place at or after ``pos`` holding a page (or the end), looking in
+        # growing windows so that a short hole costs little.
+        step = 8
+        while pos < self._n:
+            window = self._pfns[pos:min(self._n, pos + step)]
+            live = np.flatnonzero(window >= 0)
+            if len(live):
+                return pos + int(live[0])
+            pos += len(window)
+            step *= 4
+        return self._n
 
     def list_empty(self) -> bool:
         """Model of list_empty()."""

@@ -130,14 +130,15 @@ def page_lru(k: Kernel, pfn: int, active: bool) -> int:
     return LRU_ACTIVE_FILE if active else LRU_INACTIVE_FILE
 
 
-def add_page_to_lru(k: Kernel, pfn: int, active: bool) -> None:
+def add_page_to_lru(k: Kernel, pfn: int, active: bool, seq: int | None = None) -> None:
     """Model of add_page_to_active_list() / add_page_to_inactive_list(): link at the head
-    (of page_lru()'s list in 6.1)."""
+    (of page_lru()'s list in 6.1).  ``seq``: the order stamp, when the caller took it
+    from the zone's counter already (the batch path's drains)."""
     zone = k.page_zone(pfn)
     which = page_lru(k, pfn, active)
     p = k.pages
     p.lru[pfn] = which
-    p.lru_seq[pfn] = _next_seq(k, zone.id)
+    p.lru_seq[pfn] = _next_seq(k, zone.id) if seq is None else seq
     k.zone_stat[zone.id, LRU_STAT[which]] += 1
 
 
@@ -190,25 +191,32 @@ def __pagevec_lru_add(k: Kernel, cpu: int, which: int) -> None:
     k.pvec_len[cpu, which] = 0
     active = which == PVEC_ACTIVE
     split = k.profile.has("split_lru")  # Linux 6.1: anon, file and unevictable lists
-    p = k.pages
     for pfn in pfns:
-        p.lru[pfn] = LRU_NONE
-        page_active = active
-        flags = p.flags.item(pfn)
-        if split:
-            # Linux 6.1 lru_add_fn(): an mlocked page is unevictable, never active.
-            if flags & F_MLOCKED:
-                flags = (flags | F_UNEVICTABLE) & ~F_ACTIVE
-                page_active = False
-            else:
-                flags &= ~F_UNEVICTABLE
-        p.flags[pfn] = flags | F_LRU | (F_ACTIVE if page_active else 0)
-        add_page_to_lru(k, pfn, page_active)
+        lru_add_one(k, pfn, active, split)
     for pfn in pfns:
         put_page(k, pfn)
     if pfns:
         if k.tracing:
             k.trace("mm_lru_drain", cpu=cpu, list="active" if active else "inactive", nr=len(pfns))
+
+
+def lru_add_one(k: Kernel, pfn: int, active: bool, split: bool, seq: int | None = None) -> None:
+    """One page of a pagevec drain: PG_lru (and PG_active for the active pagevec), then the
+    head of its zone list (``seq``: its order stamp, when already taken).  The pagevec's
+    reference is not dropped here."""
+    p = k.pages
+    p.lru[pfn] = LRU_NONE
+    page_active = active
+    flags = p.flags.item(pfn)
+    if split:
+        # Linux 6.1 lru_add_fn(): an mlocked page is unevictable, never active.
+        if flags & F_MLOCKED:
+            flags = (flags | F_UNEVICTABLE) & ~F_ACTIVE
+            page_active = False
+        else:
+            flags &= ~F_UNEVICTABLE
+    p.flags[pfn] = flags | F_LRU | (F_ACTIVE if page_active else 0)
+    add_page_to_lru(k, pfn, page_active, seq)
 
 
 def lru_add_drain_cpu(k: Kernel, cpu: int) -> None:
