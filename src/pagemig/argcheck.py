@@ -124,8 +124,25 @@ def file_arg(k: Kernel, name: str, file: Any) -> Any:
     return file
 
 
+def _plain_ints(values: list[Any], lo: int, hi: int) -> bool:
+    # Every value a plain int (not a bool) from lo to hi: the common case, checked at once.
+    return all(type(v) is int for v in values) and (not values
+                                                    or (lo <= min(values) and max(values) <= hi))
+
+
 def node_list(name: str, values: Any) -> list[int]:
     """A list of node numbers (C ints); TypeError for a non-iterable or a non-int entry."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"`{name}` must be an iterable of ints, not {type(values).__name__}")
+    values = list(values)
+    if _plain_ints(values, 0, (1 << 31) - 1):
+        return values  # int_arg() of each would give each back
     return [int_arg(f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+def ulong_list(name: str, values: Any) -> list[int]:
+    """ulong_arg() of every entry of a list (named ``name[i]`` in errors)."""
+    values = list(values)
+    if _plain_ints(values, 0, ULONG_MAX):
+        return values
+    return [ulong_arg(f"{name}[{i}]", v) for i, v in enumerate(values)]

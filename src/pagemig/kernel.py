@@ -928,7 +928,7 @@ class Kernel:
         flags = argcheck.int_arg("flags", flags)
         if isinstance(addrs, (str, bytes)) or not hasattr(addrs, "__iter__"):
             raise TypeError(f"`addrs` must be a list of addresses, not {type(addrs).__name__}")
-        addrs = [argcheck.ulong_arg(f"addrs[{i}]", a) for i, a in enumerate(addrs)]
+        addrs = argcheck.ulong_list("addrs", addrs)
         if nodes is not None:
             nodes = argcheck.node_list("nodes", nodes)
             if len(nodes) != len(addrs):

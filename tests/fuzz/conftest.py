@@ -35,7 +35,7 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
                 f"({stats.refused} refused), {stats.bytes_checked} bytes checked, "
                 f"{stats.garbage_calls} garbage calls, "
                 f"{stats.full_node_steps} checks with a node under 5% free, "
-                f"{stats.batch_moves} calls that moved pages on the batch path")
+                f"{stats.batch_moves} calls that moved pages on arrays (path batch or mixed)")
             terminalreporter.write_line(
                 "  refused: " + ", ".join(f"{k} {v}" for k, v in stats.errnos.most_common()))
             return

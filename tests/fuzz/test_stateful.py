@@ -97,7 +97,7 @@ class Stats:
     bytes_checked: int = 0
     garbage_calls: int = 0
     full_node_steps: int = 0  # checks made while some node had less than 5% free
-    batch_moves: int = 0  # move_pages, migrate_pages and mbind calls the batch path took
+    batch_moves: int = 0  # move_pages, migrate_pages and mbind calls that moved pages on arrays
     errnos: Counter[str] = field(default_factory=Counter)  # refusals by errno name
 
 
@@ -537,7 +537,7 @@ class KernelMachine(RuleBasedStateMachine):
         target = 0 if caller == pid else pid
         self.call(self.k.move_pages, self.task(caller), target,
                   [addr + i * PAGE for i in range(count)], nodes, flags, path=path)
-        STATS.batch_moves += self.k.move_pages_path == "batch"
+        STATS.batch_moves += self.k.move_pages_path in ("batch", "mixed")
 
     @precondition(lambda self: self.has_tasks())
     @rule(data=st.data(), path=st.sampled_from(["auto", "batch", "reference"]))
@@ -547,7 +547,7 @@ class KernelMachine(RuleBasedStateMachine):
         pid = data.draw(st.sampled_from(self.live()))
         self.call(self.k.migrate_pages, self.task(caller), 0 if pid == caller else pid,
                   self.nodes(data, 1), self.nodes(data, 1), path=path)
-        STATS.batch_moves += self.k.migrate_pages_path == "batch"
+        STATS.batch_moves += self.k.migrate_pages_path in ("batch", "mixed")
 
     @precondition(lambda self: self.has_regions())
     @rule(data=st.data(), mode=st.sampled_from([MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND,
@@ -561,7 +561,7 @@ class KernelMachine(RuleBasedStateMachine):
         path = data.draw(st.sampled_from(["auto", "batch", "reference"]))
         self.call(self.k.mbind, self.task(pid), addr, count * PAGE, mode, nodes, flags,
                   path=path)
-        STATS.batch_moves += self.k.mbind_path == "batch"
+        STATS.batch_moves += self.k.mbind_path in ("batch", "mixed")
 
     @precondition(lambda self: self.has_tasks())
     @rule(data=st.data(), mode=st.sampled_from([MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND,

@@ -650,6 +650,15 @@ class PageToNode:
             return order[i]
         return None
 
+    def first_entries_of(self, pages: np.ndarray) -> np.ndarray:
+        """first_entry_of() of many pages at once; -1 where no entry records the page."""
+        order = np.argsort(self.page[: self.n], kind="stable")
+        keys = self.page[: self.n][order]
+        i = np.minimum(np.searchsorted(keys, pages), max(0, len(keys) - 1))
+        if not len(keys):
+            return np.full(len(pages), -1, np.int64)
+        return np.where(keys[i] == pages, order[i], -1).astype(np.int64)
+
 
 def new_page_node(k: Kernel, p: int, private: PageToNode) -> tuple[int | None, int | None]:
     """Model of new_page_node(): a page on the node of the first entry recording ``p``.
@@ -669,10 +678,13 @@ def do_move_pages(k: Kernel, mm: MmStruct, pm: PageToNode, migrate_all: bool) ->
 
     Returns migrate_pages()'s result, or -ENOENT when nothing was isolated.
     """
+    from pagemig.mm.migrate_runs import isolate_entries_on_arrays
+
     pagelist = PageList(k.pages)
     migrate_prep(k)
-    for i in range(pm.n):
-        pm.status[i] = _move_pages_entry(k, mm, pm, i, migrate_all, pagelist)
+    if not isolate_entries_on_arrays(k, mm, pm, migrate_all, pagelist):
+        for i in range(pm.n):
+            pm.status[i] = _move_pages_entry(k, mm, pm, i, migrate_all, pagelist)
     if not pagelist.list_empty():
         return (yield from migrate_pages(k, pagelist, new_page_node, pm))
     return -errno.ENOENT
@@ -781,6 +793,8 @@ def do_pages_move(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_pages:
     the loop, but the pending batch is still migrated.  Returns 0, a negative errno, or
     the positive count of pages not migrated plus entries not attempted.
     """
+    from pagemig.mm.migrate_runs import queue_entries_on_arrays
+
     migrate_all = bool(flags & MPOL_MF_MOVE_ALL)
     pagelist = PageList(k.pages)
     current_node = NUMA_NO_NODE
@@ -814,7 +828,9 @@ def do_pages_move(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_pages:
             current_node, start = node, i
         err = add_page_for_migration(k, mm, addr, current_node, pagelist, migrate_all)
         if err > 0:
-            i += 1
+            # The entries after it that would be queued too, on arrays (mm/migrate_runs.py).
+            i = queue_entries_on_arrays(k, mm, pages, nodes, i + 1, nr_pages, current_node,
+                                        migrate_all, pagelist)
             continue
         if err == -errno.EEXIST:
             err = -errno.EFAULT

@@ -277,10 +277,9 @@ def _targets(k: Kernel, get_new_page: Any, private: Any, mm: MmStruct, lk: Any,
     slots = None
     thisnode = True
     if kind == "entry":
-        slots = np.array([private.first_entry_of(int(q)) for q in lk.pfn.tolist()], object)
-        known = np.array([s is not None for s in slots.tolist()], np.bool_)
-        ok = ok & known
-        slots = np.where(known, slots, 0).astype(np.int64)
+        slots = private.first_entries_of(lk.pfn)
+        ok = ok & (slots >= 0)
+        slots = np.maximum(slots, 0)
         targets = private.node[slots].astype(np.int64)
     elif kind == "node":
         from pagemig.mm.mempolicy import new_node_page
@@ -394,7 +393,6 @@ def queue_range_on_arrays(k: Kernel, vma: VmArea, start: int, end: int, nodes: s
     """
     from pagemig.mm.mempolicy import MPOL_MF_INVERT, MPOL_MF_MOVE_ALL, migrate_page_add
     from pagemig.mm.page_flags import F_LRU, F_RESERVED
-    from pagemig.mm.swap import LRU_STAT
     from pagemig.mm.swapops import _PAGE_PROTNONE, _PAGE_SPECIAL
 
     if not batch_allowed(k) or start >= end:
@@ -417,30 +415,123 @@ def queue_range_on_arrays(k: Kernel, vma: VmArea, start: int, end: int, nodes: s
     plain = ((fl & F_LRU) != 0) & (p.count[pfn] > 0)
     if not flags & MPOL_MF_MOVE_ALL:
         plain &= p.mapcount[pfn] == 1
+    plain &= _distinct(pfn)
+    for lo, hi in _segments(plain):
+        run = pfn[lo:hi]
+        if plain[lo]:
+            isolate_many(k, run, pagelist)
+        else:
+            for page in run.tolist():
+                migrate_page_add(k, page, pagelist, flags)
+    return True
+
+
+def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
+    # The runs of equal values of ``mask``, as (start, end) pairs in order.
+    bounds = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
+    return list(zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(mask)].tolist(),
+                    strict=True))
+
+
+def isolate_many(k: Kernel, pfns: np.ndarray, pagelist: PageList) -> None:
+    """isolate_lru_page() of many distinct pages on LRU lists, in order, onto
+    ``pagelist``: PG_lru cleared, a reference taken, off their zone lists."""
+    from pagemig.mm.page_flags import F_LRU
+    from pagemig.mm.swap import LRU_STAT
+
+    p = k.pages
+    lru_stat = np.zeros(max(LRU_STAT) + 1, np.int64)
+    for which, stat in LRU_STAT.items():
+        lru_stat[which] = stat
+    p.flags[pfns] &= ~F_LRU
+    p.count[pfns] += 1
+    zone_stat = k.zone_stat
+    idx = zone_ids_of(k, pfns) * zone_stat.shape[1] + lru_stat[p.lru[pfns]]
+    zone_stat -= np.bincount(idx, minlength=zone_stat.size).reshape(zone_stat.shape)
+    pagelist.list_add_tail_many(pfns)
+
+
+def _distinct(pfn: np.ndarray) -> np.ndarray:
+    # Which entries name a page no other entry names.
     order = np.argsort(pfn, kind="stable")
     twice = np.zeros(len(pfn), np.bool_)
     same = pfn[order][1:] == pfn[order][:-1]
     twice[order[1:][same]] = True
     twice[order[:-1][same]] = True
-    plain &= ~twice
-    lru_stat = np.zeros(max(LRU_STAT) + 1, np.int64)
-    for which, stat in LRU_STAT.items():
-        lru_stat[which] = stat
-    bounds = np.flatnonzero(np.diff(plain.astype(np.int8))) + 1
-    for lo, hi in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(pfn)].tolist(),
-                      strict=True):
-        run = pfn[lo:hi]
-        if plain[lo]:  # isolate_lru_page() of each, on arrays
-            p.flags[run] &= ~F_LRU
-            p.count[run] += 1
-            zone_stat = k.zone_stat
-            idx = zone_ids_of(k, run) * zone_stat.shape[1] + lru_stat[p.lru[run]]
-            zone_stat -= np.bincount(idx, minlength=zone_stat.size).reshape(zone_stat.shape)
-            pagelist.list_add_tail_many(run)
+    return ~twice
+
+
+# -- move_pages(2): the entries' pages isolated on arrays --
+
+def isolate_entries_on_arrays(k: Kernel, mm: MmStruct, pm: Any, migrate_all: bool,
+                              pagelist: PageList) -> bool:
+    """2.6.27 do_move_pages()'s loop over the entries on arrays; False (nothing done) when
+    the batch paths are off.
+
+    The entries whose page is simple and named once (see migrate_batch.plan_batch) are
+    handled on arrays: on its node, the status is the node; elsewhere the page is isolated
+    (status 0 until migrate_pages() stores the result).  Every other entry goes through
+    the per-page check in its place, so the list is in entry order as before.
+    """
+    from pagemig.mm.migrate import _move_pages_entry
+
+    n = pm.n
+    if not batch_allowed(k) or n == 0 or not mm.vmas:
+        return False
+    lk = _lookup(k, mm, pm.addr[:n].astype(np.uint64))
+    ok = _simple_pages(k, lk, isolated=False) & _distinct(lk.pfn)
+    nodes = pm.node[:n].astype(np.int64)
+    stay = ok & (_source_nodes(k, lk.pfn) == nodes)
+    pm.page[:n][ok] = lk.pfn[ok]
+    pm.status[:n][stay] = nodes[stay]
+    plain = ok & ~stay
+    for lo, hi in _segments(ok):
+        if ok[lo]:
+            isolate_many(k, lk.pfn[lo:hi][plain[lo:hi]], pagelist)
+            pm.status[lo:hi][plain[lo:hi]] = 0
         else:
-            for page in run.tolist():
-                migrate_page_add(k, page, pagelist, flags)
+            for i in range(lo, hi):
+                pm.status[i] = _move_pages_entry(k, mm, pm, i, migrate_all, pagelist)
     return True
+
+
+def queue_entries_on_arrays(k: Kernel, mm: MmStruct, pages: int, nodes: int, i: int,
+                            nr_pages: int, node: int, migrate_all: bool,
+                            pagelist: PageList) -> int:
+    """Linux 6.1 do_pages_move(): the entries from ``i`` on that add_page_for_migration()
+    would queue for ``node``, queued on arrays; the index of the first entry left to the
+    per-page loop (``i`` when none).
+
+    Taken: a prefix of entries whose node is ``node``, whose page is simple, named once
+    and not on ``node``, read from arrays lying in present pages (reading them faults
+    nothing).  They are read when they are reached, as the loop reads them.
+    """
+    from pagemig.mm.fault import copy_from_user
+    from pagemig.mm.migrate_batch import _present_range
+
+    caller_mm = k.current_mm()
+    if not batch_allowed(k) or i >= nr_pages or caller_mm is None or not mm.vmas:
+        return i
+    end = min(nr_pages, i + _PROBE)
+    while True:
+        count = end - i
+        if not (_present_range(caller_mm, pages + 8 * i, 8 * count, False)
+                and _present_range(caller_mm, nodes + 4 * i, 4 * count, False)):
+            return i
+        pdata = copy_from_user(k, pages + 8 * i, 8 * count)
+        ndata = copy_from_user(k, nodes + 4 * i, 4 * count)
+        assert pdata is not None and ndata is not None
+        addrs = np.frombuffer(pdata, "<u8")
+        same = np.frombuffer(ndata, "<i4") == node
+        lk = _lookup(k, mm, addrs)
+        ok = same & _simple_pages(k, lk, isolated=False) & _distinct(lk.pfn)
+        ok &= _source_nodes(k, lk.pfn) != node
+        take = int(np.argmin(ok)) if not ok.all() else count
+        if take == count and end < nr_pages and count == _PROBE:
+            end = nr_pages  # the head was all simple: look at the rest
+            continue
+        isolate_many(k, lk.pfn[:take], pagelist)
+        return i + take
 
 
 def _range_addresses(mm: MmStruct, start: int, end: int) -> np.ndarray:
