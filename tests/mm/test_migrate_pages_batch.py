@@ -257,3 +257,54 @@ def test_mbind_moves_a_region_on_the_batch_path(profile: str, mode: int) -> None
     vma = t.mm.find_vma(a)
     assert (mode, frozenset({1})) == (vma.policy.mode, vma.policy.nodes)
     validate(k)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("mode, nodes", [(MPOL_INTERLEAVE, [1, 2]), (MPOL_BIND, [1, 2]),
+                                         (MPOL_DEFAULT, [])])
+def test_mbind_interleave_and_several_nodes_move_on_arrays(profile: str, mode: int,
+                                                           nodes: list[int]) -> None:
+    """mbind(MPOL_MF_MOVE) of pages on node 0 by a task running on node 2 of three:
+    interleave over nodes 1 and 2, bind to both (the local node 2 first) or the default
+    policy (local).  The pages move on arrays (runs of the list, each page to its
+    policy's node, interleave hits counted) and the machine ends as on the per-page path."""
+    machines = []
+    for path in ("batch", "reference"):
+        k = Kernel(Topology(nodes=3, mem_per_node_mb=32), profile, contents="tag")
+        t = k.spawn(cpu=2)
+        a = k.mmap(t, 300 * PAGE_SIZE)
+        k.set_mempolicy(t, MPOL_BIND, [0])
+        k.store_tokens(t, a, np.arange(1, 301, dtype=np.uint64))
+        k.set_mempolicy(t, MPOL_DEFAULT, None)
+        k.mbind(t, a + 3 * PAGE_SIZE, 290 * PAGE_SIZE, mode, nodes, MPOL_MF_MOVE, path=path)
+        machines.append((k, t, a))
+    (k, t, a), (ref, _, _) = machines
+    assert ("batch", "reference") == (k.mbind_path, ref.mbind_path)
+    assert [] == diff(canonical(ref), canonical(k))
+    placed = [k.pfn_to_nid(k.page_at(t, a + i * PAGE_SIZE)) for i in range(300)]
+    assert {0} == set(placed[:3] + placed[293:])
+    assert set(placed[3:293]) == ({1, 2} if mode == MPOL_INTERLEAVE else {2})
+    for i in (3, 4, 150, 292):
+        assert i + 1 == k.load_token(t, a + i * PAGE_SIZE)
+    validate(k)
+
+
+def test_a_caller_confined_to_other_nodes_allocates_there_2627() -> None:
+    """2.6.27 new_node_page() allocates without __GFP_THISNODE, inside the caller's
+    cpuset: a caller allowed nodes 0 and 1 moving another process's pages from node 1 to
+    node 2 puts them on node 0, on arrays as page by page."""
+    machines = []
+    for path in ("batch", "reference"):
+        k = Kernel(Topology(nodes=3, mem_per_node_mb=32), "2.6.27", contents="tag")
+        t = k.spawn()
+        a = k.mmap(t, 300 * PAGE_SIZE)
+        k.store_tokens(t, a, np.arange(1, 301, dtype=np.uint64))
+        k.move_pages(t, 0, [a + i * PAGE_SIZE for i in range(300)], [1] * 300)
+        caller = k.spawn()
+        caller.mems_allowed = frozenset({0, 1})
+        assert 0 == k.migrate_pages(caller, t.pid, [1], [2], path=path)
+        machines.append((k, t, a))
+    (k, t, a), (ref, _, _) = machines
+    assert ("batch", "reference") == (k.migrate_pages_path, ref.migrate_pages_path)
+    assert [] == diff(canonical(ref), canonical(k))
+    assert {0} == {k.pfn_to_nid(k.page_at(t, a + i * PAGE_SIZE)) for i in range(300)}

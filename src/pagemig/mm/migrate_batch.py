@@ -335,6 +335,15 @@ def _zone_take(k: Kernel, tgt: np.ndarray,
     return zone_take
 
 
+def _cpuset_allows(k: Kernel, targets: np.ndarray) -> bool:
+    # An allocation without __GFP_THISNODE is confined to the current task's cpuset: it
+    # lands on the target node only if the cpuset allows that node.
+    task = k.current
+    if task is None or len(task.mems_allowed) >= len(k.nodes):
+        return True
+    return set(np.unique(targets).tolist()) <= set(task.mems_allowed)
+
+
 def _memcgs(k: Kernel, mm: MmStruct, rec: np.ndarray) -> list[int] | None:
     # The memory cgroups charged one page more for a moment (the old pages' and the
     # mm's); None when one has no room for it.
@@ -784,8 +793,10 @@ def migrate_to_node_batch(k: Kernel, mm: MmStruct, source: int, dest: int,
                           lambda nid: nid == source)
     if not batch_wanted(k, len(addrs)):
         return None
-    plan = plan_batch(k, mm, addrs, np.full(len(addrs), dest, np.int64),
-                      bool(flags & MPOL_MF_MOVE_ALL), walk=True)
+    targets = np.full(len(addrs), dest, np.int64)
+    if not k.profile.has("migrate_to_node_thisnode") and not _cpuset_allows(k, targets):
+        return None  # new_node_page() would allocate elsewhere: page by page
+    plan = plan_batch(k, mm, addrs, targets, bool(flags & MPOL_MF_MOVE_ALL), walk=True)
     if plan is None:
         return None
     migrate_batch(k, mm, plan)
@@ -829,5 +840,7 @@ def plan_mbind_batch(k: Kernel, mm: MmStruct, start: int, end: int, nodes: set[i
                           lambda nid: ~np.isin(nid, list(nodes)))
     if not batch_wanted(k, len(addrs)):
         return None
-    return plan_batch(k, mm, addrs, np.full(len(addrs), target, np.int64),
-                      bool(flags & MPOL_MF_MOVE_ALL), walk=True)
+    targets = np.full(len(addrs), target, np.int64)
+    if not _cpuset_allows(k, targets):
+        return None  # alloc_page_vma() would allocate elsewhere: page by page
+    return plan_batch(k, mm, addrs, targets, bool(flags & MPOL_MF_MOVE_ALL), walk=True)

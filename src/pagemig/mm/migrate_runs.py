@@ -275,7 +275,6 @@ def _targets(k: Kernel, get_new_page: Any, private: Any, mm: MmStruct, lk: Any,
     kind = _target_kind(get_new_page)
     il_zone = np.full(n, -1, np.int64)
     slots = None
-    thisnode = True
     if kind == "entry":
         slots = private.first_entries_of(lk.pfn)
         ok = ok & (slots >= 0)
@@ -284,28 +283,31 @@ def _targets(k: Kernel, get_new_page: Any, private: Any, mm: MmStruct, lk: Any,
     elif kind == "node":
         from pagemig.mm.mempolicy import new_node_page
 
-        targets = np.full(n, int(private), np.int64)
-        thisnode = (get_new_page is not new_node_page
-                    or k.profile.has("migrate_to_node_thisnode"))
+        node = int(private)
+        if get_new_page is new_node_page and not k.profile.has("migrate_to_node_thisnode"):
+            # 2.6.27 new_node_page(): no __GFP_THISNODE, so the first node of the
+            # node's zonelist the cpuset allows
+            first = _first_allowed(k, node, _cpuset(k))
+            if first is None:
+                return None
+            node = first
+        targets = np.full(n, node, np.int64)
     else:
         got = _policy_targets(k, private, mm, lk, ok)
         if got is None:
             return None
         targets, il_zone, ok = got
-        thisnode = False
     if (targets < 0).any() or (targets >= len(k.nodes)).any():
-        return None
-    if not thisnode and not _cpuset_allows(k, targets):
         return None
     return targets, slots, il_zone, ok
 
 
-def _cpuset_allows(k: Kernel, targets: np.ndarray) -> bool:
-    # An allocation without __GFP_THISNODE is confined to the current task's cpuset.
+def _cpuset(k: Kernel) -> set[int]:
+    # The nodes an allocation without __GFP_THISNODE may use (ALLOC_CPUSET).
     task = k.current
     if task is None or len(task.mems_allowed) >= len(k.nodes):
-        return True
-    return set(np.unique(targets).tolist()) <= set(task.mems_allowed)
+        return set(range(len(k.nodes)))
+    return set(task.mems_allowed)
 
 
 def _first_allowed(k: Kernel, start: int, allowed: set[int]) -> int | None:
@@ -338,9 +340,7 @@ def _policy_targets(k: Kernel, first: VmArea, mm: MmStruct, lk: Any,
     targets = np.zeros(n, np.int64)
     il_zone = np.full(n, -1, np.int64)
     task = k.current
-    everywhere = set(range(len(k.nodes)))
-    cpuset = (set(task.mems_allowed) if task is not None
-              and len(task.mems_allowed) < len(k.nodes) else everywhere)
+    cpuset = _cpuset(k)
     local = numa_node_id(k)
     for i in np.unique(vi[ok]).tolist():
         vma = vmas[i]
