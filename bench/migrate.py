@@ -13,15 +13,18 @@ copy rate, which shared, noisy machines make the only stable yardstick.
 1. ``move``: move_pages(2) of 262,144 and 1,048,576 private anonymous pages from node 0 to
    node 1 and back, in ``bytes`` and ``tag`` contents, on each migration path the model
    has (``reference``; ``batch`` once it exists), timing the system call alone.
+   ``mixed``: the same with 16 of 1,048,576 pages pinned (they cannot move), in
+   ``bytes``: the other pages move in runs on arrays, the pinned ones page by page.
 2. the copy of the same bytes, and the ratio of (1) to it (in each ``move`` row).
 3. ``boot``: bytes per page frame (peak RSS above a tiny model's, over the frames) and boot
    time for two-node ``tag`` models of 1 GiB, 64 GiB and 1 TiB, with 64 pages, half and
    95 % of the pages touched (the 1 TiB model with 64 pages only).
 4. ``scale``: moving 65,536 pages on a 1 GiB, a 256 GiB and a 1 TiB model (the median of
    five round trips, so that one-time costs of the first call do not count as size).
-5. ``process``: migrate_pages(2) of a whole 1,048,576-page process, and fork() of it;
+5. ``process``: migrate_pages(2) of a whole 1,048,576-page process (its program image,
+   file pages, page by page; the rest in runs on arrays), and fork() of it;
    ``anon_migrate``: migrate_pages(2) of a process whose 1,048,576 anonymous pages alone
-   are on the source node (the case its batch path takes).
+   are on the source node (the case its whole-pair batch takes).
 6. ``touch``: the first touch of 65,536 and 1,048,576 pages (a token page stored in each,
    Kernel.store_tokens) page by page (``reference``) and on arrays (``batch``), in both
    contents, with the ratio to the copy of the same bytes.
@@ -123,6 +126,31 @@ def _move_once(k, task, addrs: np.ndarray, node: int, path: str) -> tuple[int, f
         return ret, seconds
 
 
+def measure_mixed(npages: int, profile: str, contents: str = "bytes",
+                  pinned: int = 16) -> dict[str, Any]:
+    """(1, mixed calls): move_pages(2) of ``npages`` pages there and back, ``pinned`` of
+    them (spread evenly) pinned so that they cannot move: the others move in runs on
+    arrays, the pinned ones page by page (path "mixed")."""
+    mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
+    k = _kernel(mb, profile, contents)
+    task = k.spawn()
+    addr = k.mmap(task, npages * PAGE)
+    _touch(k, task, addr, npages)
+    step = npages // pinned
+    for i in range(pinned):
+        k.pin(task, addr + (i * step + step // 2) * PAGE, 1)
+    addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
+    row: dict[str, Any] = {"pages": npages, "profile": profile, "contents": contents,
+                           "pinned": pinned}
+    for label, node in (("0->1", 1), ("1->0", 0)):
+        copy = _copy_rate(npages)
+        ret, seconds = _move_once(k, task, addrs, node, "auto")
+        row[label] = {"ret": ret, "ran": getattr(k, "move_pages_path", "reference"),
+                      "seconds": seconds, "pages_per_s": npages / seconds,
+                      "copy_pages_per_s": copy, "ratio_to_copy": npages / seconds / copy}
+    return row
+
+
 def measure_move(npages: int, contents: str, path: str, profile: str) -> dict[str, Any]:
     """(1) and (2): one move there and one back, on a model with room for the pages."""
     mb = max(256, npages * PAGE * 5 // 4 // 2**20 + 256)
@@ -221,12 +249,15 @@ def measure_process(npages: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     ret_there = k.migrate_pages(task, 0, [0], [1])
     there = time.perf_counter() - t0
+    ran = [getattr(k, "migrate_pages_path", "reference")]
     ret_back = k.migrate_pages(task, 0, [1], [0])
     back = time.perf_counter() - t0 - there
+    ran.append(getattr(k, "migrate_pages_path", "reference"))
     t1 = time.perf_counter()
     k.fork(task)
     fork_s = time.perf_counter() - t1
-    return {"pages": npages, "ret": [ret_there, ret_back], "there_s": there, "back_s": back,
+    return {"pages": npages, "ret": [ret_there, ret_back], "ran": ran, "there_s": there,
+            "back_s": back,
             "migrate_pages_per_s": 2 * npages / (there + back), "fork_s": fork_s,
             "fork_pages_per_s": npages / fork_s}
 
@@ -297,6 +328,7 @@ def measure_anon_migrate(npages: int, profile: str = "2.6.27") -> dict[str, Any]
 MEASURES = {"move": measure_move, "boot": measure_boot, "scale": measure_scale,
             "bytes_model": measure_bytes_model, "process": measure_process,
             "touch": measure_touch, "fork": measure_fork, "anon_migrate": measure_anon_migrate,
+            "mixed": measure_mixed,
             "paths": lambda: {"paths": _paths()}}
 
 
@@ -336,6 +368,8 @@ def plan(quick: bool) -> list[tuple[str, dict[str, Any]]]:
                                 "npages": 65536 // div}))
     steps.append(("bytes_model", {"mem_per_node_mb": 128 * 1024 // mdiv,
                                   "npages": 262144 // div}))
+    for profile in ("2.6.27", "6.1"):
+        steps.append(("mixed", {"npages": 1048576 // div, "profile": profile}))
     steps.append(("process", {"npages": 1048576 // div}))
     for profile in ("2.6.27", "6.1"):
         steps.append(("anon_migrate", {"npages": 1048576 // div, "profile": profile}))

@@ -23,20 +23,20 @@ per-page path there is the reference: the batch path must leave the machine as t
 reference would (the same return value, statuses, counters, node, contents, flags,
 mapcounts and LRU membership of every page; frame numbers may differ).
 
-A call takes the batch path only when every entry is simple or isolates nothing (see
-:func:`plan_batch`); otherwise the whole call runs on the per-page path, so a call the
-batch path refuses is identical by construction.  With such entries every page that moves
-succeeds in the first pass of migrate_pages(), so no -EAGAIN, no -ENOMEM and no fallback
-can happen in the middle.
+A call takes this whole-call path only when every entry is simple or isolates nothing
+(see :func:`plan_batch`).  With such entries every page that moves succeeds in the first
+pass of migrate_pages(), so no -EAGAIN, no -ENOMEM and no fallback can happen in the
+middle.  Any other call goes to the per-page functions, which move the runs of simple
+pages of its list on arrays (mm/migrate_runs.py, built on this module's pieces).
 
-Which path runs is ``k.migrate_path``: "reference" (always per page), "batch" (the batch
-path whenever the call is simple) or "auto" (the batch path for simple calls of at least
-BATCH_MIN_PAGES entries).  ``k.move_pages_path`` says which path the last call took.
+Which path runs is ``k.migrate_path``: "reference" (always per page), "batch" (on arrays
+wherever the pages are simple) or "auto" (the same for calls of at least BATCH_MIN_PAGES
+entries).  ``k.move_pages_path`` says how the last call's pages moved ("batch", "mixed",
+"reference").
 
 migrate_pages(2) uses the same plan and migration for each (source, destination) pair of
 do_migrate_pages() (:func:`migrate_to_node_batch`): the pages check_range() would queue
-from the source node, in its order, when every one is simple; ``k.migrate_pages_path``
-says whether a pair of the last call took it.
+from the source node, in its order, when every one is simple.
 
 Simplifications: the batch path does not emit the per-page trace events, so it is never
 taken while tracing is on; the frames a zone gives are the ones the per-page path would
@@ -780,7 +780,7 @@ def migrate_to_node_batch(k: Kernel, mm: MmStruct, source: int, dest: int,
     not isolate: mapped twice without MPOL_MF_MOVE_ALL, on no LRU list) and
     :func:`migrate_batch`, as one migrate_pages() call with new_node_page() would move
     them.  A process's program image is file pages, which are not simple: a pair whose
-    source node holds them runs page by page.
+    source node holds them goes to the per-page functions (and their runs on arrays).
     """
     from pagemig.mm.mempolicy import MPOL_MF_MOVE_ALL
     from pagemig.mm.migrate import migrate_prep
