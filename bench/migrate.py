@@ -142,7 +142,9 @@ def measure_mixed(npages: int, profile: str, contents: str = "bytes",
     addrs = addr + PAGE * np.arange(npages, dtype=np.uint64)
     row: dict[str, Any] = {"pages": npages, "profile": profile, "contents": contents,
                            "pinned": pinned}
-    for label, node in (("0->1", 1), ("1->0", 0)):
+    # There (into fresh frames), back (the pinned pages are home: a simple call), and
+    # there again (into frames used before).
+    for label, node in (("0->1", 1), ("1->0", 0), ("0->1 again", 1)):
         copy = _copy_rate(npages)
         ret, seconds = _move_once(k, task, addrs, node, "auto")
         row[label] = {"ret": ret, "ran": getattr(k, "move_pages_path", "reference"),

@@ -834,6 +834,52 @@ class Kernel:
                 return self.frames.load_token(pfn)
         raise OSError(-pfn, os.strerror(-pfn), hex(addr))
 
+    def load_tokens(self, task: Task, addrs: Any) -> list[int | None]:
+        """load_token() of many page-aligned addresses, in order, with the same results:
+        the pages whose pte allows a read (which changes nothing) are read at once, the
+        others faulted in one by one in their place.  OSError as load_token() for the
+        first address that fails (its ``index`` attribute says which)."""
+        from pagemig.mm.fault import TASK_SIZE
+        from pagemig.mm.swapops import _PAGE_PRESENT, _PAGE_PROTNONE, PTE_PFN_MASK
+
+        argcheck.user_task_arg(self, "task", task)
+        addrs = argcheck.ulong_list("addrs", addrs)
+        if any(a & (PAGE_SIZE - 1) for a in addrs):
+            bad = next(a for a in addrs if a & (PAGE_SIZE - 1))
+            raise ValueError(f"`addrs` holds {bad:#x}, which is not page-aligned")
+        from pagemig.mm.migrate_runs import _ptes_at
+
+        at = np.array(addrs, np.uint64)
+        mm = task.mm
+        # fast: below TASK_SIZE, in a vma, a present pte that allows a read, a frame
+        fast = at <= np.uint64(TASK_SIZE - PAGE_SIZE)
+        if mm.vmas:
+            starts = np.array(mm._starts, np.uint64)
+            ends = np.array([v.vm_end for v in mm.vmas], np.uint64)
+            vi = np.searchsorted(starts, at, side="right").astype(np.int64) - 1
+            fast &= (vi >= 0) & (at < ends[np.maximum(vi, 0)])
+        else:
+            fast[:] = False
+        where = np.flatnonzero(fast)
+        ptes = _ptes_at(mm, at[where])
+        pfns = ((ptes & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
+        readable = (((ptes & np.uint64(_PAGE_PRESENT)) != 0)
+                    & ((ptes & np.uint64(_PAGE_PROTNONE)) == 0) & (pfns < self.pages.nr_pages))
+        fast[where[~readable]] = False
+        pfns = pfns[readable]
+        tokens, known = self.frames.load_tokens(pfns)
+        out: list[int | None] = [None] * len(addrs)
+        for i, t, k in zip(np.flatnonzero(fast).tolist(), tokens.tolist(), known.tolist(),
+                           strict=True):
+            out[i] = t if k else None
+        for i in np.flatnonzero(~fast).tolist():
+            try:
+                out[i] = self.load_token(task, addrs[i])
+            except OSError as e:
+                e.index = i  # type: ignore[attr-defined]  (the first address that failed)
+                raise
+        return out
+
     @staticmethod
     def _page_addr(addr: Any) -> int:
         addr = argcheck.ulong_arg("addr", addr)

@@ -24,6 +24,8 @@ from pagemig.script.parse import parse_script
 from pagemig.script.runner import Runner
 from pagemig.validate import validate
 
+from .batch_view import canonical, diff
+
 SMALL = Topology(nodes=2, mem_per_node_mb=64)
 CASES = Path(__file__).resolve().parents[2] / "examples" / "oracle-6.1" / "cases"
 TOKEN = 0x5A00_0000_0000_1001
@@ -166,3 +168,38 @@ def test_cli_contents_tag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert 0 == main(["run", "--contents", "tag", "--mem-per-node", "65536", str(path)])
     out = capsys.readouterr().out.replace(" ", "")
     assert 2 == out.count('"checked":64,"mismatches":0,"ok":true')
+
+
+@pytest.mark.parametrize("contents", ["bytes", "tag"])
+def test_load_tokens_gives_load_tokens_answers_in_order(contents: str) -> None:
+    """Kernel.load_tokens() of present, swapped-out, untouched, arbitrary-byte and file
+    pages gives what load_token() of each gives, in order, and leaves the machine as they
+    leave it (the swapped-out page faulted back in, the untouched one mapped); a PROT_NONE
+    page fails with EFAULT at its index, the pages before it read."""
+    machines = []
+    for _ in range(2):
+        k = Kernel(SMALL, "2.6.27", contents=contents)
+        t = k.spawn()
+        a = k.mmap(t, 200 * 4096)
+        k.store_tokens(t, a, np.arange(1, 151, dtype=np.uint64))  # 150 pages, 50 untouched
+        if contents == "bytes":  # tag contents refuse arbitrary bytes
+            k.write_user(t, a + 3 * 4096, b"not a token page")
+            k.write_user(t, a + 4 * 4096, bytes(4096))  # a written page of zeros
+            k.write_user(t, a + 5 * 4096, bytes(8))  # first word 0, the rest not
+        k.swapon(64)
+        k.swap_out(t, a + 7 * 4096)
+        machines.append((k, t, a))
+    (k, t, a), (ref, rt, _) = machines
+    addrs = [a + i * 4096 for i in range(0, 200, 1)]
+    got = k.load_tokens(t, addrs)
+    want = [ref.load_token(rt, x) for x in addrs]
+    assert got == want
+    assert got[3:6] == ([None, 0, None] if contents == "bytes" else [4, 5, 6])
+    assert got[7] == 8 and got[160] == 0 and got[149] == 150
+    assert [] == diff(canonical(ref), canonical(k))
+    for kk, tt in ((k, t), (ref, rt)):
+        kk.mprotect(tt, a + 180 * 4096, 4096, 0)
+    with pytest.raises(OSError) as e:
+        k.load_tokens(t, addrs)
+    assert e.value.index == 180  # type: ignore[attr-defined]
+    validate(k)

@@ -92,6 +92,10 @@ class Backend(Protocol):
         """Load the page at ``addr``: (0 or -errno, the token that stands for it, None
         when none does; 0 for a page of zeros)."""
 
+    def load_tokens(self, proc: Any, addrs: list[int]) -> tuple[int, int, list[int | None]]:
+        """load_token() of each page-aligned address, in order: (0, len(addrs), the tokens)
+        or (-errno, the index of the first that failed, the tokens before it)."""
+
     def touch(self, proc: Any, addr: int, write: bool) -> int:
         """An access of one byte by the process: 0, -EFAULT where it would get SIGSEGV,
         -ENOMEM where the fault finds no memory (the process would be OOM-killed)."""

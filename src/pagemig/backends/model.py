@@ -176,6 +176,14 @@ class ModelBackend(FileOpsMixin):
         except OSError as e:
             return -e.errno, None
 
+    def load_tokens(self, proc: Task, addrs: list[int]) -> tuple[int, int, list[int | None]]:
+        """load_token() of many pages (Kernel.load_tokens: the readable ones at once)."""
+        try:
+            return 0, len(addrs), self.k.load_tokens(proc, addrs)
+        except OSError as e:
+            i = e.index  # type: ignore[attr-defined]
+            return -e.errno, i, []
+
     def touch(self, proc: Task, addr: int, write: bool) -> int:
         """An access of one byte by the process (a fault if needed): 0 or -errno."""
         try:

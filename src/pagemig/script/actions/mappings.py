@@ -213,23 +213,22 @@ def act_verify(rs: RunnerState, proc: Proc, a: Action) -> None:
 
 def _verify_map(rs: RunnerState, proc: Proc, m: Mapping, first: int,
                 count: int) -> tuple[int, int, int]:
-    checked = bad = 0
+    # The pages of known contents, loaded in order (the readable ones at once).
+    pages = [p for p in range(first, first + count)
+             if int(m.seed[p]) not in (ST_UNTOUCHED, ST_UNMAPPED) and m.prot[p] & 1]
+    err, failed, tokens = rs.b.load_tokens(proc.handle, [m.addr + p * PAGE for p in pages])
+    if err:
+        raise ScriptFault(f"the process would get SIGSEGV at {m.addr + pages[failed] * PAGE:#x}")
+    bad = 0
     first_bad = -1
-    for p in range(first, first + count):
+    for p, token in zip(pages, tokens, strict=True):
         s = int(m.seed[p])
-        if s in (ST_UNTOUCHED, ST_UNMAPPED) or not m.prot[p] & 1:
-            continue
-        err, token = rs.b.load_token(proc.handle, m.addr + p * PAGE)
-        if err:
-            raise ScriptFault(f"the process would get SIGSEGV at {m.addr + p * PAGE:#x}")
         # A page of zeros is token 0; a page the probe wrote is its pattern's token.
-        ok = token == (0 if s == ST_ZERO else rs.pattern_token(proc, m, p, s))
-        checked += 1
-        if not ok:
+        if token != (0 if s == ST_ZERO else rs.pattern_token(proc, m, p, s)):
             if bad == 0:
                 first_bad = p
             bad += 1
-    return checked, bad, first_bad
+    return len(pages), bad, first_bad
 
 
 def _memop(rs: RunnerState, proc: Proc, a: Action, op: str, arg: int = 0) -> None:
