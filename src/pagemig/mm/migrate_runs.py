@@ -512,9 +512,9 @@ def queue_entries_on_arrays(k: Kernel, mm: MmStruct, pages: int, nodes: int, i: 
     caller_mm = k.current_mm()
     if not batch_allowed(k) or i >= nr_pages or caller_mm is None or not mm.vmas:
         return i
-    end = min(nr_pages, i + _PROBE)
-    while True:
-        count = end - i
+    size = _PROBE  # windows growing eightfold, so that a stop costs what was read
+    while i < nr_pages:
+        count = min(nr_pages, i + size) - i
         if not (_present_range(caller_mm, pages + 8 * i, 8 * count, False)
                 and _present_range(caller_mm, nodes + 4 * i, 4 * count, False)):
             return i
@@ -524,14 +524,16 @@ def queue_entries_on_arrays(k: Kernel, mm: MmStruct, pages: int, nodes: int, i: 
         addrs = np.frombuffer(pdata, "<u8")
         same = np.frombuffer(ndata, "<i4") == node
         lk = _lookup(k, mm, addrs)
+        # (a page named again in a later window is isolated by then: not simple there)
         ok = same & _simple_pages(k, lk, isolated=False) & _distinct(lk.pfn)
         ok &= _source_nodes(k, lk.pfn) != node
         take = int(np.argmin(ok)) if not ok.all() else count
-        if take == count and end < nr_pages and count == _PROBE:
-            end = nr_pages  # the head was all simple: look at the rest
-            continue
         isolate_many(k, lk.pfn[:take], pagelist)
-        return i + take
+        i += take
+        if take < count:
+            break
+        size *= 8
+    return i
 
 
 def _range_addresses(mm: MmStruct, start: int, end: int) -> np.ndarray:
