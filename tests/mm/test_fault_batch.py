@@ -342,6 +342,24 @@ def _fork(k: Kernel, t: Any, path: str) -> tuple:
 FORKS = {"batch": 0, "reference": 0}
 
 
+@pytest.mark.parametrize("profile", ["2.6.27", "6.1"])
+def test_fork_copies_prot_none_ptes_as_present(profile: str) -> None:
+    """A PROT_NONE pte maps its page (pte_present()): fork copies it as a present pte on
+    both paths (it is no swap entry), and both machines end alike."""
+    out = []
+    for path in ("reference", "batch"):
+        k = Kernel(Topology(nodes=2, mem_per_node_mb=32), profile, contents="tag")
+        t = k.spawn()
+        a = k.mmap(t, 100 * PAGE_SIZE)
+        k.store_tokens(t, a, _tokens(100))
+        k.mprotect(t, a + 10 * PAGE_SIZE, 5 * PAGE_SIZE, 0)
+        _fork(k, t, path)
+        assert path == k.fork_path
+        out.append(canonical(k))
+        validate(k)
+    assert diff(out[0], out[1]) == []
+
+
 def _check_fork(profile: str, sc: dict) -> None:
     ref, rt, ra = _build(profile, sc)
     bat, bt, ba = _build(profile, sc)

@@ -308,3 +308,22 @@ def test_a_caller_confined_to_other_nodes_allocates_there_2627() -> None:
     assert ("batch", "reference") == (k.migrate_pages_path, ref.migrate_pages_path)
     assert [] == diff(canonical(ref), canonical(k))
     assert {0} == {k.pfn_to_nid(k.page_at(t, a + i * PAGE_SIZE)) for i in range(300)}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("path", ["reference", "batch"])
+def test_lru_caches_are_off_while_61_moves(profile: str, path: str) -> None:
+    """Linux 5.13 on, migrate_pages(2) and mbind(MPOL_MF_MOVE) disable the per-CPU LRU add
+    caches for the call: every page reaches its list at once, so no pagevec holds a page
+    afterwards.  2.6.27 drains once first and leaves the last pages in the pagevecs."""
+    k, t, a = _moved_away(profile)
+    assert 0 == k.migrate_pages(t, 0, [1], [0], path=path)
+    held_after_migrate = int(k.pvec_len.sum())
+    k.mbind(t, a, 300 * PAGE_SIZE, MPOL_BIND, [1], MPOL_MF_MOVE, path=path)
+    held_after_mbind = int(k.pvec_len.sum())
+    if profile == "6.1":
+        assert (0, 0) == (held_after_migrate, held_after_mbind)
+        assert 0 == k.lru_disable_count  # enabled again after each call
+    else:
+        assert held_after_migrate > 0 and held_after_mbind > 0
+    validate(k)

@@ -41,6 +41,7 @@ from pagemig.mm.page_flags import F_ANON_EXCLUSIVE
 from pagemig.mm.swapops import (
     _PAGE_ACCESSED,
     _PAGE_PRESENT,
+    _PAGE_PROTNONE,
     _PAGE_RW,
     _PAGE_SPECIAL,
     PTE_PFN_MASK,
@@ -86,7 +87,8 @@ def copy_page_range_batch(k: Kernel, dst_mm: MmStruct, src_mm: MmStruct, vma: Vm
         if not len(used):
             continue
         ptes = part[used]
-        present = (ptes & np.uint64(_PAGE_PRESENT)) != 0
+        # pte_present(): a PROT_NONE pte maps its page too
+        present = (ptes & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0
         for i in used[~present].tolist():  # swap and migration entries: one by one
             copy_nonpresent_pte(k, dst_mm, src_mm, base + ((lo + i) << PAGE_SHIFT),
                                 int(table[lo + i]), cow)

@@ -23,6 +23,7 @@ from pagemig.mm.mm_types import (
 )
 from pagemig.mm.mmzone import ZoneStat
 from pagemig.mm.page_alloc import GFP_HIGHUSER_MOVABLE, __alloc_pages, node_zonelist
+from pagemig.mm.swap import lru_cache_disable, lru_cache_enable
 
 if TYPE_CHECKING:
     from pagemig.kernel import Kernel
@@ -438,8 +439,6 @@ def new_vma_page(k: Kernel, page: int, private: VmArea) -> tuple[int | None, int
 def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode: int,
               flags: int):  # type: ignore[no-untyped-def]
     """Model of sys_mbind() and do_mbind() (a generator: migration may sleep)."""
-    from pagemig.mm.migrate import migrate_pages, putback_lru_pages
-    from pagemig.mm.mm_types import PageList
     from pagemig.sched import CAP_SYS_NICE
 
     err, mode, mode_flags, nodes = mode_and_nodes(k, mode, nmask, maxnode)
@@ -466,6 +465,24 @@ def sys_mbind(k: Kernel, start: int, length: int, mode: int, nmask: int, maxnode
         return new
     if new is None:
         flags |= MPOL_MF_DISCONTIG_OK
+    # Linux 5.13 on: the per-CPU LRU add caches are off while the pages move.
+    no_lru_cache = bool(flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) \
+        and k.profile.has("lru_cache_disable")
+    if no_lru_cache:
+        lru_cache_disable(k)
+    try:
+        return (yield from _mbind_queue_and_move(k, task, start, end, nodes, flags, new))
+    finally:
+        if no_lru_cache:
+            lru_cache_enable(k)
+
+
+def _mbind_queue_and_move(k: Kernel, task, start: int, end: int, nodes: set[int],  # type: ignore[no-untyped-def]
+                          flags: int, new: Mempolicy | None):
+    # The rest of do_mbind(): queue the misplaced pages, set the policy, move the pages.
+    from pagemig.mm.migrate import migrate_pages, putback_lru_pages
+    from pagemig.mm.mm_types import PageList
+
     pagelist = PageList(k.pages)
     plan = None
     if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) and new is not None:
@@ -587,6 +604,19 @@ def do_migrate_pages(k: Kernel, mm, from_nodes: set[int], to_nodes: set[int], fl
     err = migrate_vmas(k, mm, frozenset(from_nodes), frozenset(to_nodes), flags)
     if err:
         return err
+    if not k.profile.has("lru_cache_disable"):
+        return (yield from _migrate_node_pairs(k, mm, from_nodes, to_nodes, flags))
+    # Linux 5.13 on: the per-CPU LRU add caches are off while the pages move.
+    lru_cache_disable(k)
+    try:
+        return (yield from _migrate_node_pairs(k, mm, from_nodes, to_nodes, flags))
+    finally:
+        lru_cache_enable(k)
+
+
+def _migrate_node_pairs(k: Kernel, mm, from_nodes: set[int], to_nodes: set[int],  # type: ignore[no-untyped-def]
+                        flags: int):
+    # The pairs of do_migrate_pages(), each moved by migrate_to_node().
     busy = 0
     tmp = set(from_nodes)
     while tmp:

@@ -85,8 +85,9 @@ FEATURES: dict[str, Feature] = {f.name: f for f in [
             "move_pages(2) wants a vma containing the address (a hole is -EFAULT) and "
             "query mode reads the arrays in chunks of 16 entries"),
     Feature("lru_cache_disable", (5, 13),
-            "move_pages(2) disables the per-CPU LRU add caches for the call instead of "
-            "draining them once (migrate_prep)"),
+            "move_pages(2), migrate_pages(2) and mbind(2) with MPOL_MF_MOVE disable the "
+            "per-CPU LRU add caches for the call instead of draining them once "
+            "(migrate_prep)"),
     Feature("mlock_no_shared_write", (2, 6, 37),
             "mlock() populates shared mappings with read faults (no dirtying); only private "
             "writable ones are write-faulted to break COW"),
