@@ -12,10 +12,10 @@ drains, the LRU order stamps, the pages freed by a drain) computed from that ord
 Both profiles: 2.6.27's do_move_pages() (migrate_prep() drains the pagevecs, then every
 page goes old page then new page into the current CPU's add-pagevecs, 14 to a drain, and
 the old pages a drain reaches are freed; the rest wait in the pagevec) and Linux 6.1's
-do_pages_move() (lru_cache_disable(): every page reaches its list at once and each old
-page is freed as it is added; the runs of entries with the same node, which 6.1 migrates
-one after another, are one migration here, which changes nothing when every page moves;
-pgmigrate_success counts the pages).
+do_pages_move() (lru_cache_disable(), as in its migrate_pages(2) and mbind(): every
+page reaches its list at once and each old page is freed as it is added; the runs of
+entries with the same node, which 6.1 migrates one after another, are one migration here,
+which changes nothing when every page moves; pgmigrate_success counts the pages).
 
 It is a module of its own because mm/migrate.py keeps the seed's functions, one per
 function of 2.6.27's mm/migrate.c, in the seed's order; this is not one of them.  The
