@@ -24,7 +24,7 @@ from pagemig.kernel import Kernel, Topology
 from pagemig.mm import fault_batch
 from pagemig.mm.mempolicy import MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED
 from pagemig.mm.mm_types import LRU_ACTIVE, LRU_PAGEVEC, PAGE_SIZE
-from pagemig.mm.mmap import PROT_READ
+from pagemig.mm.mmap import PROT_NONE, PROT_READ
 from pagemig.mm.page_flags import F_ACTIVE, F_ANON_EXCLUSIVE, F_LRU, F_SWAPBACKED
 from pagemig.mm.swap import PVEC_ACTIVE, lru_add_drain_all
 from pagemig.validate import validate
@@ -164,7 +164,12 @@ def scenarios(draw: st.DrawFn) -> dict:
     pre = draw(st.lists(st.tuples(st.integers(0, size - 1), st.sampled_from("wwr")),
                         max_size=12))
     swap = draw(st.lists(st.integers(0, size - 1), max_size=3))
-    ro = draw(st.lists(st.integers(0, size - 1), max_size=2)) if draw(st.booleans()) else []
+    # read-only or PROT_NONE pages, often ones touched before (a PROT_NONE pte still maps
+    # its page: fork copies it as present)
+    where = st.sampled_from([i for i, _ in pre]) if pre and draw(st.booleans()) \
+        else st.integers(0, size - 1)
+    ro = draw(st.lists(st.tuples(where, st.sampled_from([PROT_READ, PROT_READ, PROT_NONE])),
+                       max_size=2)) if draw(st.booleans()) else []
     mlock = draw(st.sampled_from([None, None, None, "all", "part"]))
     pol = draw(st.sampled_from([None, None, "bind", "preferred", "interleave", "task_bind",
                                 "task_interleave"]))
@@ -211,8 +216,8 @@ def _build(profile: str, sc: dict) -> tuple[Kernel, Any, int]:
             k.swap_out(t, a + i * PAGE_SIZE)
         except (OSError, ValueError):
             pass
-    for i in sc["ro"]:
-        k.mprotect(t, a + i * PAGE_SIZE, PAGE_SIZE, PROT_READ)
+    for i, prot in sc["ro"]:
+        k.mprotect(t, a + i * PAGE_SIZE, PAGE_SIZE, prot)
     if sc["mlock"] == "all":
         k.mlock(t, a, sc["size"] * PAGE_SIZE)
     elif sc["mlock"] == "part":
