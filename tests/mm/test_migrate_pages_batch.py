@@ -167,6 +167,30 @@ def test_the_runner_says_which_path_moved_the_pages() -> None:
     assert ("batch", 0) == (obj["path"], obj["ret"])
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_whole_process_moves_mixed_in_a_scenario(profile: str) -> None:
+    """migrate_pages(2) of a whole process from the node it started on: its program image
+    (file pages) goes page by page, its anonymous pages in runs on arrays; the object
+    says "mixed", and verify finds every page's contents."""
+    from pagemig.backends.model import ModelBackend
+    from pagemig.script.parse import parse_script
+    from pagemig.script.runner import Runner
+
+    text = ("map a anon 300 node=0 touch=write\n"
+            "migrate old=0 new=1\n"
+            "placement\n"
+            "verify\n")
+    b = ModelBackend(Topology(nodes=2, mem_per_node_mb=64), profile)
+    out: list[dict] = []
+    Runner(b, parse_script(text, "t.scn"), out.append).run()
+    (obj,) = [o for o in out if o.get("op") == "migrate_pages"]
+    assert ("mixed", 0) == (obj["path"], obj["ret"])
+    verify = [o for o in out if o.get("op") == "verify"]
+    assert verify and all(o["ok"] and o["checked"] >= 300 for o in verify)
+    (placed,) = [o for o in out if o.get("op") == "placement"]
+    assert [[1, 300]] == placed["placement"]["a"]["rle"]
+
+
 # == mbind(2) with MPOL_MF_MOVE ==
 
 @st.composite
