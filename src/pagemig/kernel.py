@@ -847,21 +847,14 @@ class Kernel:
         if any(a & (PAGE_SIZE - 1) for a in addrs):
             bad = next(a for a in addrs if a & (PAGE_SIZE - 1))
             raise ValueError(f"`addrs` holds {bad:#x}, which is not page-aligned")
-        from pagemig.mm.migrate_runs import _ptes_at
+        from pagemig.mm.migrate_batch import ptes_at, vma_index
 
         at = np.array(addrs, np.uint64)
         mm = task.mm
         # fast: below TASK_SIZE, in a vma, a present pte that allows a read, a frame
-        fast = at <= np.uint64(TASK_SIZE - PAGE_SIZE)
-        if mm.vmas:
-            starts = np.array(mm._starts, np.uint64)
-            ends = np.array([v.vm_end for v in mm.vmas], np.uint64)
-            vi = np.searchsorted(starts, at, side="right").astype(np.int64) - 1
-            fast &= (vi >= 0) & (at < ends[np.maximum(vi, 0)])
-        else:
-            fast[:] = False
+        fast = (at <= np.uint64(TASK_SIZE - PAGE_SIZE)) & vma_index(mm, at)[1]
         where = np.flatnonzero(fast)
-        ptes = _ptes_at(mm, at[where])
+        ptes = ptes_at(mm, at[where])
         pfns = ((ptes & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
         readable = (((ptes & np.uint64(_PAGE_PRESENT)) != 0)
                     & ((ptes & np.uint64(_PAGE_PROTNONE)) == 0) & (pfns < self.pages.nr_pages))

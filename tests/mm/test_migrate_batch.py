@@ -281,21 +281,30 @@ def _call(k: Kernel, who: tuple, pages: list[int], req: list[tuple[int, int]],
 TAKEN = {"batch": 0, "mixed": 0, "reference": 0}
 
 
-def _check_equivalent(profile: str, sc: dict) -> None:
+def compare_paths(profile: str, sc: dict, calls: list, call: Any,
+                  taken: dict[str, int]) -> None:
+    """Build the machine of ``sc`` twice and make each of ``calls`` with ``call(k, who,
+    pages, c, path)`` -> (result, path taken), on the per-page path in one machine and the
+    batch path in the other: the results and the machines agree after every call.
+    ``taken`` counts the paths the batch machine's calls took."""
     ref, rt, rpages = _build(profile, sc)
     bat, bt, bpages = _build(profile, sc)
     assert diff(canonical(ref), canonical(bat)) == []
-    for req in sc["requests"]:
-        r_out, r_path = _call(ref, rt, rpages, req, "reference")
-        b_out, b_path = _call(bat, bt, bpages, req, "batch")
+    for c in calls:
+        r_out, r_path = call(ref, rt, rpages, c, "reference")
+        b_out, b_path = call(bat, bt, bpages, c, "batch")
         assert r_path == "reference"
-        TAKEN[b_path] += 1
+        taken[b_path] += 1
         assert r_out == b_out
         if b_path == "batch":
             # (only then: the per-page path itself can leave a page validate() rejects,
             # e.g. a failed remap charge in a cgroup at its limit)
             validate(bat)
         assert diff(canonical(ref), canonical(bat)) == []
+
+
+def _check_equivalent(profile: str, sc: dict) -> None:
+    compare_paths(profile, sc, sc["requests"], _call, TAKEN)
 
 
 # PAGEMIG_BATCH_EXAMPLES=1000 runs the two properties longer (by hand).

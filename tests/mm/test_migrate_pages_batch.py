@@ -32,7 +32,7 @@ from pagemig.mm.mmap import PROT_NONE
 from pagemig.validate import validate
 
 from .batch_view import canonical, diff
-from .test_migrate_batch import PROFILES, SETTINGS, _build, scenarios
+from .test_migrate_batch import PROFILES, SETTINGS, compare_paths, scenarios
 
 
 @st.composite
@@ -58,18 +58,8 @@ TAKEN = {"batch": 0, "mixed": 0, "reference": 0}
 
 
 def _check_equivalent(profile: str, sc: dict) -> None:
-    ref, rt, _ = _build(profile, sc)
-    bat, bt, _ = _build(profile, sc)
-    assert [] == diff(canonical(ref), canonical(bat))
-    for old, new in sc["calls"]:
-        r_out, r_path = _migrate(ref, rt, old, new, "reference")
-        b_out, b_path = _migrate(bat, bt, old, new, "batch")
-        assert "reference" == r_path
-        TAKEN[b_path] += 1
-        assert r_out == b_out
-        if b_path == "batch":
-            validate(bat)
-        assert [] == diff(canonical(ref), canonical(bat))
+    compare_paths(profile, sc, sc["calls"],
+                  lambda k, who, _pages, c, path: _migrate(k, who, *c, path), TAKEN)
 
 
 @SETTINGS
@@ -229,17 +219,7 @@ def _mbind(k: Kernel, who: tuple, pages: list[int], call: tuple, path: str) -> t
 
 
 def _check_mbind(profile: str, sc: dict) -> None:
-    ref, rt, rpages = _build(profile, sc)
-    bat, bt, bpages = _build(profile, sc)
-    for call in sc["mbinds"]:
-        r_out, r_path = _mbind(ref, rt, rpages, call, "reference")
-        b_out, b_path = _mbind(bat, bt, bpages, call, "batch")
-        assert "reference" == r_path
-        MBIND_TAKEN[b_path] += 1
-        assert r_out == b_out
-        if b_path == "batch":
-            validate(bat)
-        assert [] == diff(canonical(ref), canonical(bat))
+    compare_paths(profile, sc, sc["mbinds"], _mbind, MBIND_TAKEN)
 
 
 @SETTINGS

@@ -228,16 +228,44 @@ class _Lookup:
     table_of: np.ndarray
 
 
+def _gather_ptes(mm: MmStruct, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray]:
+    # The ptes at many addresses of ``mm`` (0 where there is no page-table page), with the
+    # keys of the page-table pages they fall in and each address's: one gather.
+    keys = addrs >> np.uint64(PMD_SHIFT)
+    if not len(keys):
+        return np.zeros(0, np.uint64), keys, np.zeros(0, np.int64)
+    ukeys, table_of = _unique_inverse(keys)
+    none = np.zeros(PTRS_PER_PTE, np.uint64)
+    tables = np.stack([mm.pgtables.get(int(key), none) for key in ukeys.tolist()])
+    slot = ((addrs >> np.uint64(PAGE_SHIFT)) & np.uint64(PTRS_PER_PTE - 1)).astype(np.int64)
+    return tables[table_of, slot], ukeys, table_of
+
+
+def ptes_at(mm: MmStruct, addrs: np.ndarray) -> np.ndarray:
+    """The ptes of ``mm`` at many addresses (0 where there is no page-table page)."""
+    return _gather_ptes(mm, addrs)[0]
+
+
+def vma_index(mm: MmStruct, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vma containing each address: (its place in ``mm.vmas``, 0 where none; whether
+    one does)."""
+    if not mm.vmas:
+        return np.zeros(len(addrs), np.int64), np.zeros(len(addrs), np.bool_)
+    vstarts = np.array(mm._starts, np.uint64)
+    vends = np.array([v.vm_end for v in mm.vmas], np.uint64)
+    vi = np.searchsorted(vstarts, addrs, side="right").astype(np.int64) - 1
+    inside = vi >= 0
+    vi = np.where(inside, vi, 0)
+    return vi, inside & (addrs < vends[vi])
+
+
 def _lookup(k: Kernel, mm: MmStruct, addrs: np.ndarray) -> _Lookup:
     # The vma of each address (a private anonymous one of a kind the batch takes) and the
     # present, normal pte there: one gather from the page-table pages the addresses hit.
     p = k.pages
+    vi, ok = vma_index(mm, addrs)
     vstarts = np.array(mm._starts, np.uint64)
-    vends = np.array([v.vm_end for v in mm.vmas], np.uint64)
-    vi = np.searchsorted(vstarts, addrs, side="right").astype(np.int64) - 1
-    ok = vi >= 0
-    vi = np.where(ok, vi, 0)
-    ok &= addrs < vends[vi]
     nv = len(mm.vmas)
     good = np.zeros(nv, np.bool_)
     av_id = np.full(nv, -1, np.int64)
@@ -255,12 +283,7 @@ def _lookup(k: Kernel, mm: MmStruct, addrs: np.ndarray) -> _Lookup:
         pgoff[i] = vma.vm_pgoff
         prot[i] = vma_page_prot(vma)
     ok &= good[vi]
-    keys = addrs >> np.uint64(PMD_SHIFT)
-    ukeys, table_of = _unique_inverse(keys)
-    none = np.zeros(PTRS_PER_PTE, np.uint64)
-    tables = [mm.pgtables.get(int(key), none) for key in ukeys.tolist()]
-    slot = ((addrs >> np.uint64(PAGE_SHIFT)) & np.uint64(PTRS_PER_PTE - 1)).astype(np.int64)
-    ptes = np.stack(tables)[table_of, slot]
+    ptes, ukeys, table_of = _gather_ptes(mm, addrs)
     ok &= (ptes & np.uint64(_PAGE_PRESENT)) != 0
     ok &= (ptes & np.uint64(_PAGE_SPECIAL)) == 0
     pfn = ((ptes & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
@@ -300,16 +323,22 @@ def _simple_pages(k: Kernel, lk: _Lookup, isolated: bool) -> np.ndarray:
     return ok
 
 
-def _named_twice(pfns: np.ndarray) -> bool:
-    # Whether a page appears twice.  The cost follows the call, not the machine's size:
-    # counts over the span of the pfns when it is a few times the call, else a sort.
-    if len(pfns) < 2:
-        return False
+def distinct(pfns: np.ndarray) -> np.ndarray:
+    """Which entries of ``pfns`` name a page no other entry names.  The cost follows the
+    call, not the machine's size: counts over the span of the pfns when it is a few times
+    their number, else a sort."""
+    n = len(pfns)
+    if n < 2:
+        return np.ones(n, np.bool_)
     lo, hi = int(pfns.min()), int(pfns.max())
-    if hi - lo <= 8 * len(pfns):
-        return bool((np.bincount(pfns - lo, minlength=hi - lo + 1) > 1).any())
-    named = np.sort(pfns)
-    return bool((named[1:] == named[:-1]).any())
+    if hi - lo <= 8 * n:
+        return np.bincount(pfns - lo, minlength=hi - lo + 1)[pfns - lo] == 1
+    order = np.argsort(pfns, kind="stable")
+    same = pfns[order][1:] == pfns[order][:-1]
+    twice = np.zeros(n, np.bool_)
+    twice[order[1:][same]] = True
+    twice[order[:-1][same]] = True
+    return ~twice
 
 
 def _source_nodes(k: Kernel, pfn: np.ndarray) -> np.ndarray:
@@ -347,13 +376,18 @@ def _zone_take(k: Kernel, tgt: np.ndarray,
     return zone_take
 
 
-def _cpuset_allows(k: Kernel, targets: np.ndarray) -> bool:
-    # An allocation without __GFP_THISNODE is confined to the current task's cpuset: it
-    # lands on the target node only if the cpuset allows that node.
+def cpuset_nodes(k: Kernel) -> set[int]:
+    """The nodes an allocation without __GFP_THISNODE may use: the current task's cpuset
+    (ALLOC_CPUSET), or every node."""
     task = k.current
     if task is None or len(task.mems_allowed) >= len(k.nodes):
-        return True
-    return set(np.unique(targets).tolist()) <= set(task.mems_allowed)
+        return set(range(len(k.nodes)))
+    return set(task.mems_allowed)
+
+
+def _cpuset_allows(k: Kernel, targets: np.ndarray) -> bool:
+    # Such an allocation lands on its target node only if the cpuset allows that node.
+    return set(np.unique(targets).tolist()) <= cpuset_nodes(k)
 
 
 def _memcgs(k: Kernel, mm: MmStruct, rec: np.ndarray) -> list[int] | None:
@@ -422,7 +456,7 @@ def plan_batch(k: Kernel, mm: MmStruct, addrs: np.ndarray, nodes: np.ndarray,
     lk = _lookup(k, mm, addrs)
     ok = _simple_pages(k, lk, isolated=False)
     pfn = lk.pfn
-    if _named_twice(pfn[ok]):
+    if not distinct(pfn[ok]).all():
         return None
     src = _source_nodes(k, pfn)
     move = ok & (src != nodes)
@@ -742,43 +776,47 @@ def do_pages_move_batch(k: Kernel, mm: MmStruct, task_nodes: frozenset[int], nr_
 
 # -- migrate_pages(2): one (source, destination) pair of do_migrate_pages() --
 
+def range_addresses(mm: MmStruct, start: int, end: int) -> np.ndarray:
+    """The page addresses of [start, end) that have a page-table page in ``mm``, in order."""
+    keys = np.array(sorted(mm.pgtables), np.int64)
+    lo = np.searchsorted(keys, start >> PMD_SHIFT)
+    hi = np.searchsorted(keys, ((end - 1) >> PMD_SHIFT) + 1)
+    if lo == hi:
+        return np.zeros(0, np.uint64)
+    slots = np.arange(PTRS_PER_PTE, dtype=np.uint64) << np.uint64(PAGE_SHIFT)
+    addrs = ((keys[lo:hi].astype(np.uint64) << np.uint64(PMD_SHIFT))[:, None] + slots).ravel()
+    return addrs[(addrs >= np.uint64(start)) & (addrs < np.uint64(end))]
+
+
+def walk_selected(k: Kernel, mm: MmStruct, start: int, end: int) -> tuple[np.ndarray,
+                                                                           np.ndarray]:
+    """The pages check_pte_range() looks at in [start, end) of one vma, in address order:
+    (addresses, pfns) of the present ptes (PROT_NONE ones too, as pte_present() says)
+    that map a normal page (vm_normal_page()), not PG_reserved."""
+    addrs = range_addresses(mm, start, end)
+    ptes = ptes_at(mm, addrs)
+    pfn = ((ptes & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
+    take = (((ptes & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0)
+            & ((ptes & np.uint64(_PAGE_SPECIAL)) == 0) & (pfn < k.pages.nr_pages))
+    addrs, pfn = addrs[take], pfn[take]
+    normal = (k.pages.flags[pfn] & F_RESERVED) == 0
+    return addrs[normal], pfn[normal]
+
+
 def _queued_pages(k: Kernel, mm: MmStruct, start: int, end: int,
                   scanned: Callable[[VmArea], bool],
                   wanted: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    # The addresses check_pte_range() would queue in [start, end), in its order: every
-    # present pte (PROT_NONE ones too, as pte_present() says) of a vma ``scanned``
-    # accepts that maps a normal page, not PG_reserved, whose node ``wanted`` accepts
+    # The addresses check_range() would queue in [start, end), in its order: the pages
+    # walk_selected() gives in each vma ``scanned`` accepts, whose node ``wanted`` accepts
     # (given the array of nodes).
-    starts, _, nids = _zone_arrays(k)
-    keys = np.array(sorted(mm.pgtables), np.int64)
-    slots = np.arange(PTRS_PER_PTE, dtype=np.uint64) << np.uint64(PAGE_SHIFT)
-    found_addrs: list[np.ndarray] = []
-    found_ptes: list[np.ndarray] = []
+    found: list[np.ndarray] = []
     for vma in mm.vmas:
         lo_addr, hi_addr = max(start, vma.vm_start), min(end, vma.vm_end)
         if lo_addr >= hi_addr or vma.vm_flags & VM_HUGETLB or not scanned(vma):
             continue
-        lo = np.searchsorted(keys, lo_addr >> PMD_SHIFT)
-        hi = np.searchsorted(keys, ((hi_addr - 1) >> PMD_SHIFT) + 1)
-        for key in keys[lo:hi].tolist():
-            ptes = mm.pgtables[key]
-            addrs = (np.uint64(key) << np.uint64(PMD_SHIFT)) + slots
-            take = (((ptes & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0)
-                    & ((ptes & np.uint64(_PAGE_SPECIAL)) == 0)
-                    & (addrs >= np.uint64(lo_addr)) & (addrs < np.uint64(hi_addr)))
-            if take.any():
-                found_addrs.append(addrs[take])
-                found_ptes.append(ptes[take])
-    if not found_addrs:
-        return np.zeros(0, np.uint64)
-    addrs = np.concatenate(found_addrs)
-    pfn = ((np.concatenate(found_ptes) & np.uint64(PTE_PFN_MASK))
-           >> np.uint64(PAGE_SHIFT)).astype(np.int64)
-    ok = (pfn < k.pages.nr_pages) & (pfn != k.zero_page_pfn)
-    pfn = np.where(ok, pfn, 0)
-    ok &= (k.pages.flags[pfn] & F_RESERVED) == 0
-    ok &= wanted(nids[np.searchsorted(starts, pfn, side="right") - 1])
-    return addrs[ok]
+        addrs, pfn = walk_selected(k, mm, lo_addr, hi_addr)
+        found.append(addrs[wanted(_source_nodes(k, pfn))])
+    return np.concatenate(found) if found else np.zeros(0, np.uint64)
 
 
 def migrate_to_node_batch(k: Kernel, mm: MmStruct, source: int, dest: int,

@@ -40,17 +40,22 @@ from pagemig.mm.migrate_batch import (
     _NOT_SIMPLE,
     _SEQ_LIMIT,
     BatchPlan,
+    _count,
     _lookup,
     _memcgs,
     _simple_pages,
     _source_nodes,
-    _unique_inverse,
     _zone_take,
     batch_allowed,
+    cpuset_nodes,
+    distinct,
     migrate_batch,
+    ptes_at,
+    walk_selected,
     zone_ids_of,
 )
-from pagemig.mm.mm_types import PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE
+from pagemig.mm.mm_types import PAGE_SHIFT
+from pagemig.mm.page_alloc import node_zonelist
 from pagemig.mm.swapops import _PAGE_PRESENT, PTE_PFN_MASK
 
 if TYPE_CHECKING:
@@ -206,17 +211,11 @@ def _plan_run(k: Kernel, mm: MmStruct, lk: Any, n: int, targets: np.ndarray,
                      status=targets, il_zone=il_zone)
 
 
-def _ptes_at(mm: MmStruct, addrs: np.ndarray) -> np.ndarray:
-    # The ptes at many addresses of ``mm`` (0 where there is no page-table page): one
-    # gather from the page-table pages the addresses fall in.
-    if not len(addrs):
-        return np.zeros(0, np.uint64)
-    keys = addrs >> np.uint64(PMD_SHIFT)
-    ukeys, table_of = _unique_inverse(keys)
-    none = np.zeros(PTRS_PER_PTE, np.uint64)
-    tables = np.stack([mm.pgtables.get(int(key), none) for key in ukeys.tolist()])
-    slot = ((addrs >> np.uint64(PAGE_SHIFT)) & np.uint64(PTRS_PER_PTE - 1)).astype(np.int64)
-    return tables[table_of, slot]
+def _offset_in(vma: VmArea, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # vma_address() of many pages of ``vma``'s object: (the page offset of each from
+    # the vma's start, whether it falls inside the vma).
+    off = index - vma.vm_pgoff
+    return off, (off >= 0) & (off < (vma.vm_end - vma.vm_start) >> PAGE_SHIFT)
 
 
 def _rmap_addresses(k: Kernel, pfns: np.ndarray) -> tuple[MmStruct | None, np.ndarray,
@@ -242,14 +241,13 @@ def _rmap_addresses(k: Kernel, pfns: np.ndarray) -> tuple[MmStruct | None, np.nd
             todo = sel[owner[sel] < 0]
             if not len(todo):
                 break
-            off = index[todo] - vma.vm_pgoff
-            inside = (off >= 0) & (off < (vma.vm_end - vma.vm_start) >> PAGE_SHIFT)
+            off, inside = _offset_in(vma, index[todo])
             cand = todo[inside]
             if not len(cand):
                 continue
             at = (np.uint64(vma.vm_start)
                   + (off[inside].astype(np.uint64) << np.uint64(PAGE_SHIFT)))
-            pte = _ptes_at(vma.vm_mm, at)
+            pte = ptes_at(vma.vm_mm, at)
             hit = (((pte & np.uint64(_PAGE_PRESENT)) != 0)
                    & (((pte & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
                       == pfns[cand]))
@@ -287,7 +285,7 @@ def _targets(k: Kernel, get_new_page: Any, private: Any, mm: MmStruct, lk: Any,
         if get_new_page is new_node_page and not k.profile.has("migrate_to_node_thisnode"):
             # 2.6.27 new_node_page(): no __GFP_THISNODE, so the first node of the
             # node's zonelist the cpuset allows
-            first = _first_allowed(k, node, _cpuset(k))
+            first = _first_allowed(k, node, cpuset_nodes(k))
             if first is None:
                 return None
             node = first
@@ -302,18 +300,10 @@ def _targets(k: Kernel, get_new_page: Any, private: Any, mm: MmStruct, lk: Any,
     return targets, slots, il_zone, ok
 
 
-def _cpuset(k: Kernel) -> set[int]:
-    # The nodes an allocation without __GFP_THISNODE may use (ALLOC_CPUSET).
-    task = k.current
-    if task is None or len(task.mems_allowed) >= len(k.nodes):
-        return set(range(len(k.nodes)))
-    return set(task.mems_allowed)
-
-
 def _first_allowed(k: Kernel, start: int, allowed: set[int]) -> int | None:
-    # The first node of ``start``'s zonelist in ``allowed`` (nodes start, start+1, ...).
-    nn = len(k.nodes)
-    return next(((start + i) % nn for i in range(nn) if (start + i) % nn in allowed), None)
+    # The node of the first zone of ``start``'s zonelist in ``allowed`` (where a first
+    # allocation attempt with room lands).
+    return next((z.nid for z in node_zonelist(k, start) if z.nid in allowed), None)
 
 
 def _policy_targets(k: Kernel, first: VmArea, mm: MmStruct, lk: Any,
@@ -328,7 +318,6 @@ def _policy_targets(k: Kernel, first: VmArea, mm: MmStruct, lk: Any,
         get_vma_policy,
         numa_node_id,
     )
-    from pagemig.mm.page_alloc import node_zonelist
 
     n = len(ok)
     vmas = mm.vmas
@@ -340,7 +329,7 @@ def _policy_targets(k: Kernel, first: VmArea, mm: MmStruct, lk: Any,
     targets = np.zeros(n, np.int64)
     il_zone = np.full(n, -1, np.int64)
     task = k.current
-    cpuset = _cpuset(k)
+    cpuset = cpuset_nodes(k)
     local = numa_node_id(k)
     for i in np.unique(vi[ok]).tolist():
         vma = vmas[i]
@@ -348,9 +337,7 @@ def _policy_targets(k: Kernel, first: VmArea, mm: MmStruct, lk: Any,
         for j in range(start_i, i):  # an earlier vma of the same anon_vma
             other = vmas[j]
             if other.anon_vma is not None and other.anon_vma is vma.anon_vma:
-                off = index - other.vm_pgoff
-                ok &= ~(sel & (off >= 0)
-                        & (off < (other.vm_end - other.vm_start) >> PAGE_SHIFT))
+                ok &= ~(sel & _offset_in(other, index)[1])
         sel &= ok
         pol = get_vma_policy(k, task, vma, vma.vm_start)
         if pol.mode == MPOL_INTERLEAVE:
@@ -392,21 +379,14 @@ def queue_range_on_arrays(k: Kernel, vma: VmArea, start: int, end: int, nodes: s
     arrays; every other page goes through migrate_page_add() in its place.
     """
     from pagemig.mm.mempolicy import MPOL_MF_INVERT, MPOL_MF_MOVE_ALL, migrate_page_add
-    from pagemig.mm.page_flags import F_LRU, F_RESERVED
-    from pagemig.mm.swapops import _PAGE_PROTNONE, _PAGE_SPECIAL
+    from pagemig.mm.page_flags import F_LRU
 
-    if not batch_allowed(k) or start >= end:
-        return bool(batch_allowed(k))
-    mm = vma.vm_mm
-    addrs = _range_addresses(mm, start, end)
-    ptes = _ptes_at(mm, addrs)
-    sel = (ptes & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0
-    sel &= (ptes & np.uint64(_PAGE_SPECIAL)) == 0
-    pfn = ((ptes & np.uint64(PTE_PFN_MASK)) >> np.uint64(PAGE_SHIFT)).astype(np.int64)
+    if not batch_allowed(k):
+        return False
+    if start >= end:
+        return True
     p = k.pages
-    sel &= pfn < p.nr_pages
-    pfn = pfn[sel]
-    pfn = pfn[(p.flags[pfn] & F_RESERVED) == 0]
+    _, pfn = walk_selected(k, vma.vm_mm, start, end)
     wanted = np.isin(_source_nodes(k, pfn), list(nodes))
     pfn = pfn[wanted != bool(flags & MPOL_MF_INVERT)]
     if not len(pfn):
@@ -415,7 +395,7 @@ def queue_range_on_arrays(k: Kernel, vma: VmArea, start: int, end: int, nodes: s
     plain = ((fl & F_LRU) != 0) & (p.count[pfn] > 0)
     if not flags & MPOL_MF_MOVE_ALL:
         plain &= p.mapcount[pfn] == 1
-    plain &= _distinct(pfn)
+    plain &= distinct(pfn)
     for lo, hi in _segments(plain):
         run = pfn[lo:hi]
         if plain[lo]:
@@ -440,25 +420,14 @@ def isolate_many(k: Kernel, pfns: np.ndarray, pagelist: PageList) -> None:
     from pagemig.mm.swap import LRU_STAT
 
     p = k.pages
-    lru_stat = np.zeros(max(LRU_STAT) + 1, np.int64)
+    lists = p.lru[pfns]
+    list_stat = np.zeros(len(pfns), np.int64)  # the zone counter of each page's list
     for which, stat in LRU_STAT.items():
-        lru_stat[which] = stat
+        list_stat[lists == which] = stat
     p.flags[pfns] &= ~F_LRU
     p.count[pfns] += 1
-    zone_stat = k.zone_stat
-    idx = zone_ids_of(k, pfns) * zone_stat.shape[1] + lru_stat[p.lru[pfns]]
-    zone_stat -= np.bincount(idx, minlength=zone_stat.size).reshape(zone_stat.shape)
+    _count(k.zone_stat, zone_ids_of(k, pfns), list_stat, -1)
     pagelist.list_add_tail_many(pfns)
-
-
-def _distinct(pfn: np.ndarray) -> np.ndarray:
-    # Which entries name a page no other entry names.
-    order = np.argsort(pfn, kind="stable")
-    twice = np.zeros(len(pfn), np.bool_)
-    same = pfn[order][1:] == pfn[order][:-1]
-    twice[order[1:][same]] = True
-    twice[order[:-1][same]] = True
-    return ~twice
 
 
 # -- move_pages(2): the entries' pages isolated on arrays --
@@ -479,7 +448,7 @@ def isolate_entries_on_arrays(k: Kernel, mm: MmStruct, pm: Any, migrate_all: boo
     if not batch_allowed(k) or n == 0 or not mm.vmas:
         return False
     lk = _lookup(k, mm, pm.addr[:n].astype(np.uint64))
-    ok = _simple_pages(k, lk, isolated=False) & _distinct(lk.pfn)
+    ok = _simple_pages(k, lk, isolated=False) & distinct(lk.pfn)
     nodes = pm.node[:n].astype(np.int64)
     stay = ok & (_source_nodes(k, lk.pfn) == nodes)
     pm.page[:n][ok] = lk.pfn[ok]
@@ -525,7 +494,7 @@ def queue_entries_on_arrays(k: Kernel, mm: MmStruct, pages: int, nodes: int, i: 
         same = np.frombuffer(ndata, "<i4") == node
         lk = _lookup(k, mm, addrs)
         # (a page named again in a later window is isolated by then: not simple there)
-        ok = same & _simple_pages(k, lk, isolated=False) & _distinct(lk.pfn)
+        ok = same & _simple_pages(k, lk, isolated=False) & distinct(lk.pfn)
         ok &= _source_nodes(k, lk.pfn) != node
         take = int(np.argmin(ok)) if not ok.all() else count
         isolate_many(k, lk.pfn[:take], pagelist)
@@ -534,15 +503,3 @@ def queue_entries_on_arrays(k: Kernel, mm: MmStruct, pages: int, nodes: int, i: 
             break
         size *= 8
     return i
-
-
-def _range_addresses(mm: MmStruct, start: int, end: int) -> np.ndarray:
-    # The page addresses of [start, end) that have a page-table page, in order.
-    keys = np.array(sorted(mm.pgtables), np.int64)
-    lo = np.searchsorted(keys, start >> PMD_SHIFT)
-    hi = np.searchsorted(keys, ((end - 1) >> PMD_SHIFT) + 1)
-    if lo == hi:
-        return np.zeros(0, np.uint64)
-    slots = np.arange(PTRS_PER_PTE, dtype=np.uint64) << np.uint64(PAGE_SHIFT)
-    addrs = ((keys[lo:hi].astype(np.uint64) << np.uint64(PMD_SHIFT))[:, None] + slots).ravel()
-    return addrs[(addrs >= np.uint64(start)) & (addrs < np.uint64(end))]
